@@ -1,0 +1,225 @@
+"""Argument parsing and subcommands: serve (default), demo, quota, check-config."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+import yaml
+
+from exporter import __version__, logs
+from exporter.config import Config, ConfigError, load_config
+from exporter.fetch import FetchEngine
+from exporter.http import ExporterApp, make_http_server, parse_listen_address
+
+log = logging.getLogger("exporter")
+
+DEFAULT_LISTEN = ":10977"
+DEFAULT_CONFIG = "llm-quota-exporter.yml"
+COMMANDS = ("serve", "demo", "quota", "check-config")
+EXIT_CONFIG = 2
+
+
+def _common(parser: argparse.ArgumentParser, *, config: bool = True) -> None:
+    if config:
+        parser.add_argument(
+            "--config.file", dest="config_file", default=DEFAULT_CONFIG, metavar="PATH",
+            help=f"YAML config file (default: {DEFAULT_CONFIG})",
+        )
+    parser.add_argument(
+        "--log.level", dest="log_level", choices=logs.LEVELS, default="info",
+        help="only log messages of this severity or above (default: info)",
+    )
+    parser.add_argument(
+        "--log.format", dest="log_format", choices=("logfmt", "json"), default="logfmt",
+        help="log line format (default: logfmt)",
+    )
+
+
+def _web(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--web.listen-address", dest="listen_address", default=DEFAULT_LISTEN,
+        metavar="ADDRESS", help=f"host:port to listen on (default: {DEFAULT_LISTEN})",
+    )
+    parser.add_argument(
+        "--web.telemetry-path", dest="telemetry_path", default="/metrics", metavar="PATH",
+        help="path under which metrics are exposed (default: /metrics)",
+    )
+    parser.add_argument(
+        "--web.config.file", dest="web_config_file", default=None, metavar="PATH",
+        help="exporter-toolkit web config: TLS and basic auth (optional)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llm-quota-exporter",
+        description="Prometheus exporter for LLM subscription quotas.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = sub.add_parser("serve", help="serve /metrics for the configured accounts (default)")
+    _common(serve)
+    _web(serve)
+    demo = sub.add_parser("demo", help="serve simulated demo accounts; no accounts needed")
+    _common(demo, config=False)
+    _web(demo)
+    quota = sub.add_parser("quota", help="print the quota table in a terminal")
+    _common(quota)
+    from exporter.quota_cmd import add_quota_arguments
+
+    add_quota_arguments(quota)
+    check = sub.add_parser("check-config", help="validate the config file and exit")
+    _common(check)
+    return parser
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    args = list(argv)
+    # `llm-quota-exporter --config.file x` means `serve`, like other exporters.
+    if not args or (args[0] not in COMMANDS and args[0] not in ("-h", "--help", "--version")):
+        args.insert(0, "serve")
+    return build_parser().parse_args(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logs.setup(args.log_level, args.log_format)
+    if args.command == "check-config":
+        return check_config(args.config_file)
+    if args.command == "demo":
+        return run_demo(args)
+    config = _load_or_report(args.config_file)
+    if config is None:
+        return EXIT_CONFIG
+    if args.command == "quota":
+        from exporter.quota_cmd import run_quota
+
+        engine = FetchEngine(config)
+        try:
+            return run_quota(args, engine)
+        finally:
+            engine.close()
+    return serve(args, config)
+
+
+def _load_or_report(path: str) -> Config | None:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"error: invalid config {path}:", file=sys.stderr)
+        for line in exc.lines():
+            print(f"  {line}", file=sys.stderr)
+        return None
+
+
+def check_config(path: str) -> int:
+    config = _load_or_report(path)
+    if config is None:
+        return EXIT_CONFIG
+    names = ", ".join(a.name for a in config.accounts)
+    print(f"{path}: OK, {len(config.accounts)} account(s): {names}")
+    return 0
+
+
+def serve(
+    args: argparse.Namespace, config: Config, *, demo: bool = False, banner: str = ""
+) -> int:
+    try:
+        parse_listen_address(args.listen_address)
+    except ValueError as exc:
+        print(f"error: --web.listen-address: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    engine = FetchEngine(config)
+    config_file = getattr(args, "config_file", None)
+
+    def reload() -> str:
+        try:
+            new = load_config(config_file)
+        except ConfigError as exc:
+            for line in exc.lines():
+                log.error(
+                    "reload refused; old config keeps serving", extra={"kv": {"problem": line}}
+                )
+            raise
+        engine.reload(new)
+        log.info("config reloaded", extra={"kv": {"accounts": str(len(new.accounts))}})
+        return f"Reloaded: {len(new.accounts)} account(s)."
+
+    app = ExporterApp(
+        engine,
+        telemetry_path=args.telemetry_path,
+        demo=demo,
+        reloader=reload if config_file and not demo else None,
+    )
+    try:
+        server = make_http_server(app, args.listen_address)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.listen_address}: {exc.strerror}", file=sys.stderr)
+        engine.close()
+        return 1
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP and app.reloader is not None:
+            # A bad config is logged by reload(); the old one keeps serving.
+            with contextlib.suppress(ConfigError):
+                app.reloader()
+            return
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    host, port = server.server_address[:2]
+    log.info(
+        "listening",
+        extra={"kv": {"address": f"{host}:{port}", "accounts": str(len(config.accounts)),
+                      "version": __version__}},
+    )
+    if banner:
+        print(banner.format(port=port), flush=True)
+    thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
+    thread.start()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        app.ready = False
+        server.shutdown()
+        server.server_close()
+        engine.close()
+        log.info("stopped")
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from exporter.simulator import Simulator, demo_accounts
+
+    sim = Simulator(demo_accounts()).start()
+    with tempfile.TemporaryDirectory(prefix="llm-quota-demo-") as tmp:
+        config_path = Path(tmp) / "demo.yml"
+        data = sim.exporter_config(Path(tmp))
+        config_path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        config = load_config(config_path)
+        host, _ = parse_listen_address(args.listen_address)
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        banner = (
+            "llm-quota-exporter DEMO: simulated accounts on a fake upstream, not real data.\n"
+            f"  simulated upstream: {sim.base_url}\n"
+            f"  landing page:       http://{shown}:{{port}}/\n"
+            f"  metrics:            http://{shown}:{{port}}{args.telemetry_path}\n"
+            f"  JSON API:           http://{shown}:{{port}}/api/v1/quota\n"
+            "Press Ctrl-C to stop."
+        )
+        try:
+            return serve(args, config, demo=True, banner=banner)
+        finally:
+            sim.stop()

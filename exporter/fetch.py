@@ -1,0 +1,272 @@
+"""The fetch engine: every account concurrently, within a deadline, shared in flight.
+
+`FetchEngine.collect()` is what every view calls. For each selected account it
+either reuses a result younger than `min_interval`, joins a fetch already in
+flight (two Prometheus replicas scraping together cost one upstream fetch), or
+starts one on the thread pool. It waits no longer than the deadline: an account
+still running then is reported down with reason `timeout` while its fetch goes
+on in the background, bounded by its own deadline.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from http.cookiejar import DefaultCookiePolicy
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from exporter.config import AccountConfig, Config
+from exporter.providers import Provider, make_provider
+from exporter.snapshot import (
+    AccountData,
+    AccountInfo,
+    AccountSnapshot,
+    FetchError,
+    Reason,
+    Snapshot,
+)
+
+log = logging.getLogger(__name__)
+
+# Waiting a hair past the deadline lets a fetch that ends exactly on it be seen.
+_JOIN_GRACE = 0.05
+
+
+def new_session(pool_size: int) -> requests.Session:
+    """One pooled HTTP session for all accounts: connections are reused per host.
+
+    Cookies are refused so nothing one account receives is sent for another.
+    """
+    session = requests.Session()
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=max(pool_size, 1))
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.trust_env = False  # no proxy or netrc surprises; a proxy is a config matter
+    return session
+
+
+class AccountWorker:
+    """One account's fetch state: last result, in-flight fetch, counters."""
+
+    def __init__(
+        self,
+        config: AccountConfig,
+        provider: Provider,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.provider = provider
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._inflight: cf.Future[AccountSnapshot] | None = None
+        self._last: AccountSnapshot | None = None
+        self._last_success: float | None = None
+        self._errors: Counter[str] = Counter()
+        self.fetches_started = 0
+
+    def begin(
+        self, pool: cf.Executor, deadline: float, force: bool
+    ) -> AccountSnapshot | cf.Future[AccountSnapshot]:
+        """A reusable result, or the future of the fetch that will produce one."""
+        with self._lock:
+            if self._inflight is not None:
+                return self._inflight
+            last = self._last
+            if (
+                not force
+                and last is not None
+                and self._clock() - last.fetched_at < self.config.min_interval
+            ):
+                return replace(last, cached=True, errors_total=dict(self._errors))
+            self.fetches_started += 1
+            future = pool.submit(self._run, deadline)
+            self._inflight = future
+            return future
+
+    def timed_out(self, budget: float) -> AccountSnapshot:
+        """What a scrape reports for an account whose fetch outlived the deadline."""
+        with self._lock:
+            return AccountSnapshot(
+                provider=self.config.provider,
+                account=self.config.name,
+                up=False,
+                data=None,
+                error=FetchError(
+                    Reason.TIMEOUT, f"fetch did not finish within the {budget:.1f}s deadline"
+                ),
+                duration_seconds=budget,
+                fetched_at=self._clock(),
+                last_success=self._last_success,
+                errors_total=dict(self._errors),
+            )
+
+    def _run(self, deadline: float) -> AccountSnapshot:
+        started = time.monotonic()
+        data: AccountData | None = None
+        error: FetchError | None = None
+        try:
+            data = self._private(self.provider.fetch(deadline))
+        except FetchError as exc:
+            error = exc
+        except Exception as exc:  # a bug or an odd body must not kill the account loop
+            log.debug("unexpected error fetching %s", self.config.name, exc_info=True)
+            error = FetchError(Reason.PARSE, f"unexpected error ({type(exc).__name__})")
+        duration = time.monotonic() - started
+        now = self._clock()
+        with self._lock:
+            previous = self._last
+            if error is None:
+                self._last_success = now
+            else:
+                self._errors[error.reason.value] += 1
+            snap = AccountSnapshot(
+                provider=self.config.provider,
+                account=self.config.name,
+                up=error is None,
+                data=data,
+                error=error,
+                duration_seconds=duration,
+                fetched_at=now,
+                last_success=self._last_success,
+                errors_total=dict(self._errors),
+            )
+            self._last = snap
+            self._inflight = None
+        _log_outcome(snap, previous)
+        return snap
+
+    def _private(self, data: AccountData) -> AccountData:
+        """Drop email and project unless the account opted in to exposing them."""
+        info = data.info
+        keep = AccountInfo(
+            tier=info.tier,
+            tier_name=info.tier_name,
+            project=info.project if self.config.expose_project else None,
+            email=info.email if self.config.expose_email else None,
+        )
+        return replace(data, info=keep)
+
+
+def _log_outcome(snap: AccountSnapshot, previous: AccountSnapshot | None) -> None:
+    fields = {
+        "provider": snap.provider,
+        "account": snap.account,
+        "duration": f"{snap.duration_seconds:.3f}s",
+    }
+    if snap.error is not None:
+        same = (
+            previous is not None
+            and previous.error is not None
+            and previous.error.message == snap.error.message
+        )
+        fields.update(reason=snap.error.reason.value, error=snap.error.message)
+        log.log(logging.DEBUG if same else logging.WARNING, "account fetch failed",
+                extra={"kv": fields})
+        return
+    assert snap.data is not None
+    fields.update(models=str(len(snap.data.models)), pools=str(len(snap.data.pools)))
+    if previous is not None and not previous.up:
+        log.info("account recovered", extra={"kv": fields})
+    else:
+        log.debug("account fetched", extra={"kv": fields})
+
+
+class FetchEngine:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+        provider_factory: Callable[[AccountConfig, requests.Session], Provider] = make_provider,
+    ) -> None:
+        self._clock = clock
+        self._factory = provider_factory
+        self._session = new_session(config.concurrency)
+        self._pool = cf.ThreadPoolExecutor(
+            max_workers=config.concurrency, thread_name_prefix="fetch"
+        )
+        self._lock = threading.Lock()
+        self._workers: dict[str, AccountWorker] = {}
+        self.config = config
+        self._install(config)
+
+    def _install(self, config: Config) -> None:
+        workers: dict[str, AccountWorker] = {}
+        for account in config.accounts:
+            old = self._workers.get(account.name)
+            if old is not None and old.config == account:
+                workers[account.name] = old  # unchanged: keep caches and counters
+            else:
+                provider = self._factory(account, self._session)
+                workers[account.name] = AccountWorker(account, provider, self._clock)
+        with self._lock:
+            self._workers = workers
+            self.config = config
+
+    def reload(self, config: Config) -> None:
+        """Swap in a new config; accounts whose config is unchanged keep their state."""
+        if config.concurrency != self.config.concurrency:
+            log.warning("concurrency changes take effect after a restart")
+        self._install(config)
+
+    def account_names(self) -> list[str]:
+        with self._lock:
+            return list(self._workers)
+
+    def workers(self) -> list[AccountWorker]:
+        with self._lock:
+            return list(self._workers.values())
+
+    def collect(
+        self,
+        timeout: float | None = None,
+        accounts: Iterable[str] | None = None,
+        force: bool = False,
+    ) -> Snapshot:
+        """Fetch (or reuse) the selected accounts, never waiting past the deadline.
+
+        `timeout` caps every account's own `timeout`; unknown names are ignored.
+        """
+        with self._lock:
+            selected = (
+                list(self._workers.values())
+                if accounts is None
+                else [self._workers[n] for n in dict.fromkeys(accounts) if n in self._workers]
+            )
+        start = time.monotonic()
+        budgets: dict[str, float] = {}
+        pending: dict[cf.Future[AccountSnapshot], AccountWorker] = {}
+        results: dict[str, AccountSnapshot] = {}
+        for worker in selected:
+            budget = worker.config.timeout
+            if timeout is not None:
+                budget = max(min(timeout, budget), 0.0)
+            budgets[worker.config.name] = budget
+            got = worker.begin(self._pool, start + budget, force)
+            if isinstance(got, AccountSnapshot):
+                results[worker.config.name] = got
+            else:
+                pending[got] = worker
+        if pending:
+            wait_for = max(budgets[w.config.name] for w in pending.values()) + _JOIN_GRACE
+            cf.wait(pending, timeout=max(0.0, start + wait_for - time.monotonic()))
+        for future, worker in pending.items():
+            name = worker.config.name
+            if future.done() and not future.cancelled():
+                results[name] = future.result()
+            else:
+                results[name] = worker.timed_out(budgets[name])
+        ordered = tuple(results[w.config.name] for w in selected)
+        return Snapshot(accounts=ordered, taken_at=self._clock())
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._session.close()

@@ -1,0 +1,214 @@
+"""WSGI routes and the threaded HTTP server.
+
+    /                 landing page with the quota table
+    /metrics          Prometheus exposition (path set by --web.telemetry-path)
+    /-/healthy        liveness; never calls upstream
+    /-/ready          readiness; never calls upstream
+    /api/v1/quota     JSON snapshot (?provider=, ?account=)
+    /api/v1/refresh   POST ?account=NAME: fetch now, bypassing min_interval
+    /-/reload         POST: re-read the config file (when a reloader is set)
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from socketserver import ThreadingMixIn
+from typing import Any
+from urllib.parse import parse_qs
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client.exposition import choose_encoder
+
+from exporter.collector import registry_for
+from exporter.fetch import FetchEngine
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., Any]
+Environ = dict[str, Any]
+# Leave Prometheus this much of its scrape timeout to receive the answer.
+SCRAPE_TIMEOUT_OFFSET = 0.5
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    content_type: str = "text/plain; charset=utf-8"
+
+
+_STATUS_TEXT = {
+    200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+    405: "Method Not Allowed", 429: "Too Many Requests", 500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def scrape_budget(environ: Environ) -> float | None:
+    """Seconds this scrape may spend fetching, from Prometheus's timeout header."""
+    raw = environ.get("HTTP_X_PROMETHEUS_SCRAPE_TIMEOUT_SECONDS")
+    if not raw:
+        return None
+    try:
+        header = float(raw)
+    except ValueError:
+        return None
+    if header <= 0:
+        return None
+    return max(header - min(SCRAPE_TIMEOUT_OFFSET, header * 0.25), 0.0)
+
+
+class ExporterApp:
+    def __init__(
+        self,
+        engine: FetchEngine,
+        *,
+        telemetry_path: str = "/metrics",
+        demo: bool = False,
+        reloader: Callable[[], str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        from exporter.api import RefreshLimiter
+
+        self.engine = engine
+        self.telemetry_path = telemetry_path
+        self.demo = demo
+        self.reloader = reloader
+        self.ready = True
+        self.limiter = RefreshLimiter(clock=clock)
+        self._clock = clock
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            reply = self.route(environ)
+        except Exception:
+            log.exception("request failed", extra={"kv": {"path": environ.get("PATH_INFO")}})
+            reply = Reply(500, b"internal error\n")
+        headers = [("Content-Type", reply.content_type), *reply.headers]
+        body = reply.body
+        if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "") and len(body) > 1024:
+            body = gzip.compress(body, compresslevel=5)
+            headers.append(("Content-Encoding", "gzip"))
+        headers.append(("Content-Length", str(len(body))))
+        start_response(f"{reply.status} {_STATUS_TEXT.get(reply.status, '')}", headers)
+        return [body] if environ.get("REQUEST_METHOD") != "HEAD" else [b""]
+
+    def route(self, environ: Environ) -> Reply:
+        path = environ.get("PATH_INFO") or "/"
+        method = environ.get("REQUEST_METHOD", "GET")
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        if path == self.telemetry_path:
+            return self._only_get(method) or self.metrics(environ)
+        if path == "/-/healthy":
+            return self._only_get(method) or Reply(200, b"Healthy.\n")
+        if path == "/-/ready":
+            if not self.ready:
+                return Reply(503, b"Not ready.\n")
+            return self._only_get(method) or Reply(200, b"Ready.\n")
+        if path == "/-/reload":
+            return self.reload(method)
+        if path == "/api/v1/quota":
+            from exporter.api import handle_quota
+
+            return _from_api(handle_quota(method, query, self.engine, scrape_budget(environ)))
+        if path == "/api/v1/refresh":
+            from exporter.api import handle_refresh
+
+            return _from_api(
+                handle_refresh(method, query, self.engine, self.limiter, scrape_budget(environ))
+            )
+        if path in ("/", "/index.html"):
+            return self._only_get(method) or self.landing()
+        return Reply(404, b"Not found. See / for the paths this exporter serves.\n")
+
+    @staticmethod
+    def _only_get(method: str) -> Reply | None:
+        if method in ("GET", "HEAD"):
+            return None
+        return Reply(405, b"Method not allowed.\n", headers=[("Allow", "GET, HEAD")])
+
+    def metrics(self, environ: Environ) -> Reply:
+        snapshot = self.engine.collect(timeout=scrape_budget(environ))
+        encoder, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
+        return Reply(200, encoder(registry_for(snapshot)), content_type=content_type)
+
+    def landing(self) -> Reply:
+        from exporter.views.page import render_page
+
+        snapshot = self.engine.collect()
+        html = render_page(
+            snapshot, telemetry_path=self.telemetry_path, now=self._clock(), demo=self.demo
+        )
+        return Reply(200, html.encode("utf-8"), content_type="text/html; charset=utf-8")
+
+    def reload(self, method: str) -> Reply:
+        if method != "POST":
+            return Reply(405, b"Use POST.\n", headers=[("Allow", "POST")])
+        if self.reloader is None:
+            return Reply(400, b"This exporter was not started from a config file.\n")
+        try:
+            message = self.reloader()
+        except Exception as exc:  # the reloader's error names the key path
+            return Reply(400, f"Reload failed; the old config keeps serving.\n{exc}\n".encode())
+        return Reply(200, f"{message}\n".encode())
+
+
+def _from_api(resp: Any) -> Reply:
+    content_type = "application/json"
+    headers = []
+    for name, value in resp.headers:
+        if name.lower() == "content-type":
+            content_type = value
+        else:
+            headers.append((name, value))
+    return Reply(resp.status, resp.body, headers=headers, content_type=content_type)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("http " + format, *args)
+
+
+class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def parse_listen_address(address: str) -> tuple[str, int]:
+    """`:10977`, `0.0.0.0:10977`, `[::1]:10977`, `localhost:10977` -> (host, port)."""
+    host, sep, port_text = address.rpartition(":")
+    if not sep:
+        raise ValueError(f"listen address {address!r} has no port (use host:port or :port)")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ValueError(
+            f"listen address {address!r}: port {port_text!r} is not a number"
+        ) from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"listen address {address!r}: port {port} is out of range")
+    host = host.strip("[]")
+    return host or "0.0.0.0", port
+
+
+def make_http_server(app: ExporterApp, address: str) -> WSGIServer:
+    host, port = parse_listen_address(address)
+
+    class Server(ThreadingWSGIServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    return make_server(host, port, app, server_class=Server, handler_class=_QuietHandler)
+
+
+def serve_in_thread(server: WSGIServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
+    thread.start()
+    return thread
