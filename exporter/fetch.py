@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
+import random
 import threading
 import time
 from collections import Counter
@@ -37,6 +38,24 @@ log = logging.getLogger(__name__)
 
 # Waiting a hair past the deadline lets a fetch that ends exactly on it be seen.
 _JOIN_GRACE = 0.05
+# An account that keeps failing is retried after BACKOFF_BASE * 2^(failures-2)
+# seconds (+-20% jitter), at most BACKOFF_MAX: the first failure is retried at the
+# next scrape, so a blip costs nothing, while a dead account is not hammered.
+BACKOFF_BASE = 2.0
+BACKOFF_MAX = 300.0
+
+
+def backoff_delay(failures: int, retry_after: float | None, rand: float) -> float:
+    """Seconds to wait before fetching an account after `failures` in a row.
+
+    >>> backoff_delay(1, None, 0.5), backoff_delay(3, None, 0.5), backoff_delay(1, 30.0, 0.5)
+    (0.0, 4.0, 30.0)
+    """
+    delay = 0.0
+    if failures >= 2:
+        jitter = 0.8 + 0.4 * rand
+        delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** min(failures - 2, 20) * jitter)
+    return max(delay, retry_after or 0.0)
 
 
 def new_session(pool_size: int) -> requests.Session:
@@ -70,6 +89,8 @@ class AccountWorker:
         self._last: AccountSnapshot | None = None
         self._last_success: float | None = None
         self._errors: Counter[str] = Counter()
+        self._failures = 0  # in a row
+        self._retry_at = 0.0  # wall clock; no new fetch before this unless forced
         self.fetches_started = 0
 
     def begin(
@@ -80,10 +101,10 @@ class AccountWorker:
             if self._inflight is not None:
                 return self._inflight
             last = self._last
-            if (
-                not force
-                and last is not None
-                and self._clock() - last.fetched_at < self.config.min_interval
+            now = self._clock()
+            if not force and last is not None and (
+                now - last.fetched_at < self.config.min_interval
+                or (not last.up and now < self._retry_at)
             ):
                 return replace(last, cached=True, errors_total=dict(self._errors))
             self.fetches_started += 1
@@ -125,8 +146,12 @@ class AccountWorker:
             previous = self._last
             if error is None:
                 self._last_success = now
+                self._failures = 0
             else:
                 self._errors[error.reason.value] += 1
+                self._failures += 1
+                delay = backoff_delay(self._failures, error.retry_after, random.random())
+                self._retry_at = now + delay
             snap = AccountSnapshot(
                 provider=self.config.provider,
                 account=self.config.name,

@@ -186,3 +186,39 @@ def test_reload_keeps_state_of_unchanged_accounts() -> None:
     assert snap.accounts[0].cached  # a's cache survived
     assert old_a.calls == 1
     engine.close()
+
+
+def test_failing_account_backs_off_exponentially_but_first_failure_retries_at_once() -> None:
+    clock = [1000.0]
+    behaviour: dict[str, Any] = {"a": {"error": FetchError(Reason.UPSTREAM, "500")}}
+    providers: dict[str, FakeProvider] = {}
+
+    def factory(acc: AccountConfig, session: requests.Session) -> FakeProvider:
+        providers[acc.name] = FakeProvider(acc, behaviour)
+        return providers[acc.name]
+
+    acc = AccountConfig(name="a", provider="antigravity",
+                        credentials=Credentials(kind="access_token", secret=Secret("x")))
+    engine = FetchEngine(Config(accounts=(acc,)), clock=lambda: clock[0],
+                         provider_factory=factory)
+    engine.collect()
+    engine.collect()  # first failure: retried at once
+    assert providers["a"].calls == 2
+    cached = engine.collect()  # two in a row: backing off ~2 s
+    assert providers["a"].calls == 2
+    assert cached.accounts[0].cached and not cached.accounts[0].up
+    clock[0] += 2.5
+    engine.collect()
+    assert providers["a"].calls == 3
+    behaviour.clear()
+    clock[0] += 4.9  # 3 failures: ~4 s (+-20%)
+    assert engine.collect().accounts[0].up
+    engine.close()
+
+
+def test_retry_after_from_upstream_sets_the_minimum_backoff() -> None:
+    from exporter.fetch import BACKOFF_MAX, backoff_delay
+
+    assert backoff_delay(1, 42.0, 0.0) == 42.0
+    assert backoff_delay(30, None, 1.0) == BACKOFF_MAX
+    assert 1.6 <= backoff_delay(2, None, 0.0) <= 2.4
