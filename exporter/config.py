@@ -1,0 +1,598 @@
+"""YAML -> validated, typed config. Every error names its key path.
+
+`load_config(path)` reads a file; `parse_config(data, env=...)` validates an
+already-parsed document. Both raise ConfigError listing every problem found.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import yaml
+
+from exporter.timefmt import parse_duration
+
+DEFAULT_ENDPOINTS = (
+    "https://daily-cloudcode-pa.googleapis.com",
+    "https://cloudcode-pa.googleapis.com",
+)
+DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"
+DEFAULT_USER_AGENT = "antigravity/1.11.9 linux/amd64"
+PROVIDERS = ("antigravity",)
+SOURCES = ("models", "summary")
+
+
+class Secret:
+    """A secret string that never prints itself.
+
+    `str()`, `repr()` and f-strings all give `<secret>`; only `reveal()` gives
+    the value, so a secret cannot slip into a log line or error by accident.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+CredentialKind = Literal[
+    "access_token", "access_token_file", "refresh_token", "refresh_token_file", "file"
+]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Exactly one credential source.
+
+    For `access_token` and `refresh_token` the secret is in `secret`; for the
+    `*_file` kinds and `file` the (tilde-expanded, absolute) path is in `path`.
+    """
+
+    kind: CredentialKind
+    secret: Secret | None = None
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    client_id: str
+    client_secret: Secret | None = None  # from client_secret or client_secret_file
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    name: str
+    provider: str
+    credentials: Credentials
+    oauth_client: OAuthClient | None = None
+    project: str | None = None
+    endpoints: tuple[str, ...] = DEFAULT_ENDPOINTS
+    token_url: str = DEFAULT_TOKEN_URL
+    sources: frozenset[str] = frozenset(SOURCES)
+    timeout: float = 10.0  # seconds; per-scrape fetch deadline cap
+    min_interval: float = 0.0  # seconds; reuse a result this long
+    user_agent: str = DEFAULT_USER_AGENT
+    project_cache_ttl: float = 3600.0  # seconds; loadCodeAssist result cache
+    expose_email: bool = False
+    expose_project: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    accounts: tuple[AccountConfig, ...]
+    concurrency: int = 64  # accounts fetched at once
+    path: Path | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class ConfigError(Exception):
+    """One or more config problems, each `(key path, message)`."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{p}: {m}" for p, m in problems))
+
+    def lines(self) -> list[str]:
+        return [f"{path}: {msg}" if path else msg for path, msg in self.problems]
+
+
+# ---------------------------------------------------------------------------
+# Loader
+
+# Keys an account may inherit from `defaults` (name, provider, credentials and project may not).
+SHARED_KEYS = (
+    "oauth_client",
+    "endpoints",
+    "token_url",
+    "sources",
+    "timeout",
+    "min_interval",
+    "user_agent",
+    "project_cache_ttl",
+    "expose_email",
+    "expose_project",
+)
+ACCOUNT_KEYS = ("name", "provider", "credentials", "project", *SHARED_KEYS)
+TOP_KEYS = ("concurrency", "defaults", "accounts")
+CREDENTIAL_KEYS: tuple[CredentialKind, ...] = (
+    "file",
+    "access_token",
+    "access_token_file",
+    "refresh_token",
+    "refresh_token_file",
+)
+OAUTH_CLIENT_KEYS = ("client_id", "client_secret", "client_secret_file")
+
+_NAME_RE = re.compile(r"[A-Za-z0-9_.@-]+")
+_VAR_RE = re.compile(r"\$\$\{|\$\{([^}]*)(\}?)")
+_VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A token file is a few KiB at most; the cap keeps a mistaken /dev/zero from eating memory.
+_MAX_SECRET_BYTES = 64 * 1024
+_TYPE_NAMES: dict[type, str] = {
+    dict: "a mapping",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
+}
+
+_T = TypeVar("_T")
+_Parse = Callable[[object, str], _T | None]
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a config file; relative paths in it are relative to its directory.
+
+    `env` (default `os.environ`) supplies `${VAR}` values. Raises ConfigError.
+    """
+    source = Path(path).expanduser().absolute()
+    try:
+        text = source.read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:
+        raise ConfigError([("", f"cannot read {source}: {_reason(exc)}")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        # Neither str(exc) nor chaining: PyYAML's message quotes the offending
+        # source line, which may hold a token.
+        raise ConfigError([("", _yaml_problem(source, exc))]) from None
+    env = os.environ if env is None else env
+    return parse_config(data, env=env, base_dir=source.parent, source=source)
+
+
+def parse_config(
+    data: object,
+    *,
+    env: Mapping[str, str],
+    base_dir: Path | None = None,
+    source: Path | None = None,
+) -> Config:
+    """Validate an already-parsed YAML document; secret files named in it are read.
+
+    Relative file paths resolve against `base_dir` (default: the working directory).
+    Raises ConfigError listing every problem found, each with its key path.
+    """
+    parser = _Parser(env, base_dir if base_dir is not None else Path.cwd())
+    config = parser.config(data, source)
+    if parser.problems or config is None:
+        raise ConfigError(parser.problems or [("", "invalid config")])
+    return config
+
+
+def _yaml_problem(source: Path, exc: yaml.YAMLError) -> str:
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        return f"{source}: YAML syntax error"
+    mark = exc.problem_mark
+    context = f" ({exc.context})" if exc.context else ""
+    return (
+        f"{source}: YAML syntax error at line {mark.line + 1}, column {mark.column + 1}: "
+        f"{exc.problem or 'invalid YAML'}{context}"
+    )
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _join(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _type_name(value: object) -> str:
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _quote(raw: object) -> str:
+    """Quote what the user wrote, before `${VAR}` expansion, so env values never leak."""
+    if not isinstance(raw, str):
+        return repr(raw)
+    shown = '"' + raw.replace('"', '\\"') + '"'
+    return shown + " (after ${...} expansion)" if "${" in raw else shown
+
+
+class _Parser:
+    """Walks the document once, collecting every problem instead of stopping at the first.
+
+    Each check returns the typed value, or None after recording why.
+    """
+
+    def __init__(self, env: Mapping[str, str], base_dir: Path) -> None:
+        self.env = env
+        self.base_dir = base_dir
+        self.problems: list[tuple[str, str]] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append((path, message))
+
+    # -- structure ---------------------------------------------------------
+
+    def config(self, data: object, source: Path | None) -> Config | None:
+        if data is None:
+            self.problem("", "the config is empty; it needs an `accounts` list")
+            return None
+        if not isinstance(data, dict):
+            self.problem("", f"the top level must be a mapping, got {_type_name(data)}")
+            return None
+        top = self.mapping(data, "", TOP_KEYS) or {}
+        concurrency = self.field(top, "", "concurrency", self.positive_int)
+        raw_defaults: dict[object, object] = {}
+        # `defaults:` with every child commented out parses as null: treat it as empty.
+        if top.get("defaults") is not None:
+            raw_defaults = self.mapping(top["defaults"], "defaults", SHARED_KEYS) or {}
+        defaults = self.shared(raw_defaults, "defaults")
+        raw_accounts = top.get("accounts")
+        if "accounts" not in top:
+            self.problem("accounts", "required key is missing; list at least one account")
+        elif not isinstance(raw_accounts, list):
+            self.problem("accounts", f"expected a list of accounts, got {_type_name(raw_accounts)}")
+        elif not raw_accounts:
+            self.problem("accounts", "no accounts configured; list at least one")
+        seen: dict[str, str] = {}
+        accounts = [
+            self.account(raw, f"accounts[{i}]", defaults, raw_defaults, seen)
+            for i, raw in enumerate(raw_accounts if isinstance(raw_accounts, list) else [])
+        ]
+        if self.problems:
+            return None
+        return Config(
+            accounts=tuple(a for a in accounts if a is not None),
+            concurrency=64 if concurrency is None else concurrency,
+            path=source,
+        )
+
+    def account(
+        self,
+        raw: object,
+        path: str,
+        defaults: dict[str, Any],
+        raw_defaults: dict[object, object],
+        seen: dict[str, str],
+    ) -> AccountConfig | None:
+        m = self.mapping(raw, path, ACCOUNT_KEYS)
+        if m is None:
+            return None
+        name = self.field(m, path, "name", self.text, required=True)
+        name_path, shown = _join(path, "name"), _quote(m.get("name"))
+        if name is not None and not _NAME_RE.fullmatch(name):
+            self.problem(name_path, f"{shown} is not a valid name; use A-Z a-z 0-9 _ . @ -")
+            name = None
+        elif name is not None and name in seen:
+            self.problem(name_path, f"duplicate account name {shown} (also {seen[name]})")
+            name = None
+        elif name is not None:
+            seen[name] = name_path
+        provider = self.field(m, path, "provider", self.text, required=True)
+        if provider is not None and provider not in PROVIDERS:
+            expected = ", ".join(PROVIDERS)
+            self.problem(
+                _join(path, "provider"),
+                f"unknown provider {_quote(m['provider'])}; expected one of {expected}",
+            )
+            provider = None
+        credentials = self.field(m, path, "credentials", self.credentials, required=True)
+        project = self.field(m, path, "project", self.text)
+        merged = {**defaults, **self.shared(m, path)}
+        # A present-but-invalid oauth_client was already reported; don't pile on.
+        if (
+            credentials is not None
+            and credentials.kind in ("refresh_token", "refresh_token_file")
+            and "oauth_client" not in m
+            and "oauth_client" not in raw_defaults
+        ):
+            self.problem(
+                _join(path, "oauth_client"),
+                f"{credentials.kind} needs an oauth_client (here or in defaults) to refresh with",
+            )
+            return None
+        if name is None or provider is None or credentials is None:
+            return None
+        base = AccountConfig(name=name, provider=provider, credentials=credentials, project=project)
+        return replace(base, **merged)
+
+    def shared(self, m: dict[object, object], path: str) -> dict[str, Any]:
+        """Typed values of the keys an account may inherit from `defaults`."""
+        parsers: dict[str, _Parse[object]] = {
+            "oauth_client": self.oauth_client,
+            "endpoints": self.endpoints,
+            "token_url": self.url,
+            "sources": self.sources,
+            "timeout": self.timeout,
+            "min_interval": self.duration,
+            "user_agent": self.text,
+            "project_cache_ttl": self.duration,
+            "expose_email": self.boolean,
+            "expose_project": self.boolean,
+        }
+        values = {key: self.field(m, path, key, parse) for key, parse in parsers.items()}
+        return {key: value for key, value in values.items() if value is not None}
+
+    def credentials(self, value: object, path: str) -> Credentials | None:
+        m = self.mapping(value, path, CREDENTIAL_KEYS)
+        if m is None:
+            return None
+        given = [k for k in CREDENTIAL_KEYS if k in m]
+        if len(given) != 1:
+            found = ", ".join(given) or "none"
+            self.problem(path, f"set exactly one of {', '.join(CREDENTIAL_KEYS)}; got {found}")
+            return None
+        kind = given[0]
+        key_path = _join(path, kind)
+        if kind in ("access_token", "refresh_token"):
+            secret = self.secret(m[kind], key_path)
+            return None if secret is None else Credentials(kind=kind, secret=secret)
+        file_path = self.path(m[kind], key_path)
+        if file_path is None:
+            return None
+        # Another tool owns `file`: open it read-only to prove access, nothing more.
+        if kind == "file":
+            readable = self.opens(file_path, key_path)
+        else:
+            readable = self.read_secret_file(file_path, key_path) is not None
+        return Credentials(kind=kind, path=file_path) if readable else None
+
+    def oauth_client(self, value: object, path: str) -> OAuthClient | None:
+        m = self.mapping(value, path, OAUTH_CLIENT_KEYS)
+        if m is None:
+            return None
+        client_id = self.field(m, path, "client_id", self.text, required=True)
+        secret: Secret | None = None
+        secret_ok = True
+        if "client_secret" in m and "client_secret_file" in m:
+            self.problem(path, "set client_secret or client_secret_file, not both")
+            secret_ok = False
+        elif "client_secret" in m:
+            secret = self.secret(m["client_secret"], _join(path, "client_secret"))
+            secret_ok = secret is not None
+        elif "client_secret_file" in m:
+            key_path = _join(path, "client_secret_file")
+            file_path = self.path(m["client_secret_file"], key_path)
+            text = None if file_path is None else self.read_secret_file(file_path, key_path)
+            secret = None if text is None else Secret(text)
+            secret_ok = secret is not None
+        if client_id is None or not secret_ok:
+            return None
+        return OAuthClient(client_id=client_id, client_secret=secret)
+
+    def endpoints(self, value: object, path: str) -> tuple[str, ...] | None:
+        items = self.nonempty_list(value, path, "base URLs")
+        urls = [self.url(item, f"{path}[{i}]") for i, item in enumerate(items or [])]
+        if items is None or None in urls:
+            return None
+        return tuple(u.rstrip("/") for u in urls if u is not None)
+
+    def sources(self, value: object, path: str) -> frozenset[str] | None:
+        items = self.nonempty_list(value, path, "sources")
+        names = [self.string(item, f"{path}[{i}]") for i, item in enumerate(items or [])]
+        ok = items is not None and None not in names
+        for i, name in enumerate(names):
+            shown = _quote((items or [])[i])
+            if name is not None and name not in SOURCES:
+                expected = ", ".join(SOURCES)
+                self.problem(f"{path}[{i}]", f"unknown source {shown}; expected one of {expected}")
+                ok = False
+            elif name is not None and name in names[:i]:
+                self.problem(f"{path}[{i}]", f"duplicate source {shown}")
+                ok = False
+        return frozenset(n for n in names if n is not None) if ok else None
+
+    def field(
+        self,
+        m: dict[object, object],
+        path: str,
+        key: str,
+        parse: _Parse[_T],
+        required: bool = False,
+    ) -> _T | None:
+        key_path = _join(path, key)
+        if key in m:
+            return parse(m[key], key_path)
+        if required:
+            self.problem(key_path, "required key is missing")
+        return None
+
+    def mapping(
+        self, value: object, path: str, allowed: tuple[str, ...]
+    ) -> dict[object, object] | None:
+        if not isinstance(value, dict):
+            self.problem(path, f"expected a mapping, got {_type_name(value)}")
+            return None
+        for key in value:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                expected = ", ".join(allowed)
+                self.problem(_join(path, key), f"unknown key{hint}; expected one of {expected}")
+        return value
+
+    def nonempty_list(self, value: object, path: str, what: str) -> list[object] | None:
+        if isinstance(value, list) and value:
+            return value
+        got = "an empty list" if isinstance(value, list) else _type_name(value)
+        self.problem(path, f"expected a non-empty list of {what}, got {got}")
+        return None
+
+    # -- scalars -----------------------------------------------------------
+
+    def string(self, value: object, path: str) -> str | None:
+        if not isinstance(value, str):
+            self.problem(path, f"expected a string, got {_type_name(value)}")
+            return None
+        return self.expand(value, path)
+
+    def text(self, value: object, path: str) -> str | None:
+        s = self.string(value, path)
+        if s is not None and not s.strip():
+            self.problem(path, "must not be empty")
+            return None
+        return s
+
+    def secret(self, value: object, path: str) -> Secret | None:
+        s = self.text(value, path)
+        return None if s is None else Secret(s.strip())
+
+    def expand(self, raw: str, path: str) -> str | None:
+        """`${VAR}` -> its value from env; `$${` -> a literal `${`."""
+        ok = True
+
+        def substitute(match: re.Match[str]) -> str:
+            nonlocal ok
+            name, closed = match.group(1), match.group(2)
+            if match.group(0) == "$${":
+                return "${"
+            if not closed:
+                self.problem(path, "unterminated ${ (write $${ for a literal ${)")
+            elif not _VAR_NAME_RE.fullmatch(name):
+                self.problem(path, "invalid ${...} reference: use letters, digits and _")
+            elif name not in self.env:
+                self.problem(path, f"environment variable {name} is not set")
+            else:
+                return self.env[name]
+            ok = False
+            return ""
+
+        expanded = _VAR_RE.sub(substitute, raw)
+        return expanded if ok else None
+
+    def boolean(self, value: object, path: str) -> bool | None:
+        if isinstance(value, bool):
+            return value
+        self.problem(path, f"expected true or false, got {_type_name(value)}")
+        return None
+
+    def positive_int(self, value: object, path: str) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(path, f"expected an integer >= 1, got {_type_name(value)}")
+        elif value < 1:
+            self.problem(path, f"must be at least 1, got {value}")
+        else:
+            return value
+        return None
+
+    def duration(self, value: object, path: str) -> float | None:
+        """`30s`-style text, or a non-negative number of seconds."""
+        if isinstance(value, str):
+            text = self.expand(value, path)
+            if text is None:
+                return None
+            try:
+                seconds = parse_duration(text)
+            except ValueError:
+                self.problem(path, f"{_quote(value)} is not a duration (e.g. 500ms, 30s, 1h30m)")
+                return None
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            # float(10**400) overflows; such a value is as invalid as inf.
+            seconds = float(value) if abs(value) < 1e300 else math.inf
+        else:
+            self.problem(path, f"expected a duration such as 30s, got {_type_name(value)}")
+            return None
+        if not math.isfinite(seconds) or seconds < 0:
+            self.problem(path, f"{_quote(value)} must be a finite, non-negative duration")
+            return None
+        return seconds
+
+    def timeout(self, value: object, path: str) -> float | None:
+        seconds = self.duration(value, path)
+        if seconds == 0:
+            self.problem(path, f"{_quote(value)} must be greater than zero")
+            return None
+        return seconds
+
+    def url(self, value: object, path: str) -> str | None:
+        s = self.string(value, path)
+        if s is None:
+            return None
+        try:
+            parts = urlsplit(s)
+            ok = parts.scheme in ("http", "https") and bool(parts.netloc)
+        except ValueError:
+            ok = False
+        if not ok:
+            # The URL is not echoed: it may carry user:password.
+            self.problem(path, "expected an http:// or https:// URL with a host")
+            return None
+        return s
+
+    # -- files -------------------------------------------------------------
+
+    def path(self, value: object, path: str) -> Path | None:
+        s = self.text(value, path)
+        if s is None:
+            return None
+        p = Path(os.path.expanduser(s))
+        return p if p.is_absolute() else self.base_dir / p
+
+    def opens(self, file_path: Path, path: str) -> bool:
+        try:
+            with file_path.open("rb"):
+                return True
+        except (OSError, ValueError) as exc:
+            self.problem(path, f"cannot read {file_path}: {_reason(exc)}")
+            return False
+
+    def read_secret_file(self, file_path: Path, path: str) -> str | None:
+        """The stripped contents, or None after reporting why not (never the contents)."""
+        try:
+            with file_path.open("rb") as f:
+                data = f.read(_MAX_SECRET_BYTES + 1)
+        except (OSError, ValueError) as exc:
+            self.problem(path, f"cannot read {file_path}: {_reason(exc)}")
+            return None
+        try:
+            text = data.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            text = None
+        if len(data) > _MAX_SECRET_BYTES:
+            self.problem(path, f"{file_path} is over 64 KiB; expected just the secret")
+        elif text is None:
+            self.problem(path, f"cannot read {file_path}: not UTF-8 text")
+        elif not text:
+            self.problem(path, f"{file_path} is empty")
+        else:
+            return text
+        return None
