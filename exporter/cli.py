@@ -139,9 +139,10 @@ def serve(
         print(f"error: --web.listen-address: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     engine = FetchEngine(config)
-    config_file = getattr(args, "config_file", None)
+    config_file: str | None = getattr(args, "config_file", None)
 
     def reload() -> str:
+        assert config_file is not None
         try:
             new = load_config(config_file)
         except ConfigError as exc:
@@ -178,7 +179,7 @@ def serve(
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, on_signal)
-    host, port = server.server_address[:2]
+    host, port = str(server.server_address[0]), int(server.server_address[1])
     log.info(
         "listening",
         extra={"kv": {"address": f"{host}:{port}", "accounts": str(len(config.accounts)),

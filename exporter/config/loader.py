@@ -11,115 +11,25 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
 
-from exporter.timefmt import parse_duration
-
-DEFAULT_ENDPOINTS = (
-    "https://daily-cloudcode-pa.googleapis.com",
-    "https://cloudcode-pa.googleapis.com",
+from exporter.config.model import (
+    PROVIDERS,
+    SOURCES,
+    AccountConfig,
+    Config,
+    ConfigError,
+    CredentialKind,
+    Credentials,
+    OAuthClient,
+    Secret,
 )
-DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"
-DEFAULT_USER_AGENT = "antigravity/1.11.9 linux/amd64"
-PROVIDERS = ("antigravity",)
-SOURCES = ("models", "summary")
-
-
-class Secret:
-    """A secret string that never prints itself.
-
-    `str()`, `repr()` and f-strings all give `<secret>`; only `reveal()` gives
-    the value, so a secret cannot slip into a log line or error by accident.
-    """
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<secret>"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-CredentialKind = Literal[
-    "access_token", "access_token_file", "refresh_token", "refresh_token_file", "file"
-]
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """Exactly one credential source.
-
-    For `access_token` and `refresh_token` the secret is in `secret`; for the
-    `*_file` kinds and `file` the (tilde-expanded, absolute) path is in `path`.
-    """
-
-    kind: CredentialKind
-    secret: Secret | None = None
-    path: Path | None = None
-
-
-@dataclass(frozen=True)
-class OAuthClient:
-    client_id: str
-    client_secret: Secret | None = None  # from client_secret or client_secret_file
-
-
-@dataclass(frozen=True)
-class AccountConfig:
-    name: str
-    provider: str
-    credentials: Credentials
-    oauth_client: OAuthClient | None = None
-    project: str | None = None
-    endpoints: tuple[str, ...] = DEFAULT_ENDPOINTS
-    token_url: str = DEFAULT_TOKEN_URL
-    sources: frozenset[str] = frozenset(SOURCES)
-    timeout: float = 10.0  # seconds; per-scrape fetch deadline cap
-    min_interval: float = 0.0  # seconds; reuse a result this long
-    user_agent: str = DEFAULT_USER_AGENT
-    project_cache_ttl: float = 3600.0  # seconds; loadCodeAssist result cache
-    expose_email: bool = False
-    expose_project: bool = False
-
-
-@dataclass(frozen=True)
-class Config:
-    accounts: tuple[AccountConfig, ...]
-    concurrency: int = 64  # accounts fetched at once
-    path: Path | None = None
-    extra: dict[str, object] = field(default_factory=dict)
-
-
-class ConfigError(Exception):
-    """One or more config problems, each `(key path, message)`."""
-
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{p}: {m}" for p, m in problems))
-
-    def lines(self) -> list[str]:
-        return [f"{path}: {msg}" if path else msg for path, msg in self.problems]
-
-
-# ---------------------------------------------------------------------------
-# Loader
+from exporter.timefmt import parse_duration
 
 # Keys an account may inherit from `defaults` (name, provider, credentials and project may not).
 SHARED_KEYS = (

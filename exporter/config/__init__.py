@@ -1,0 +1,32 @@
+"""Config: YAML -> validated, typed `Config`. Every error names its key path."""
+
+from exporter.config.loader import (
+    ACCOUNT_KEYS,
+    CREDENTIAL_KEYS,
+    OAUTH_CLIENT_KEYS,
+    SHARED_KEYS,
+    TOP_KEYS,
+    load_config,
+    parse_config,
+)
+from exporter.config.model import (
+    DEFAULT_ENDPOINTS,
+    DEFAULT_TOKEN_URL,
+    DEFAULT_USER_AGENT,
+    PROVIDERS,
+    SOURCES,
+    AccountConfig,
+    Config,
+    ConfigError,
+    CredentialKind,
+    Credentials,
+    OAuthClient,
+    Secret,
+)
+
+__all__ = [
+    "ACCOUNT_KEYS", "CREDENTIAL_KEYS", "DEFAULT_ENDPOINTS", "DEFAULT_TOKEN_URL",
+    "DEFAULT_USER_AGENT", "OAUTH_CLIENT_KEYS", "PROVIDERS", "SHARED_KEYS", "SOURCES", "TOP_KEYS",
+    "AccountConfig", "Config", "ConfigError", "CredentialKind", "Credentials", "OAuthClient",
+    "Secret", "load_config", "parse_config",
+]

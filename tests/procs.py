@@ -1,0 +1,120 @@
+"""Run the exporter as a real process on loopback, for integration and e2e tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+_LISTEN_RE = re.compile(r"msg=listening address=([0-9.]+):(\d+)")
+
+
+class ExporterProcess:
+    """`python -m exporter` on 127.0.0.1:<ephemeral>, stderr captured for assertions."""
+
+    def __init__(self, args: Sequence[str], env: dict[str, str] | None = None) -> None:
+        self._log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives with the process
+            prefix="exporter-", suffix=".log", delete=False
+        )
+        full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+        full_env["PYTHONPATH"] = str(REPO) + os.pathsep + full_env.get("PYTHONPATH", "")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "exporter", *args],
+            stdout=subprocess.PIPE,
+            stderr=self._log_file,
+            env=full_env,
+            cwd=str(REPO),
+            text=True,
+        )
+        self.stdout_lines: list[str] = []
+        self._reader = threading.Thread(target=self._read_stdout, daemon=True)
+        self._reader.start()
+        self.port = self._wait_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _read_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.stdout_lines.append(line)
+
+    @property
+    def logs(self) -> str:
+        return Path(self._log_file.name).read_text(encoding="utf-8", errors="replace")
+
+    @property
+    def stdout(self) -> str:
+        return "".join(self.stdout_lines)
+
+    def _wait_port(self, timeout: float = 20.0) -> int:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            match = _LISTEN_RE.search(self.logs)
+            if match:
+                return int(match.group(2))
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"exporter exited with {self.proc.returncode}:\n{self.logs}")
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"exporter did not start listening within {timeout}s:\n{self.logs}")
+
+    def get(self, path: str, **kw: Any) -> requests.Response:
+        kw.setdefault("timeout", 30)
+        return requests.get(self.url + path, **kw)
+
+    def post(self, path: str, **kw: Any) -> requests.Response:
+        kw.setdefault("timeout", 30)
+        return requests.post(self.url + path, **kw)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+
+def write_config(directory: Path, data: dict[str, Any], name: str = "config.yml") -> Path:
+    path = directory / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def start_exporter(config_path: Path, *extra: str) -> ExporterProcess:
+    return ExporterProcess(
+        ["--config.file", str(config_path), "--web.listen-address", "127.0.0.1:0", *extra]
+    )
+
+
+def metric_values(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """{sorted label items: value} for every sample of `name` in an exposition."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[tuple[tuple[str, str], ...], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                out[tuple(sorted(sample.labels.items()))] = sample.value
+    return out
+
+
+def by_label(text: str, name: str, *keys: str) -> dict[tuple[str, ...], float]:
+    """Samples of `name` keyed by the given label values, e.g. ("account", "model")."""
+    out: dict[tuple[str, ...], float] = {}
+    for labels, value in metric_values(text, name).items():
+        d = dict(labels)
+        out[tuple(d.get(k, "") for k in keys)] = value
+    return out
