@@ -1,0 +1,251 @@
+"""JSON API handlers: pure functions the WSGI router calls.
+
+    GET  /api/v1/quota[?provider=P][&account=A]   the snapshot, `to_json` schema
+    POST /api/v1/refresh?account=A                fetch A now, bypassing min_interval
+
+Both parameters may repeat (`?account=a&account=b`). Errors are JSON too:
+
+    {"error": {"code": 404, "message": "unknown account 'x' (configured: work, personal)"}}
+
+A failed upstream fetch is not an HTTP error: the account comes back with
+`"up": false` and its `error`, exactly as `/metrics` answers 200 with `llm_quota_up 0`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from exporter.config import Config
+from exporter.snapshot import Snapshot, to_json
+
+DEFAULT_REFRESH_GAP = 5.0  # seconds between two refreshes of one account
+
+_QUOTA_METHODS = ("GET", "HEAD")
+_QUOTA_PARAMS = frozenset({"provider", "account"})
+_REFRESH_PARAMS = frozenset({"account"})
+
+
+class QuotaSource(Protocol):
+    """What the views need from the fetch engine (`exporter.fetch.FetchEngine`)."""
+
+    def collect(
+        self,
+        timeout: float | None = None,
+        accounts: Iterable[str] | None = None,
+        force: bool = False,
+    ) -> Snapshot: ...
+
+    def account_names(self) -> list[str]: ...
+
+    @property
+    def config(self) -> Config: ...
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class RequestError(Exception):
+    """A client error: its status and a message naming what is wrong."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def json_response(
+    status: int, payload: Mapping[str, Any], headers: Iterable[tuple[str, str]] = ()
+) -> Response:
+    body = (json.dumps(payload, indent=2) + "\n").encode("utf-8")
+    # No Content-Length: the router sets it after any compression.
+    return Response(
+        status=status,
+        headers=[
+            ("Content-Type", "application/json"),
+            # Quota changes by the minute; a cached copy would mislead.
+            ("Cache-Control", "no-store"),
+            *headers,
+        ],
+        body=body,
+    )
+
+
+def error_response(
+    status: int, message: str, headers: Iterable[tuple[str, str]] = ()
+) -> Response:
+    return json_response(status, {"error": {"code": status, "message": message}}, headers)
+
+
+def method_not_allowed(method: str, allowed: Iterable[str]) -> Response:
+    allow = ", ".join(allowed)
+    return error_response(405, f"method {method} not allowed; use {allow}", [("Allow", allow)])
+
+
+def unknown_accounts_message(unknown: Iterable[str], known: Iterable[str]) -> str:
+    """`unknown account 'x' (configured: a, b)`: shared with the quota command."""
+    names = sorted(set(unknown))
+    label = "account" if len(names) == 1 else "accounts"
+    configured = ", ".join(known) or "none"
+    return f"unknown {label} {', '.join(repr(n) for n in names)} (configured: {configured})"
+
+
+def _values(query: Mapping[str, list[str]], name: str) -> list[str]:
+    values = query.get(name, [])
+    for value in values:
+        if not value.strip():
+            raise RequestError(400, f"query parameter {name!r} must not be empty")
+    return values
+
+
+def _check_params(query: Mapping[str, list[str]], allowed: frozenset[str]) -> None:
+    # A typo such as ?acount= must not silently return every account.
+    unknown = sorted(set(query) - allowed)
+    if unknown:
+        raise RequestError(
+            400,
+            f"unknown query parameter {', '.join(repr(u) for u in unknown)}"
+            f" (allowed: {', '.join(sorted(allowed))})",
+        )
+
+
+def _check_known(names: Iterable[str], engine: QuotaSource) -> None:
+    known = engine.account_names()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise RequestError(404, unknown_accounts_message(unknown, known))
+
+
+def accounts_for(
+    engine: QuotaSource, providers: Iterable[str], accounts: Iterable[str]
+) -> list[str] | None:
+    """The names to fetch for these filters: None means every account.
+
+    Filtering before the fetch matters: each account fetched costs upstream calls.
+    """
+    want_providers = set(providers)
+    want_accounts = set(accounts)
+    if not want_providers and not want_accounts:
+        return None
+    return [
+        a.name
+        for a in engine.config.accounts
+        if (not want_providers or a.provider in want_providers)
+        and (not want_accounts or a.name in want_accounts)
+    ]
+
+
+def select(snapshot: Snapshot, providers: Iterable[str], accounts: Iterable[str]) -> Snapshot:
+    """Keep the accounts matching any given provider and any given name (empty: all)."""
+    want_providers = set(providers)
+    want_accounts = set(accounts)
+    kept = tuple(
+        a
+        for a in snapshot.accounts
+        if (not want_providers or a.provider in want_providers)
+        and (not want_accounts or a.account in want_accounts)
+    )
+    return Snapshot(accounts=kept, taken_at=snapshot.taken_at)
+
+
+def handle_quota(
+    method: str,
+    query: Mapping[str, list[str]],
+    engine: QuotaSource,
+    timeout: float | None,
+) -> Response:
+    """GET /api/v1/quota: the snapshot as JSON, filtered by ?provider= and ?account=.
+
+    An unknown account name is a 404 naming it; a provider no account uses gives
+    an empty `accounts` list (providers are open-ended, account names are not).
+    """
+    if method not in _QUOTA_METHODS:
+        return method_not_allowed(method, _QUOTA_METHODS)
+    try:
+        _check_params(query, _QUOTA_PARAMS)
+        providers = _values(query, "provider")
+        accounts = _values(query, "account")
+        _check_known(accounts, engine)
+    except RequestError as exc:
+        return error_response(exc.status, exc.message)
+    wanted = accounts_for(engine, providers, accounts)
+    snapshot = engine.collect(timeout=timeout, accounts=wanted)
+    # The router drops the body of a HEAD answer.
+    return json_response(200, to_json(select(snapshot, providers, accounts)))
+
+
+class RefreshLimiter:
+    """At most one forced refresh per account per `min_gap` seconds.
+
+    Forced refreshes bypass min_interval and cost upstream calls; without a gap a
+    script in a loop could get an account flagged. The slot is taken before the
+    fetch starts, so two simultaneous requests cannot both get through.
+    """
+
+    def __init__(
+        self,
+        min_gap: float = DEFAULT_REFRESH_GAP,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if min_gap < 0:
+            raise ValueError(f"min_gap must be >= 0, got {min_gap}")
+        self.min_gap = min_gap
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, account: str) -> float:
+        """0.0 and the slot is taken, or the seconds left before the next is allowed."""
+        with self._lock:
+            now = self._clock()
+            last = self._last.get(account)
+            if last is not None and now - last < self.min_gap:
+                return self.min_gap - (now - last)
+            self._last[account] = now
+            return 0.0
+
+
+def handle_refresh(
+    method: str,
+    query: Mapping[str, list[str]],
+    engine: QuotaSource,
+    limiter: RefreshLimiter,
+    timeout: float | None,
+) -> Response:
+    """POST /api/v1/refresh?account=NAME: fetch that account now, return its fresh data."""
+    if method != "POST":
+        return method_not_allowed(method, ["POST"])
+    try:
+        _check_params(query, _REFRESH_PARAMS)
+        accounts = _values(query, "account")
+        if len(accounts) != 1:
+            raise RequestError(
+                400,
+                "query parameter 'account' is required"
+                if not accounts
+                else "give exactly one 'account' to refresh",
+            )
+        name = accounts[0]
+        _check_known([name], engine)
+    except RequestError as exc:
+        return error_response(exc.status, exc.message)
+    wait = limiter.acquire(name)
+    if wait > 0:
+        retry_after = max(1, math.ceil(wait))
+        return error_response(
+            429,
+            f"account {name!r} was refreshed less than {limiter.min_gap:g}s ago;"
+            f" retry in {retry_after}s",
+            [("Retry-After", str(retry_after))],
+        )
+    snapshot = engine.collect(timeout=timeout, accounts=[name], force=True)
+    return json_response(200, to_json(select(snapshot, (), [name])))

@@ -1,0 +1,175 @@
+"""`llm-quota-exporter quota`: fetch once (or every INTERVAL) and print the quota table.
+
+Exit codes:
+    0    every selected account was fetched (and, with --fail-below, every known
+         quota is at or above the fraction)
+    1    at least one selected account failed to fetch
+    2    usage or config error, such as an unknown --account name
+    3    with --fail-below F: a known model or pool quota is below F
+         (when 1 and 3 both apply, 1 wins: a failed account hides its quotas)
+    130  interrupted (Ctrl-C), the normal way to leave --watch
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import NoReturn, TextIO
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.text import Text
+
+from exporter.api import QuotaSource, accounts_for, select, unknown_accounts_message
+from exporter.snapshot import Snapshot, to_json
+from exporter.timefmt import human_duration, parse_duration
+from exporter.views.terminal import make_console, render_snapshot
+
+EXIT_OK = 0
+EXIT_ACCOUNT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_BELOW = 3
+EXIT_INTERRUPTED = 130
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number between 0 and 1") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is outside 0..1 (use e.g. 0.1 for 10%)")
+    return value
+
+
+def _interval(text: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be longer than zero")
+    return seconds
+
+
+def add_quota_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--output", choices=("table", "json"), default="table",
+        help="table for people (default), json for scripts (the /api/v1/quota schema)",
+    )
+    parser.add_argument(
+        "--watch", type=_interval, default=None, metavar="INTERVAL",
+        help="fetch again every INTERVAL (e.g. 30s, 5m) and redraw until Ctrl-C",
+    )
+    parser.add_argument(
+        "--account", action="append", default=[], metavar="NAME",
+        help="only this account (repeatable)",
+    )
+    parser.add_argument(
+        "--provider", action="append", default=[], metavar="NAME",
+        help="only accounts of this provider (repeatable), e.g. antigravity",
+    )
+    parser.add_argument(
+        "--fail-below", type=_fraction, default=None, metavar="FRACTION",
+        help="exit 3 when a known quota is below FRACTION (0..1); ignored with --watch",
+    )
+
+
+def exit_code(snapshot: Snapshot, fail_below: float | None) -> int:
+    """The exit code for one collected snapshot (see the module docstring)."""
+    if any(not a.up for a in snapshot.accounts):
+        return EXIT_ACCOUNT_FAILED
+    if fail_below is not None:
+        for a in snapshot.accounts:
+            if a.data is None:
+                continue
+            fractions = [m.remaining_fraction for m in a.data.models]
+            fractions += [p.remaining_fraction for p in a.data.pools]
+            # Unknown is not low: an unknown fraction never trips the threshold.
+            if any(f is not None and f < fail_below for f in fractions):
+                return EXIT_BELOW
+    return EXIT_OK
+
+
+def run_quota(
+    args: argparse.Namespace,
+    engine: QuotaSource,
+    *,
+    out: TextIO | None = None,
+    now: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Run the `quota` subcommand; returns the exit code (see the module docstring)."""
+    stdout = sys.stdout if out is None else out
+    accounts: list[str] = list(args.account)
+    providers: list[str] = list(args.provider)
+    known = engine.account_names()
+    unknown = [name for name in accounts if name not in known]
+    if unknown:
+        print(f"error: {unknown_accounts_message(unknown, known)}", file=sys.stderr)
+        return EXIT_USAGE
+    wanted = accounts_for(engine, providers, accounts)
+    if wanted == [] and providers:
+        # Nothing would be fetched: almost certainly a typo, not an empty fleet.
+        configured = sorted({a.provider for a in engine.config.accounts})
+        scope = f"none of {', '.join(map(repr, accounts))} has" if accounts else "no account has"
+        print(
+            f"error: {scope} provider {', '.join(map(repr, providers))}"
+            f" (configured providers: {', '.join(configured) or 'none'})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+
+    def fetch() -> Snapshot:
+        return select(engine.collect(accounts=wanted), providers, accounts)
+
+    try:
+        if args.watch is not None:
+            _watch(args, fetch, stdout, now=now, sleep=sleep)
+        snapshot = fetch()
+        _print(args.output, snapshot, make_console(stdout), now=now())
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return exit_code(snapshot, args.fail_below)
+
+
+def _print(output: str, snapshot: Snapshot, console: Console, *, now: float) -> None:
+    if output == "json":
+        # Straight to the file: rich would wrap long lines and mark up brackets.
+        console.file.write(json.dumps(to_json(snapshot), indent=2) + "\n")
+        console.file.flush()
+    else:
+        console.print(render_snapshot(snapshot, now=now))
+
+
+def _watch(
+    args: argparse.Namespace,
+    fetch: Callable[[], Snapshot],
+    out: TextIO,
+    *,
+    now: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> NoReturn:
+    """Redraw every interval until KeyboardInterrupt (which the caller turns into 130)."""
+    interval: float = args.watch
+    console = make_console(out)
+    if args.output == "json" or not console.is_terminal:
+        # A pipe or file cannot redraw: append one document or table per round.
+        while True:
+            _print(args.output, fetch(), console, now=now())
+            if args.output == "table":
+                console.print()
+            sleep(interval)
+    with Live(console=console, auto_refresh=False, transient=False) as live:
+        while True:
+            snapshot = fetch()
+            stamp = datetime.fromtimestamp(now()).strftime("%H:%M:%S")
+            header = Text(
+                f"every {human_duration(interval)}, updated {stamp}; Ctrl-C to quit", style="dim"
+            )
+            live.update(Group(header, render_snapshot(snapshot, now=now())), refresh=True)
+            sleep(interval)

@@ -1,0 +1,203 @@
+"""The landing page at `/`: links, and the current quota table per account.
+
+One self-contained HTML5 document: inline CSS, no JavaScript, no external
+assets (it must work on an air-gapped host and on a phone). Every string that
+comes from config or upstream goes through `html.escape`.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from exporter import __version__
+from exporter.snapshot import AccountSnapshot, Snapshot
+from exporter.timefmt import rfc3339
+from exporter.views import (
+    LOW,
+    NO_POOLS_TEXT,
+    NO_QUOTAS_TEXT,
+    WARN,
+    QuotaRow,
+    account_rows,
+    bar_fraction,
+    failure_text,
+    last_success_text,
+    percent_text,
+    reset_text,
+    tier_text,
+)
+
+DEMO_BANNER = "DEMO DATA (simulated upstream)"
+
+_CSS = """
+:root { color-scheme: light dark; --fg: #1d2127; --muted: #5f6b7a; --bg: #f6f7f9;
+  --card: #fff; --line: #dde1e6; --track: #e6e9ed; --ok: #2e9e4f; --warn: #d9a400;
+  --low: #d63a3a; --link: #1f5fbf; }
+@media (prefers-color-scheme: dark) {
+  :root { --fg: #e6e8eb; --muted: #9aa5b1; --bg: #15181c; --card: #1e2227;
+    --line: #343a42; --track: #343a42; --link: #7fb0ff; } }
+* { box-sizing: border-box; }
+body { margin: 0; padding: 1rem; font: 15px/1.45 system-ui, -apple-system, "Segoe UI",
+  Roboto, sans-serif; color: var(--fg); background: var(--bg); }
+main { max-width: 60rem; margin: 0 auto; }
+h1 { font-size: 1.35rem; margin: 0 0 .25rem; }
+nav { margin: 0 0 1rem; color: var(--muted); }
+nav a { margin-right: 1rem; white-space: nowrap; }
+a { color: var(--link); }
+.demo { background: #ffd33d; color: #1d2127; border: 2px solid #b08800; font-weight: 700;
+  text-align: center; padding: .6rem; margin: 0 0 1rem; border-radius: 6px;
+  letter-spacing: .04em; }
+section { background: var(--card); border: 1px solid var(--line); border-radius: 8px;
+  padding: .75rem 1rem; margin: 0 0 1rem; }
+section h2 { font-size: 1.1rem; margin: 0; overflow-wrap: anywhere; }
+.meta { color: var(--muted); margin: .1rem 0 .5rem; overflow-wrap: anywhere; }
+.badge { display: inline-block; font-size: .75rem; font-weight: 700; padding: 0 .45rem;
+  border-radius: 4px; vertical-align: middle; margin-left: .4rem; }
+.badge.failed { background: var(--low); color: #fff; }
+.badge.cached { border: 1px solid var(--muted); color: var(--muted); font-weight: 400; }
+.error { color: var(--low); overflow-wrap: anywhere; margin: .25rem 0; }
+.note { color: var(--muted); margin: .25rem 0; }
+table { width: 100%; border-collapse: collapse; }
+th, td { text-align: left; padding: .3rem .4rem; border-top: 1px solid var(--line);
+  vertical-align: middle; }
+th { font-size: .8rem; font-weight: 600; color: var(--muted); border-top: 0; }
+th.group { padding-top: .6rem; }
+td.name { overflow-wrap: anywhere; }
+td.name small { display: block; color: var(--muted); }
+td.bar { width: 40%; }
+.pct { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums;
+  width: 4.5rem; }
+td.reset { white-space: nowrap; width: 6.5rem; }
+.track { height: .7rem; background: var(--track); border-radius: .35rem; overflow: hidden; }
+.fill { height: 100%; border-radius: .35rem; min-width: 2px; }
+.fill.empty { min-width: 0; }
+.ok .fill { background: var(--ok); }
+.warn .fill { background: var(--warn); }
+.low .fill, .exhausted .fill { background: var(--low); }
+.low .pct, .exhausted .pct { color: var(--low); font-weight: 600; }
+.exhausted .track { box-shadow: inset 0 0 0 1px var(--low); }
+.unknown .track { background: repeating-linear-gradient(45deg, var(--track) 0 6px,
+  transparent 6px 12px); }
+.unknown .pct { color: var(--muted); font-style: italic; }
+footer { color: var(--muted); font-size: .85rem; margin-top: 1rem; }
+@media (max-width: 34rem) {
+  body { padding: .5rem; font-size: 14px; }
+  section { padding: .5rem .6rem; }
+  th, td { padding: .25rem .25rem; }
+  td.bar { width: 28%; }
+  td.pct { width: 3.5rem; }
+  td.reset { width: auto; }
+  td.name small.id { display: none; }
+}
+""".strip()
+
+
+def render_page(
+    snapshot: Snapshot, *, telemetry_path: str = "/metrics", now: float, demo: bool = False
+) -> str:
+    """The whole landing page as a string; `now` drives the reset countdowns."""
+    links = [
+        (telemetry_path, "Metrics"),
+        ("/api/v1/quota", "JSON API"),
+        ("/-/healthy", "Health"),
+    ]
+    nav = " ".join(f'<a href="{escape(href)}">{escape(text)}</a>' for href, text in links)
+    banner = f'<p class="demo" role="status">{escape(DEMO_BANNER)}</p>\n' if demo else ""
+    if snapshot.accounts:
+        body = "\n".join(_account_section(a, now=now) for a in snapshot.accounts)
+    else:
+        body = '<p class="note">No accounts configured.</p>'
+    title = "LLM quota exporter" + (" (demo)" if demo else "")
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title>
+<style>
+{_CSS}
+</style>
+</head>
+<body>
+<main>
+<h1>{escape(title)}</h1>
+<nav>{nav}</nav>
+{banner}{body}
+<footer>Snapshot taken {escape(rfc3339(snapshot.taken_at))}. Green at {WARN:.0%} or more left,
+yellow from {LOW:.0%}, red below. llm-quota-exporter {escape(__version__)}.</footer>
+</main>
+</body>
+</html>
+"""
+
+
+def _account_section(account: AccountSnapshot, *, now: float) -> str:
+    badges = ""
+    if not account.up:
+        badges += '<span class="badge failed">FAILED</span>'
+    elif account.cached:
+        badges += '<span class="badge cached">cached</span>'
+    head = (
+        f"<h2>{escape(account.account)}{badges}</h2>\n"
+        f'<p class="meta">{escape(account.provider)} · tier {escape(tier_text(account))}</p>'
+    )
+    if not account.up:
+        last = last_success_text(account, now)
+        return (
+            f'<section class="account down">\n{head}\n'
+            f'<p class="error">{escape(failure_text(account))}</p>\n'
+            f'<p class="note">Last success: {escape(last)}</p>\n</section>'
+        )
+    return f'<section class="account">\n{head}\n{_quota_table(account, now=now)}\n</section>'
+
+
+def _quota_table(account: AccountSnapshot, *, now: float) -> str:
+    rows = account_rows(account)
+    pools = [r for r in rows if r.kind == "pool"]
+    models = [r for r in rows if r.kind == "model"]
+    no_pools = account.data is not None and not account.data.pools_available
+    if not rows:
+        note = NO_POOLS_TEXT + "; " + NO_QUOTAS_TEXT if no_pools else NO_QUOTAS_TEXT
+        return f'<p class="note">{escape(note)}</p>'
+    parts = ["<table>"]
+    if pools or no_pools:
+        parts.append(_group_header("Pool"))
+        if no_pools:
+            parts.append(f'<tr><td class="note" colspan="4">{escape(NO_POOLS_TEXT)}</td></tr>')
+        parts.extend(_row(r, now=now) for r in pools)
+    if models:
+        parts.append(_group_header("Model"))
+        parts.extend(_row(r, now=now) for r in models)
+    parts.append("</table>")
+    return "\n".join(parts)
+
+
+def _group_header(first: str) -> str:
+    return (
+        f'<tr><th class="group" scope="col">{first}</th><th scope="col">Remaining</th>'
+        '<th scope="col" class="pct">Left</th><th scope="col">Resets</th></tr>'
+    )
+
+
+def _row(row: QuotaRow, *, now: float) -> str:
+    pct = percent_text(row.fraction)
+    width = f"{bar_fraction(row.fraction) * 100:.1f}%"
+    fill_class = "fill empty" if row.fraction is None or row.fraction <= 0 else "fill"
+    # Model ids are long and secondary: hidden on narrow screens.
+    detail = (
+        f"<small>{escape(row.detail)} window</small>"
+        if row.kind == "pool"
+        else f'<small class="id">{escape(row.detail)}</small>'
+    )
+    reset = escape(reset_text(row.reset_time, now))
+    if row.reset_time is not None:
+        stamp = escape(rfc3339(row.reset_time))
+        reset = f'<time datetime="{stamp}" title="{stamp}">{reset}</time>'
+    return (
+        f'<tr class="{row.level.value}">'
+        f'<td class="name">{escape(row.label)}{detail}</td>'
+        f'<td class="bar"><div class="track" aria-hidden="true">'
+        f'<div class="{fill_class}" style="width: {width}"></div></div></td>'
+        f'<td class="pct">{escape(pct)}</td>'
+        f'<td class="reset">{reset}</td></tr>'
+    )
