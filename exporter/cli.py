@@ -28,15 +28,17 @@ COMMANDS = ("serve", "demo", "quota", "check-config")
 EXIT_CONFIG = 2
 
 
-def _common(parser: argparse.ArgumentParser, *, config: bool = True) -> None:
+def _common(
+    parser: argparse.ArgumentParser, *, config: bool = True, log_level: str = "info"
+) -> None:
     if config:
         parser.add_argument(
             "--config.file", dest="config_file", default=DEFAULT_CONFIG, metavar="PATH",
             help=f"YAML config file (default: {DEFAULT_CONFIG})",
         )
     parser.add_argument(
-        "--log.level", dest="log_level", choices=logs.LEVELS, default="info",
-        help="only log messages of this severity or above (default: info)",
+        "--log.level", dest="log_level", choices=logs.LEVELS, default=log_level,
+        help=f"only log messages of this severity or above (default: {log_level})",
     )
     parser.add_argument(
         "--log.format", dest="log_format", choices=("logfmt", "json"), default="logfmt",
@@ -73,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(demo, config=False)
     _web(demo)
     quota = sub.add_parser("quota", help="print the quota table in a terminal")
-    _common(quota)
+    # The table already shows failed accounts; per-account warnings would repeat it.
+    _common(quota, log_level="error")
     from exporter.quota_cmd import add_quota_arguments
 
     add_quota_arguments(quota)
