@@ -19,6 +19,7 @@ from exporter import __version__, logs
 from exporter.config import Config, ConfigError, load_config
 from exporter.fetch import FetchEngine
 from exporter.http import ExporterApp, make_http_server, parse_listen_address
+from exporter.webconfig import WebConfigError, load_web_config
 
 log = logging.getLogger("exporter")
 
@@ -141,6 +142,15 @@ def serve(
     except ValueError as exc:
         print(f"error: --web.listen-address: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    web = None
+    if args.web_config_file:
+        try:
+            web = load_web_config(args.web_config_file)
+        except WebConfigError as exc:
+            print(f"error: invalid web config {args.web_config_file}:", file=sys.stderr)
+            for line in exc.lines():
+                print(f"  {line}", file=sys.stderr)
+            return EXIT_CONFIG
     engine = FetchEngine(config)
     config_file: str | None = getattr(args, "config_file", None)
 
@@ -165,7 +175,7 @@ def serve(
         reloader=reload if config_file and not demo else None,
     )
     try:
-        server = make_http_server(app, args.listen_address)
+        server = make_http_server(app, args.listen_address, web)
     except OSError as exc:
         print(f"error: cannot listen on {args.listen_address}: {exc.strerror}", file=sys.stderr)
         engine.close()

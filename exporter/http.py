@@ -14,7 +14,6 @@ from __future__ import annotations
 import gzip
 import logging
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,6 +26,8 @@ from prometheus_client.exposition import choose_encoder
 
 from exporter.collector import registry_for
 from exporter.fetch import FetchEngine
+from exporter.webconfig import WebConfig
+from exporter.webserver import TLSMixin, enable_tls, wrap_wsgi
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,7 @@ class _QuietHandler(WSGIRequestHandler):
         log.debug("http " + format, *args)
 
 
-class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+class ThreadingWSGIServer(TLSMixin, ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
@@ -199,16 +200,20 @@ def parse_listen_address(address: str) -> tuple[str, int]:
     return host or "0.0.0.0", port
 
 
-def make_http_server(app: ExporterApp, address: str) -> WSGIServer:
+def make_http_server(
+    app: ExporterApp, address: str, web: WebConfig | None = None
+) -> ThreadingWSGIServer:
+    """The threaded server; with a web config, basic auth on every path but
+    /-/healthy, and TLS."""
     host, port = parse_listen_address(address)
+    web = web or WebConfig()
 
     class Server(ThreadingWSGIServer):
         address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
 
-    return make_server(host, port, app, server_class=Server, handler_class=_QuietHandler)
-
-
-def serve_in_thread(server: WSGIServer) -> threading.Thread:
-    thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
-    thread.start()
-    return thread
+    server = make_server(
+        host, port, wrap_wsgi(app, web), server_class=Server, handler_class=_QuietHandler
+    )
+    assert isinstance(server, ThreadingWSGIServer)
+    enable_tls(server, web)
+    return server
