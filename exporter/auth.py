@@ -119,6 +119,8 @@ class OAuthRefresher:
             except (TypeError, ValueError):
                 lifetime = ASSUMED_TOKEN_LIFETIME
             return _Cached(access, self._clock() + lifetime)
+        if resp.status_code == 200:
+            raise FetchError(Reason.PARSE, "token endpoint answered 200 without a JSON object")
         if code == "invalid_grant":
             raise DeadRefreshToken(
                 "refresh token is dead (invalid_grant: expired or revoked); "

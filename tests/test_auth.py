@@ -252,3 +252,11 @@ def test_borrowed_file_401_refreshes_once_even_if_file_says_valid(tmp_path: Path
     assert source.refresh(far()) == "at-after-401"
     assert source.token(far()) == "at-after-401"
     assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_token_endpoint_html_200_is_a_parse_error() -> None:
+    responses.post(TOKEN_URL, body="<html>captive portal</html>", content_type="text/html")
+    with pytest.raises(FetchError) as err:
+        refreshing(Clock()).token(far())
+    assert err.value.reason is Reason.PARSE
