@@ -25,7 +25,7 @@ import requests
 import yaml
 
 from exporter.simulator import SimAccount, Simulator
-from tests.procs import ExporterProcess, start_exporter, write_config
+from tests.procs import ExporterProcess, start_exporter, stop_process, write_config
 from tests.promql_util import (
     ALERTMANAGER_CONFIG,
     JOB_NAME,
@@ -61,13 +61,7 @@ class Process:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
 
 
 class Webhook:

@@ -77,14 +77,19 @@ class ExporterProcess:
         return requests.post(self.url + path, **kw)
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
+        return stop_process(self.proc)
+
+
+def stop_process(proc: subprocess.Popen[Any]) -> int:
+    """SIGTERM, then SIGKILL after 10 s; the exit code."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return proc.returncode
 
 
 def write_config(directory: Path, data: dict[str, Any], name: str = "config.yml") -> Path:
