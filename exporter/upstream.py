@@ -188,6 +188,8 @@ def _describe(exc: requests.RequestException) -> str:
     text = str(exc)
     if "Name or service not known" in text or "nodename nor servname" in text:
         return "host name does not resolve"
+    if "Temporary failure in name resolution" in text or "NameResolutionError" in text:
+        return "host name lookup failed"
     if "Connection refused" in text:
         return "connection refused"
     return type(exc).__name__

@@ -17,7 +17,10 @@ import requests
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-_LISTEN_RE = re.compile(r"msg=listening address=([0-9.]+):(\d+)")
+# The "listening" line, in logfmt or in JSON (--log.format json).
+_LISTEN_RE = re.compile(
+    r'msg=listening address=([0-9.]+):(\d+)|"msg": "listening".*?"address": "([0-9.]+):(\d+)"'
+)
 
 
 class ExporterProcess:
@@ -61,12 +64,18 @@ class ExporterProcess:
         while time.monotonic() < end:
             match = _LISTEN_RE.search(self.logs)
             if match:
-                return int(match.group(2))
+                return int(match.group(2) or match.group(4))
             if self.proc.poll() is not None:
                 raise RuntimeError(f"exporter exited with {self.proc.returncode}:\n{self.logs}")
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"exporter did not start listening within {timeout}s:\n{self.logs}")
+
+    def wait_for_log(self, text: str, timeout: float = 10.0) -> None:
+        end = time.monotonic() + timeout
+        while text not in self.logs:
+            assert time.monotonic() < end, f"{text!r} not logged within {timeout:g}s:\n{self.logs}"
+            time.sleep(0.05)
 
     def get(self, path: str, **kw: Any) -> requests.Response:
         kw.setdefault("timeout", 30)

@@ -1,0 +1,140 @@
+"""Config reload on a running exporter: SIGHUP and POST /-/reload.
+
+A valid new config is applied at once; accounts whose config did not change keep
+their caches (access token, loadCodeAssist answer) and counters, so a reload
+costs no extra upstream call for them. A bad config is refused with its key path
+named, in the HTTP answer and in the log, and the old config keeps serving.
+"""
+
+from __future__ import annotations
+
+import copy
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exporter.simulator import SimAccount, Simulator
+from tests.procs import ExporterProcess, by_label, start_exporter, write_config
+
+KEEP, CHANGE, NEW = "rl-keep", "rl-change", "rl-new"
+BAD_KEY_PATH = "accounts[0].min_intervall"
+TRIGGERS = ("post", "sighup")
+
+
+@dataclass
+class Setup:
+    sim: Simulator
+    exp: ExporterProcess
+    path: Path
+    accounts: dict[str, dict[str, Any]]  # every account's config entry, by name
+
+    def write(self, *entries: dict[str, Any]) -> None:
+        write_config(self.path.parent, {"accounts": list(entries)}, name=self.path.name)
+
+    def reload(self, trigger: str, done: str) -> str:
+        """Reload by `trigger`; waits for the log line `done`; returns the HTTP answer."""
+        if trigger == "post":
+            resp = self.exp.post("/-/reload")
+            answer = f"{resp.status_code} {resp.text}"
+        else:
+            self.exp.proc.send_signal(signal.SIGHUP)
+            answer = ""
+        self.exp.wait_for_log(done)
+        return answer
+
+    def scrape(self) -> str:
+        resp = self.exp.get("/metrics")
+        assert resp.status_code == 200
+        return resp.text
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    accounts = [SimAccount(name, drain_per_hour=0.0) for name in (KEEP, CHANGE, NEW)]
+    with Simulator(accounts) as sim:
+        config: dict[str, Any] = sim.exporter_config(tmp_path)
+        entries = {a["name"]: a for a in config["accounts"]}
+        path = write_config(tmp_path, {"accounts": [entries[KEEP], entries[CHANGE]]})
+        exp = start_exporter(path)
+        try:
+            yield Setup(sim, exp, path, entries)
+        finally:
+            exp.stop()
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS)
+def test_valid_reload_is_applied_and_unchanged_accounts_keep_their_caches(
+    setup: Setup, trigger: str
+) -> None:
+    text = setup.scrape()
+    assert by_label(text, "llm_quota_up", "account") == {(KEEP,): 1.0, (CHANGE,): 1.0}
+    setup.sim.set_fault(KEEP, "500", times=2)  # one failed fetch: both hosts answer 500
+    errors = by_label(setup.scrape(), "llm_quota_fetch_errors_total", "account", "reason")
+    assert errors[(KEEP, "upstream")] == 1.0
+    changed = copy.deepcopy(setup.accounts[CHANGE])
+    changed["sources"] = ["models"]
+    setup.write(setup.accounts[KEEP], changed, setup.accounts[NEW])
+
+    answer = setup.reload(trigger, "msg=\"config reloaded\"")
+    if trigger == "post":
+        assert answer.startswith("200 ") and "3 account(s)" in answer, answer
+    text = setup.scrape()
+
+    assert by_label(text, "llm_quota_up", "account") == {(KEEP,): 1.0, (CHANGE,): 1.0,
+                                                         (NEW,): 1.0}
+    pools = by_label(text, "llm_quota_pool_remaining_fraction", "account", "pool", "window")
+    assert {acc for acc, _, _ in pools} == {KEEP, NEW}, "the changed sources were not applied"
+    assert by_label(text, "llm_quota_pools_available", "account")[(CHANGE,)] == 0.0
+    errors = by_label(text, "llm_quota_fetch_errors_total", "account", "reason")
+    assert errors[(KEEP, "upstream")] == 1.0, "the unchanged account lost its counters"
+    calls = setup.sim.calls()
+    assert calls[KEEP]["token"] == 1 and calls[KEEP]["loadCodeAssist"] == 1, (
+        f"the unchanged account lost its caches: {calls[KEEP]}")
+    assert calls[KEEP]["fetchAvailableModels"] == 4  # 3 scrapes, one of them on both hosts
+    # A changed account starts afresh: new token, new loadCodeAssist, no summary call.
+    assert calls[CHANGE]["token"] == 2 and calls[CHANGE]["loadCodeAssist"] == 2, calls[CHANGE]
+    assert calls[CHANGE]["retrieveUserQuotaSummary"] == 2, calls[CHANGE]
+    assert calls[NEW]["loadCodeAssist"] == 1 and calls[NEW]["fetchAvailableModels"] == 1
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS)
+def test_bad_config_is_refused_and_the_old_one_keeps_serving(
+    setup: Setup, trigger: str
+) -> None:
+    setup.scrape()
+    bad = copy.deepcopy(setup.accounts[KEEP])
+    bad["min_intervall"] = "5s"
+    setup.write(bad, setup.accounts[CHANGE], setup.accounts[NEW])
+
+    answer = setup.reload(trigger, "reload refused")
+    if trigger == "post":
+        assert answer.startswith("400 ") and BAD_KEY_PATH in answer, answer
+        assert "old config keeps serving" in answer, answer
+    logged = [line for line in setup.exp.logs.splitlines() if BAD_KEY_PATH in line]
+    assert logged and all("level=error" in line for line in logged), setup.exp.logs
+    assert "did you mean min_interval?" in logged[0]
+
+    text = setup.scrape()
+    assert by_label(text, "llm_quota_up", "account") == {(KEEP,): 1.0, (CHANGE,): 1.0}
+    assert setup.exp.proc.poll() is None
+    assert setup.exp.get("/-/healthy").status_code == 200
+    assert setup.sim.calls()[KEEP]["loadCodeAssist"] == 1
+    assert setup.sim.calls()[NEW]["loadCodeAssist"] == 0
+
+    # Fixing the file and reloading again brings the new config in.
+    setup.write(setup.accounts[KEEP], setup.accounts[CHANGE], setup.accounts[NEW])
+    answer = setup.reload(trigger, "msg=\"config reloaded\"")
+    assert trigger == "sighup" or answer.startswith("200 "), answer
+    assert (NEW,) in by_label(setup.scrape(), "llm_quota_up", "account")
+    assert setup.sim.calls()[KEEP]["loadCodeAssist"] == 1
+
+
+def test_reload_needs_post(setup: Setup) -> None:
+    resp = setup.exp.get("/-/reload")
+    assert resp.status_code == 405
+    assert resp.headers["Allow"] == "POST"
+    assert "reload" not in setup.exp.logs
