@@ -485,7 +485,11 @@ class SimState:
     def set_fault(self, account: str, kind: str, *, method: str = "*", host: str = "*",
                   times: int | None = None, retry_delay: float = 3.2,
                   hang_seconds: float = 60.0) -> None:
-        """Misbehave on the matching calls of `account` ("*": every account); see FAULT_KINDS."""
+        """Misbehave on the matching calls of `account` ("*": every account); see FAULT_KINDS.
+
+        `method="*"` and `host="*"` also match the OAuth token endpoint (method
+        "token", host "oauth"); pass a method or host to fault the API alone.
+        """
         fault = Fault(account, kind, method, host, times, retry_delay, hang_seconds)
         with self._lock:
             if account != "*":
