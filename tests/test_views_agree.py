@@ -1,0 +1,109 @@
+"""One snapshot, several views: /metrics, the JSON API, the page and `quota` agree."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from exporter.simulator import SimAccount, Simulator
+from tests.procs import REPO, ExporterProcess, by_label, start_exporter, write_config
+
+ACCOUNTS = [
+    SimAccount("agree-pro", drain_per_hour=0.0, model_fractions={"claude-sonnet-4-5": 0.07}),
+    SimAccount("agree-free", tier="free-tier", drain_per_hour=0.0),
+    SimAccount("agree-revoked", revoked=True),
+]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ExporterProcess, Path]]:
+    tmp = tmp_path_factory.mktemp("agree")
+    with Simulator(ACCOUNTS) as sim:
+        # min_interval keeps the exporter's views on one fetch; drain 0 keeps the
+        # separate `quota` process's fetch equal to it.
+        path = write_config(tmp, sim.exporter_config(tmp, defaults={"min_interval": "1h"}))
+        exp = start_exporter(path)
+        try:
+            yield exp, path
+        finally:
+            exp.stop()
+
+
+def metrics_view(exp: ExporterProcess) -> dict[tuple[str, ...], float]:
+    text = exp.get("/metrics").text
+    out = {("model", *k): v for k, v in
+           by_label(text, "llm_quota_remaining_fraction", "account", "model").items()}
+    out.update({("pool", *k): v for k, v in by_label(
+        text, "llm_quota_pool_remaining_fraction", "account", "pool", "window").items()})
+    out.update({("up", *k): v for k, v in by_label(text, "llm_quota_up", "account").items()})
+    return out
+
+
+def json_view(doc: dict[str, object]) -> dict[tuple[str, ...], float]:
+    out: dict[tuple[str, ...], float] = {}
+    for acc in doc["accounts"]:  # type: ignore[attr-defined]
+        name = acc["account"]
+        out[("up", name)] = 1.0 if acc["up"] else 0.0
+        for m in acc["models"]:
+            if m["remaining_fraction"] is not None:
+                out[("model", name, m["model"])] = m["remaining_fraction"]
+        for p in acc["pools"]:
+            out[("pool", name, p["pool"], p["window"])] = p["remaining_fraction"]
+    return out
+
+
+def test_json_api_equals_metrics(setup: tuple[ExporterProcess, Path]) -> None:
+    exp, _ = setup
+    from_metrics = metrics_view(exp)
+    from_api = json_view(exp.get("/api/v1/quota").json())
+    assert from_api == pytest.approx(from_metrics)
+    assert from_metrics[("model", "agree-pro", "claude-sonnet-4-5")] == pytest.approx(0.07)
+    assert from_metrics[("up", "agree-revoked")] == 0.0
+
+
+def test_unknown_fraction_is_null_in_json_and_absent_in_metrics(
+    setup: tuple[ExporterProcess, Path],
+) -> None:
+    exp, _ = setup
+    doc = exp.get("/api/v1/quota?account=agree-free").json()
+    nulls = {m["model"] for m in doc["accounts"][0]["models"] if m["remaining_fraction"] is None}
+    assert nulls  # the free tier's missing fractions
+    metrics = metrics_view(exp)
+    assert not any(("model", "agree-free", m) in metrics for m in nulls)
+
+
+def test_quota_command_json_equals_metrics(setup: tuple[ExporterProcess, Path]) -> None:
+    exp, path = setup
+    result = subprocess.run(
+        [sys.executable, "-m", "exporter", "quota", "--config.file", str(path),
+         "--output", "json"], capture_output=True, text=True, timeout=60, cwd=REPO,
+    )
+    assert result.returncode == 1  # agree-revoked failed
+    assert json_view(json.loads(result.stdout)) == pytest.approx(metrics_view(exp))
+
+
+def test_quota_table_and_page_show_the_metrics_percentages(
+    setup: tuple[ExporterProcess, Path],
+) -> None:
+    exp, path = setup
+    result = subprocess.run(
+        [sys.executable, "-m", "exporter", "quota", "--config.file", str(path),
+         "--account", "agree-pro"], capture_output=True, text=True, timeout=60, cwd=REPO,
+        env={"NO_COLOR": "1", "COLUMNS": "120", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    page = exp.get("/").text
+    for (kind, account, *rest), value in metrics_view(exp).items():
+        if kind == "up" or account != "agree-pro":
+            continue
+        shown = f"{round(value * 100)}%"
+        if 0 < value < 0.01:
+            shown = "<1%"
+        assert shown in result.stdout, (rest, shown)
+        assert shown in page, (rest, shown)
+    assert "\x1b[" not in result.stdout  # plain when piped
