@@ -24,8 +24,10 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client.exposition import choose_encoder
 
+from exporter.api import RefreshLimiter, Response, handle_quota, handle_refresh
 from exporter.collector import registry_for
 from exporter.fetch import FetchEngine
+from exporter.views.page import render_page
 from exporter.webconfig import WebConfig
 from exporter.webserver import TLSMixin, enable_tls, wrap_wsgi
 
@@ -76,8 +78,6 @@ class ExporterApp:
         reloader: Callable[[], str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        from exporter.api import RefreshLimiter
-
         self.engine = engine
         self.telemetry_path = telemetry_path
         self.demo = demo
@@ -116,12 +116,8 @@ class ExporterApp:
         if path == "/-/reload":
             return self.reload(method)
         if path == "/api/v1/quota":
-            from exporter.api import handle_quota
-
             return _from_api(handle_quota(method, query, self.engine, scrape_budget(environ)))
         if path == "/api/v1/refresh":
-            from exporter.api import handle_refresh
-
             return _from_api(
                 handle_refresh(method, query, self.engine, self.limiter, scrape_budget(environ))
             )
@@ -141,8 +137,6 @@ class ExporterApp:
         return Reply(200, encoder(registry_for(snapshot)), content_type=content_type)
 
     def landing(self) -> Reply:
-        from exporter.views.page import render_page
-
         snapshot = self.engine.collect()
         html = render_page(
             snapshot, telemetry_path=self.telemetry_path, now=self._clock(), demo=self.demo
@@ -161,7 +155,7 @@ class ExporterApp:
         return Reply(200, f"{message}\n".encode())
 
 
-def _from_api(resp: Any) -> Reply:
+def _from_api(resp: Response) -> Reply:
     content_type = "application/json"
     headers = []
     for name, value in resp.headers:
