@@ -1,0 +1,235 @@
+"""The scrape benchmark keeps working: a tiny run produces every figure, and its parts add up.
+
+Asserts that it ran and what it counted, never how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import io
+import json
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from benchmarks import scrape_bench
+from benchmarks.harness import percentile
+from benchmarks.procstat import ConnectionCounter, cpu_seconds, memory
+from benchmarks.profile_scrape import categorize, parse_raw
+from benchmarks.report import COLUMNS, evaluate_targets, markdown_table
+
+NUMBERS = (
+    "accounts", "concurrency", "scrapes", "scrape_p50_s", "scrape_p95_s", "scrape_max_s",
+    "vs_floor", "sequential_s", "sequential_accounts", "speedup", "cpu_ms_per_scrape",
+    "cpu_ms_per_account", "sim_cpu_ms_per_scrape", "peak_rss_mib", "rss_mib", "threads",
+    "other_calls", "up_min", "new_connections", "open_connections", "warm_connections",
+    "discarded_connections",
+    "two_scrapers_rounds", "two_scrapers_p50_s", "other_calls_two_scrapers",
+    "up_min_two_scrapers",
+)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Any], str]]:
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = scrape_bench.main(
+            ["--accounts", "2", "--latency", "0.05", "--quick", "--json", str(out)]
+        )
+    assert code == 0
+    yield json.loads(out.read_text()), stdout.getvalue()
+
+
+def test_quick_run_reports_a_number_for_every_column(quick_run: tuple[dict[str, Any], str]) -> None:
+    results, _ = quick_run
+    (row,) = results["rows"]
+    for key in NUMBERS:
+        assert isinstance(row[key], int | float) and not isinstance(row[key], bool), key
+    assert row["accounts"] == 2
+    assert row["concurrency"] == 2
+    assert row["concurrency_is_default"] is False
+    assert row["scrapes"] == 3
+    assert row["two_scrapers_rounds"] == 2
+    assert row["sequential_accounts"] == 2
+    assert row["sequential_estimated"] is False
+    assert row["scrape_p50_s"] > 0 and row["sequential_s"] > 0
+    assert row["peak_rss_mib"] >= row["rss_mib"] > 0
+    for key in ("scrape_p50_s", "scrape_p95_s", "peak_rss_mib"):
+        assert results["floor"][key] > 0
+
+
+def test_quick_run_counts_one_call_per_source_per_account(
+    quick_run: tuple[dict[str, Any], str],
+) -> None:
+    (row,) = quick_run[0]["rows"]
+    assert row["calls_per_account_per_scrape"] == {"models": 1.0, "summary": 1.0}
+    assert row["calls_per_account_per_scrape_two_scrapers"] == {"models": 1.0, "summary": 1.0}
+    assert row["calls_exact"] is True and row["calls_exact_two_scrapers"] is True
+    assert row["other_calls"] == 0 and row["other_calls_two_scrapers"] == 0
+    assert row["up_min"] == 2 and row["up_min_two_scrapers"] == 2
+    # Warm connections are reused: the exporter opens none while measured.
+    assert row["new_connections"] == 0 and row["discarded_connections"] == 0
+    assert row["open_connections"] >= 1
+
+
+def test_quick_run_prints_the_table_and_a_verdict_per_target(
+    quick_run: tuple[dict[str, Any], str],
+) -> None:
+    results, stdout = quick_run
+    assert "| accounts | concurrency | p50 s |" in stdout
+    assert "| 2 | 2 |" in stdout
+    assert "PASS    one call per source per account per scrape, one scraper" in stdout
+    statuses = {t["name"]: t["status"] for t in results["targets"]}
+    assert statuses["one call per source per account per scrape, two scrapers at once"] == "PASS"
+    assert statuses["100 accounts: peak RSS <= 60 MiB"] == "NOT RUN"
+    meta = results["meta"]
+    assert meta["nproc"] >= 1 and meta["latency_s"] == 0.05
+    assert meta["command"].startswith("python -m benchmarks.scrape_bench")
+
+
+def _row(n: int, **over: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "accounts": n, "concurrency": n, "concurrency_is_default": False,
+        "scrape_p50_s": 0.45, "scrape_p95_s": 0.5, "vs_floor": 1.1, "sequential_s": 40.0,
+        "sequential_estimated": True, "speedup": 90.0, "cpu_ms_per_scrape": 80.0,
+        "cpu_ms_per_account": 0.8, "sim_cpu_ms_per_scrape": 10.0, "peak_rss_mib": 50.0,
+        "threads": n + 2, "calls_per_account_per_scrape": {"models": 1.0, "summary": 1.0},
+        "calls_exact": True, "calls_exact_two_scrapers": True, "other_calls": 0,
+        "new_connections": 0, "warm_connections": n, "open_connections": n,
+        "discarded_connections": 0, "up_min": n,
+    }
+    row.update(over)
+    return row
+
+
+def test_targets_pass_fail_and_not_run() -> None:
+    rows = [
+        _row(100, vs_floor=2.3, cpu_ms_per_account=0.9),
+        _row(500, scrape_p95_s=4.0),
+        _row(500, concurrency=64, concurrency_is_default=True, scrape_p95_s=6.0),
+    ]
+    verdicts = {t.name: t.status for t in evaluate_targets(rows, 0.2, 10.0)}
+    assert verdicts == {
+        "100 accounts: scrape p50 <= 1.2x the floor": "FAIL",
+        "100 accounts: exporter CPU <= 1 ms per account per scrape": "PASS",
+        "100 accounts: peak RSS <= 60 MiB": "PASS",
+        "one call per source per account per scrape, one scraper": "PASS",
+        "one call per source per account per scrape, two scrapers at once": "PASS",
+        "500 accounts, benchmark concurrency: p95 <= 5s, every account up": "PASS",
+        "500 accounts, the default concurrency: p95 <= 5s, every account up": "FAIL",
+    }
+    only_ten = evaluate_targets([_row(10, calls_exact_two_scrapers=False)], 0.05, 10.0)
+    by_name = {t.name: t for t in only_ten}
+    assert by_name["100 accounts: peak RSS <= 60 MiB"].status == "NOT RUN"
+    two = by_name["one call per source per account per scrape, two scrapers at once"]
+    assert (two.status, two.detail) == ("FAIL", "missed at N=10")
+
+
+def test_a_500_account_row_with_accounts_down_fails_even_when_fast() -> None:
+    (target,) = [t for t in evaluate_targets([_row(500, up_min=480)], 0.2, 10.0)
+                 if t.name.startswith("500 accounts, benchmark")]
+    assert target.status == "FAIL"
+    assert "480/500 up" in target.detail
+
+
+def test_table_has_a_cell_per_column_and_marks_estimates() -> None:
+    table = markdown_table([_row(100)]).splitlines()
+    assert len(table) == 3
+    assert all(line.count("|") == len(COLUMNS) + 1 for line in table)
+    assert "| ~40.00 |" in table[2]
+    assert "| 1.00 / 1.00 |" in table[2]
+
+
+def test_percentile_is_nearest_rank() -> None:
+    walls = [float(i) for i in range(1, 11)]
+    assert percentile(walls, 95) == 10.0
+    assert percentile(walls, 50) == 5.0
+    assert percentile([3.0], 95) == 3.0
+    assert percentile([float(i) for i in range(1, 21)], 95) == 19.0
+
+
+def test_profile_samples_go_to_the_first_matching_category() -> None:
+    raw = (
+        "_worker (/usr/lib/python3.11/concurrent/futures/thread.py:83);"
+        "_post (/repo/exporter/upstream.py:130);"
+        "post (/usr/lib/python3.11/site-packages/requests/sessions.py:637) 7\n"
+        "metrics (/repo/exporter/http.py:150);"
+        "generate_latest (/usr/lib/python3.11/site-packages/prometheus_client/exposition.py:"
+        "250) 3\n"
+        "_worker (/usr/lib/python3.11/concurrent/futures/thread.py:83) 2\n"
+        "main (/repo/x.py:1) 1\n"
+    )
+    stacks = parse_raw(raw)
+    assert stacks[0][0][-1] == "post (requests/sessions.py)"
+    shares = categorize(stacks)
+    assert shares == {
+        "HTTP client (requests, urllib3, http.client)": 7,
+        "exposition (collector + prometheus_client)": 3,
+        "thread pool, locks, futures": 2,
+        "other": 1,
+    }
+
+
+class _Ok(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_connection_counter_sees_opened_connections_and_excludes_its_own() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    held: list[socket.socket] = []
+    try:
+        first = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        first.request("GET", "/")
+        first.getresponse().read()
+        held += [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
+        closed = socket.create_connection(("127.0.0.1", port), timeout=5)
+        closed_port = closed.getsockname()[1]
+        closed.close()  # gone from the process, but TIME_WAIT keeps it visible
+        everyone = ConnectionCounter(port)
+        assert len(everyone.look()) == 4
+        # All four are ours, but the closed one has no owner any more.
+        assert ConnectionCounter(port, exclude=(os.getpid(),)).look() == {closed_port}
+        assert everyone.open_by(os.getpid()) == 3
+        first.close()
+    finally:
+        for sock in held:
+            sock.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_proc_readers_describe_this_process() -> None:
+    assert cpu_seconds(os.getpid()) > 0
+    mem = memory(os.getpid())
+    assert mem.peak_rss_kib >= mem.rss_kib > 0
+    assert mem.threads >= 1
+
+
+def test_bad_arguments_are_refused_with_the_flag_named(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        scrape_bench.main(["--accounts", "0"])
+    assert "--accounts" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        scrape_bench.main(["--scrapes", "0"])
+    assert "--scrapes must be at least 1" in capsys.readouterr().err
