@@ -18,10 +18,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from http.cookiejar import DefaultCookiePolicy
-
-import requests
-from requests.adapters import HTTPAdapter
 
 from exporter.config import AccountConfig, Config
 from exporter.providers import Provider, make_provider
@@ -33,6 +29,7 @@ from exporter.snapshot import (
     Reason,
     Snapshot,
 )
+from exporter.upstream import HttpClients
 
 log = logging.getLogger(__name__)
 
@@ -56,20 +53,6 @@ def backoff_delay(failures: int, retry_after: float | None, rand: float) -> floa
         jitter = 0.8 + 0.4 * rand
         delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** min(failures - 2, 20) * jitter)
     return max(delay, retry_after or 0.0)
-
-
-def new_session(pool_size: int) -> requests.Session:
-    """One pooled HTTP session for all accounts: connections are reused per host.
-
-    Cookies are refused so nothing one account receives is sent for another.
-    """
-    session = requests.Session()
-    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=max(pool_size, 1))
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.trust_env = False  # no proxy or netrc surprises; a proxy is a config matter
-    return session
 
 
 class AccountWorker:
@@ -210,11 +193,11 @@ class FetchEngine:
         config: Config,
         *,
         clock: Callable[[], float] = time.time,
-        provider_factory: Callable[[AccountConfig, requests.Session], Provider] = make_provider,
+        provider_factory: Callable[[AccountConfig, HttpClients], Provider] = make_provider,
     ) -> None:
         self._clock = clock
         self._factory = provider_factory
-        self._session = new_session(config.concurrency)
+        self._clients = HttpClients.create(config.concurrency)
         self._pool = cf.ThreadPoolExecutor(
             max_workers=config.concurrency, thread_name_prefix="fetch"
         )
@@ -230,7 +213,7 @@ class FetchEngine:
             if old is not None and old.config == account:
                 workers[account.name] = old  # unchanged: keep caches and counters
             else:
-                provider = self._factory(account, self._session)
+                provider = self._factory(account, self._clients)
                 workers[account.name] = AccountWorker(account, provider, self._clock)
         with self._lock:
             self._workers = workers
@@ -294,4 +277,4 @@ class FetchEngine:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self._session.close()
+        self._clients.close()

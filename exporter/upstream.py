@@ -12,10 +12,15 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit
 
+import certifi
 import requests
+import urllib3
+from requests.adapters import HTTPAdapter
 
 from exporter.auth import TokenSource
 from exporter.providers.antigravity_parse import UpstreamErrorInfo, parse_error
@@ -63,16 +68,144 @@ def host_of(base_url: str) -> str:
     return parts.netloc + parts.path.rstrip("/")
 
 
+class Transport:
+    """POSTs over pooled keep-alive connections, shared by every account.
+
+    urllib3 directly rather than requests: a scrape makes two calls per account,
+    and requests' per-call preparation (cookies, settings, URL re-parsing) was
+    half the exporter's CPU in the profile (docs/benchmarks.md).
+    """
+
+    def __init__(self, pool_size: int) -> None:
+        self._manager = urllib3.PoolManager(
+            num_pools=16,
+            maxsize=max(pool_size, 1),
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=certifi.where(),
+        )
+        self._pools: dict[str, tuple[urllib3.connectionpool.HTTPConnectionPool, str]] = {}
+        self._lock = threading.Lock()
+
+    def _pool(self, base: str) -> tuple[urllib3.connectionpool.HTTPConnectionPool, str]:
+        with self._lock:
+            got = self._pools.get(base)
+            if got is None:
+                got = (self._manager.connection_from_url(base), urlsplit(base).path.rstrip("/"))
+                self._pools[base] = got
+            return got
+
+    def post(
+        self,
+        base: str,
+        path: str,
+        body: bytes,
+        headers: dict[str, str],
+        deadline: float,
+        *,
+        method: str,
+        host: str,
+    ) -> tuple[int, bytes]:
+        """(status, body) of one POST; raises FetchError for timeouts and network errors.
+
+        `method` and `host` name the call in messages.
+        """
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchError(Reason.TIMEOUT, f"{method}: deadline passed before calling {host}")
+        pool, prefix = self._pool(base)
+        try:
+            resp = pool.urlopen(
+                "POST",
+                prefix + path,
+                body=body,
+                headers=headers,
+                timeout=urllib3.Timeout(connect=min(remaining, 5.0), read=remaining),
+                retries=False,
+                redirect=False,
+                preload_content=False,
+                assert_same_host=False,
+            )
+            try:
+                raw = _read_capped(resp, deadline, method, host)
+            except BaseException:
+                resp.close()  # unread data must not reach the next request on this connection
+                raise
+            finally:
+                resp.release_conn()
+        except urllib3.exceptions.NewConnectionError as exc:
+            # Listed first: urllib3 makes it a subclass of ConnectTimeoutError.
+            raise FetchError(
+                Reason.NETWORK, f"{method}: cannot reach {host} ({_describe(exc)})"
+            ) from None
+        except urllib3.exceptions.TimeoutError:
+            raise FetchError(Reason.TIMEOUT, f"{method}: {host} did not answer in time") from None
+        except urllib3.exceptions.HTTPError as exc:
+            raise FetchError(
+                Reason.NETWORK, f"{method}: cannot reach {host} ({_describe(exc)})"
+            ) from None
+        return resp.status, raw
+
+    def close(self) -> None:
+        self._manager.clear()
+
+
+def _read_capped(
+    resp: urllib3.BaseHTTPResponse, deadline: float, method: str, host: str
+) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in resp.stream(65536):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise FetchError(
+                Reason.PARSE,
+                f"{method}: {host} sent more than {MAX_BODY_BYTES // (1024 * 1024)} MiB; "
+                "refusing to parse",
+            )
+        if time.monotonic() > deadline:
+            raise FetchError(Reason.TIMEOUT, f"{method}: {host} body did not arrive in time")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@dataclass(frozen=True)
+class HttpClients:
+    """The engine's shared HTTP clients: requests for OAuth (rare), urllib3 for the API."""
+
+    session: requests.Session
+    transport: Transport
+
+    @classmethod
+    def create(cls, pool_size: int) -> HttpClients:
+        return cls(session=new_session(pool_size), transport=Transport(pool_size))
+
+    def close(self) -> None:
+        self.session.close()
+        self.transport.close()
+
+
+def new_session(pool_size: int) -> requests.Session:
+    """A pooled requests session (token refreshes). Cookies are refused so nothing
+    one account receives is sent for another."""
+    session = requests.Session()
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=max(pool_size, 1))
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.trust_env = False  # no proxy or netrc surprises; a proxy is a config matter
+    return session
+
+
 class UpstreamClient:
     def __init__(
         self,
-        session: requests.Session,
+        transport: Transport,
         endpoints: tuple[str, ...],
         user_agent: str,
         tokens: TokenSource,
         gate: HostGate | None = None,
     ) -> None:
-        self._session = session
+        self._transport = transport
         self._endpoints = endpoints
         self._user_agent = user_agent
         self._tokens = tokens
@@ -124,31 +257,16 @@ class UpstreamClient:
     def _post(
         self, base: str, host: str, method: str, body: dict[str, Any], token: str, deadline: float
     ) -> Any:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise FetchError(Reason.TIMEOUT, f"{method}: deadline passed before calling {host}")
         headers = {
             "Authorization": f"Bearer {token}",
             "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": self._user_agent,
         }
-        try:
-            with self._session.post(
-                f"{base}/v1internal:{method}",
-                data=json.dumps(body),
-                headers=headers,
-                timeout=(min(remaining, 5.0), remaining),
-                stream=True,
-            ) as resp:
-                raw = _read_capped(resp, deadline, method, host)
-                status = resp.status_code
-        except requests.Timeout:
-            raise FetchError(Reason.TIMEOUT, f"{method}: {host} did not answer in time") from None
-        except requests.RequestException as exc:
-            raise FetchError(
-                Reason.NETWORK, f"{method}: cannot reach {host} ({_describe(exc)})"
-            ) from None
+        status, raw = self._transport.post(
+            base, f"/v1internal:{method}", json.dumps(body).encode(), headers, deadline,
+            method=method, host=host,
+        )
         if status == 200:
             try:
                 return json.loads(raw)
@@ -167,24 +285,7 @@ class _Unauthorized(Exception):
         self.host = host
 
 
-def _read_capped(resp: requests.Response, deadline: float, method: str, host: str) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in resp.iter_content(chunk_size=65536):
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise FetchError(
-                Reason.PARSE,
-                f"{method}: {host} sent more than {MAX_BODY_BYTES // (1024 * 1024)} MiB; "
-                "refusing to parse",
-            )
-        if time.monotonic() > deadline:
-            raise FetchError(Reason.TIMEOUT, f"{method}: {host} body did not arrive in time")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _describe(exc: requests.RequestException) -> str:
+def _describe(exc: Exception) -> str:
     text = str(exc)
     if "Name or service not known" in text or "nodename nor servname" in text:
         return "host name does not resolve"

@@ -6,11 +6,10 @@ import threading
 import time
 from typing import Any
 
-import requests
-
 from exporter.config import AccountConfig, Config, Credentials, Secret
 from exporter.fetch import FetchEngine
 from exporter.snapshot import AccountData, AccountInfo, FetchError, ModelQuota, Reason
+from exporter.upstream import HttpClients
 
 
 class FakeProvider:
@@ -49,7 +48,7 @@ def make_engine(
     behaviour = {} if behaviour is None else behaviour
     providers: dict[str, FakeProvider] = {}
 
-    def factory(acc: AccountConfig, session: requests.Session) -> FakeProvider:
+    def factory(acc: AccountConfig, clients: HttpClients) -> FakeProvider:
         providers[acc.name] = FakeProvider(acc, behaviour)
         return providers[acc.name]
 
@@ -193,7 +192,7 @@ def test_failing_account_backs_off_exponentially_but_first_failure_retries_at_on
     behaviour: dict[str, Any] = {"a": {"error": FetchError(Reason.UPSTREAM, "500")}}
     providers: dict[str, FakeProvider] = {}
 
-    def factory(acc: AccountConfig, session: requests.Session) -> FakeProvider:
+    def factory(acc: AccountConfig, clients: HttpClients) -> FakeProvider:
         providers[acc.name] = FakeProvider(acc, behaviour)
         return providers[acc.name]
 

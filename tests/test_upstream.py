@@ -1,27 +1,28 @@
 """The HTTP client layer: base URL fall-through, 401 refresh, 429 back-off, size cap.
 
-These use `responses`; the end-to-end behaviour is proven against the simulator in
-test_integration.py.
+A scripted loopback server stands in for the two upstream hosts (path prefixes
+/daily and /prod); the end-to-end behaviour is proven against the simulator in
+test_integration.py and test_fault_matrix.py.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-import responses
 
+from exporter.auth import CredentialHints
 from exporter.config import AccountConfig, Credentials, Secret
 from exporter.providers.antigravity import AntigravityProvider
 from exporter.snapshot import FetchError, Reason
-from exporter.upstream import MAX_BODY_BYTES, HostGate, UpstreamClient
+from exporter.upstream import MAX_BODY_BYTES, HostGate, HttpClients, Transport, UpstreamClient
+from tests.scripted_http import ScriptedServer
 
-DAILY = "https://daily.test.invalid"
-PROD = "https://prod.test.invalid"
 FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
 
 
@@ -51,9 +52,7 @@ class FakeTokens:
         self.current = f"tok-{self.refreshes}"
         return self.current
 
-    def hints(self) -> Any:
-        from exporter.auth import CredentialHints
-
+    def hints(self) -> CredentialHints:
         return CredentialHints()
 
 
@@ -65,214 +64,258 @@ class Clock:
         return self.now
 
 
-def client(tokens: FakeTokens | None = None, gate: HostGate | None = None) -> UpstreamClient:
-    return UpstreamClient(
-        requests.Session(), (DAILY, PROD), "test-agent/1", tokens or FakeTokens(), gate
-    )
+class Upstream:
+    """Two fake hosts on one loopback server, and a client wired to them."""
+
+    def __init__(self) -> None:
+        self.script = ScriptedServer()
+        self.server, base = self.script.start()
+        self.daily, self.prod = f"{base}/daily", f"{base}/prod"
+        self.transport = Transport(4)
+
+    def add(self, host: str, method: str, **kw: Any) -> None:
+        self.script.add(f"/{host}/v1internal:{method}", **kw)
+
+    def replace(self, host: str, method: str, **kw: Any) -> None:
+        self.script.replace(f"/{host}/v1internal:{method}", **kw)
+
+    @property
+    def calls(self) -> list[Any]:
+        return self.script.calls
+
+    def paths(self) -> list[str]:
+        return [c.path for c in self.calls]
+
+    def client(self, tokens: FakeTokens | None = None, gate: HostGate | None = None,
+               endpoints: tuple[str, ...] | None = None) -> UpstreamClient:
+        return UpstreamClient(self.transport, endpoints or (self.daily, self.prod),
+                              "test-agent/1", tokens or FakeTokens(), gate)
+
+    def close(self) -> None:
+        self.transport.close()
+        self.server.shutdown()
+        self.server.server_close()
 
 
-def deadline() -> float:
-    return time.monotonic() + 5
+@pytest.fixture
+def up() -> Iterator[Upstream]:
+    u = Upstream()
+    yield u
+    u.close()
 
 
-def url(base: str, method: str) -> str:
-    return f"{base}/v1internal:{method}"
+def deadline(seconds: float = 5.0) -> float:
+    return time.monotonic() + seconds
 
 
-@responses.activate
-def test_headers_and_body_are_sent() -> None:
-    responses.post(url(DAILY, "fetchAvailableModels"), json={"models": {}})
-    assert client().call("fetchAvailableModels", {"project": "p"}, deadline()) == {"models": {}}
-    req = responses.calls[0].request
-    assert req.headers["Authorization"] == "Bearer tok-0"
-    assert req.headers["User-Agent"] == "test-agent/1"
-    assert req.headers["Content-Type"] == "application/json"
-    assert json.loads(req.body) == {"project": "p"}
+def test_headers_and_body_are_sent(up: Upstream) -> None:
+    up.add("daily", "fetchAvailableModels", json_body={"models": {}})
+    assert up.client().call("fetchAvailableModels", {"project": "p"}, deadline()) == {"models": {}}
+    call = up.calls[0]
+    assert call.path == "/daily/v1internal:fetchAvailableModels"
+    assert call.headers["Authorization"] == "Bearer tok-0"
+    assert call.headers["User-Agent"] == "test-agent/1"
+    assert call.headers["Content-Type"] == "application/json"
+    assert call.json() == {"project": "p"}
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
-@responses.activate
-def test_429_and_5xx_move_on_to_the_next_base_url(status: int) -> None:
-    responses.post(url(DAILY, "m"), status=status, json={"error": {"code": status}})
-    responses.post(url(PROD, "m"), json={"ok": 1})
-    assert client().call("m", {}, deadline()) == {"ok": 1}
-    assert [c.request.url for c in responses.calls] == [url(DAILY, "m"), url(PROD, "m")]
+def test_429_and_5xx_move_on_to_the_next_base_url(up: Upstream, status: int) -> None:
+    up.add("daily", "m", status=status, json_body={"error": {"code": status}})
+    up.add("prod", "m", json_body={"ok": 1})
+    assert up.client().call("m", {}, deadline()) == {"ok": 1}
+    assert up.paths() == ["/daily/v1internal:m", "/prod/v1internal:m"]
 
 
-@responses.activate
-def test_network_error_moves_on_to_the_next_base_url() -> None:
-    responses.post(url(DAILY, "m"), body=requests.ConnectionError("Connection refused"))
-    responses.post(url(PROD, "m"), json={"ok": 2})
-    assert client().call("m", {}, deadline()) == {"ok": 2}
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
-@responses.activate
-def test_403_does_not_move_on_and_is_forbidden() -> None:
-    responses.post(url(DAILY, "m"), status=403, json=fixture("error.403.json"))
+def test_network_error_moves_on_to_the_next_base_url(up: Upstream) -> None:
+    up.add("prod", "m", json_body={"ok": 2})
+    dead = f"http://127.0.0.1:{closed_port()}/daily"
+    assert up.client(endpoints=(dead, up.prod)).call("m", {}, deadline()) == {"ok": 2}
+
+
+def test_connection_refused_everywhere_is_a_network_error(up: Upstream) -> None:
+    dead = f"http://127.0.0.1:{closed_port()}/daily"
     with pytest.raises(FetchError) as err:
-        client().call("m", {}, deadline())
+        up.client(endpoints=(dead,)).call("m", {}, deadline())
+    assert err.value.reason is Reason.NETWORK
+    assert "connection refused" in err.value.message
+
+
+def test_403_does_not_move_on_and_is_forbidden(up: Upstream) -> None:
+    up.add("daily", "m", status=403, json_body=fixture("error.403.json"))
+    with pytest.raises(FetchError) as err:
+        up.client().call("m", {}, deadline())
     assert err.value.reason is Reason.FORBIDDEN
     assert "valid license" in err.value.message
-    assert len(responses.calls) == 1
+    assert len(up.calls) == 1
 
 
-@responses.activate
-def test_all_hosts_429_is_rate_limited_and_closes_hosts_for_retry_delay() -> None:
+def test_all_hosts_429_is_rate_limited_and_closes_hosts_for_retry_delay(up: Upstream) -> None:
     monotonic = Clock()
-    gate = HostGate(monotonic)
     body = fixture("error.429.json")
-    responses.post(url(DAILY, "m"), status=429, json=body)
-    responses.post(url(PROD, "m"), status=429, json=body)
-    c = client(gate=gate)
+    up.add("daily", "m", status=429, json_body=body)
+    up.add("prod", "m", status=429, json_body=body)
+    c = up.client(gate=HostGate(monotonic))
     with pytest.raises(FetchError) as err:
         c.call("m", {}, deadline())
     assert err.value.reason is Reason.RATE_LIMITED
     assert "retry in 3.2s" in err.value.message
-    assert len(responses.calls) == 2
+    assert len(up.calls) == 2
     # Within retryDelay neither host is called again.
     with pytest.raises(FetchError) as again:
         c.call("m", {}, deadline())
     assert again.value.reason is Reason.RATE_LIMITED
-    assert len(responses.calls) == 2
+    assert len(up.calls) == 2
     monotonic.now += 3.3
-    responses.replace(responses.POST, url(DAILY, "m"), json={"ok": 3})
+    up.replace("daily", "m", json_body={"ok": 3})
     assert c.call("m", {}, deadline()) == {"ok": 3}
 
 
-@responses.activate
-def test_401_refreshes_once_and_retries() -> None:
+def test_401_refreshes_once_and_retries(up: Upstream) -> None:
     tokens = FakeTokens()
-    responses.post(url(DAILY, "m"), status=401, json={"error": {"code": 401}})
-    responses.post(url(DAILY, "m"), json={"ok": 4})
-    assert client(tokens).call("m", {}, deadline()) == {"ok": 4}
+    up.add("daily", "m", status=401, json_body={"error": {"code": 401}})
+    up.add("daily", "m", json_body={"ok": 4})
+    assert up.client(tokens).call("m", {}, deadline()) == {"ok": 4}
     assert tokens.refreshes == 1
-    assert [c.request.headers["Authorization"] for c in responses.calls] == [
-        "Bearer tok-0", "Bearer tok-1"]
+    assert [c.headers["Authorization"] for c in up.calls] == ["Bearer tok-0", "Bearer tok-1"]
 
 
-@responses.activate
-def test_401_twice_is_auth_error_without_a_loop() -> None:
+def test_401_twice_is_auth_error_without_a_loop(up: Upstream) -> None:
     tokens = FakeTokens()
-    responses.post(url(DAILY, "m"), status=401, json={"error": {"code": 401}})
+    up.add("daily", "m", status=401, json_body={"error": {"code": 401}})
     with pytest.raises(FetchError) as err:
-        client(tokens).call("m", {}, deadline())
+        up.client(tokens).call("m", {}, deadline())
     assert err.value.reason is Reason.AUTH
     assert tokens.refreshes == 1
-    assert len(responses.calls) == 2
+    assert len(up.calls) == 2
 
 
-@responses.activate
-def test_401_without_refresh_is_auth_error() -> None:
-    responses.post(url(DAILY, "m"), status=401, json={"error": {"code": 401}})
+def test_401_without_refresh_is_auth_error(up: Upstream) -> None:
+    up.add("daily", "m", status=401, json_body={"error": {"code": 401}})
     with pytest.raises(FetchError) as err:
-        client(FakeTokens(refreshable=False)).call("m", {}, deadline())
+        up.client(FakeTokens(refreshable=False)).call("m", {}, deadline())
     assert err.value.reason is Reason.AUTH
-    assert len(responses.calls) == 1
+    assert len(up.calls) == 1
 
 
-@responses.activate
-def test_non_json_200_is_a_parse_error() -> None:
-    responses.post(url(DAILY, "m"), body="<html>login</html>", content_type="text/html")
+def test_non_json_200_is_a_parse_error(up: Upstream) -> None:
+    up.add("daily", "m", body=b"<html>login</html>", content_type="text/html")
     with pytest.raises(FetchError) as err:
-        client().call("m", {}, deadline())
+        up.client().call("m", {}, deadline())
     assert err.value.reason is Reason.PARSE
 
 
-@responses.activate
-def test_oversized_body_is_refused() -> None:
-    responses.post(url(DAILY, "m"), body=b"[" + b"1," * (MAX_BODY_BYTES // 2) + b"1]")
+def test_oversized_body_is_refused_and_the_connection_stays_usable(up: Upstream) -> None:
+    up.add("daily", "m", body=b"[" + b"1," * (MAX_BODY_BYTES // 2) + b"1]")
+    up.add("daily", "m", json_body={"ok": 5})
+    c = up.client()
     with pytest.raises(FetchError) as err:
-        client().call("m", {}, deadline())
+        c.call("m", {}, deadline())
     assert err.value.reason is Reason.PARSE
     assert "MiB" in err.value.message
+    # The unread rest of the big body must not be read as the next reply.
+    assert c.call("m", {}, deadline()) == {"ok": 5}
 
 
-@responses.activate
-def test_timeout_is_timeout() -> None:
-    responses.post(url(DAILY, "m"), body=requests.ReadTimeout("slow"))
+def test_slow_answer_is_a_timeout_at_the_deadline(up: Upstream) -> None:
+    up.add("daily", "m", json_body={"ok": 6}, delay=3.0)
+    started = time.monotonic()
     with pytest.raises(FetchError) as err:
-        client().call("m", {}, deadline())
+        up.client().call("m", {}, deadline(0.5))
     assert err.value.reason is Reason.TIMEOUT
+    assert time.monotonic() - started < 1.5
 
 
-def test_past_deadline_makes_no_call() -> None:
-    with responses.RequestsMock() as rsps, pytest.raises(FetchError) as err:
-        client().call("m", {}, time.monotonic() - 1)
+def test_past_deadline_makes_no_call(up: Upstream) -> None:
+    with pytest.raises(FetchError) as err:
+        up.client().call("m", {}, time.monotonic() - 1)
     assert err.value.reason is Reason.TIMEOUT
-    assert len(rsps.calls) == 0
+    assert up.calls == []
 
 
-def account(**kw: Any) -> AccountConfig:
+def test_connections_are_reused_across_calls(up: Upstream) -> None:
+    up.add("daily", "m", json_body={"ok": 7})
+    c = up.client()
+    for _ in range(5):
+        c.call("m", {}, deadline())
+    ports = {c.headers.get("Host") for c in up.calls}
+    assert len(ports) == 1
+    pool = up.transport._pool(up.daily)[0]
+    assert pool.num_connections == 1
+
+
+def account(endpoints: tuple[str, ...], **kw: Any) -> AccountConfig:
     base: dict[str, Any] = dict(
         name="acc", provider="antigravity",
         credentials=Credentials(kind="access_token", secret=Secret("at")),
-        endpoints=(DAILY, PROD),
+        endpoints=endpoints,
     )
     base.update(kw)
     return AccountConfig(**base)
 
 
-@responses.activate
-def test_provider_builds_account_data_and_caches_load_code_assist() -> None:
-    responses.post(url(DAILY, "loadCodeAssist"), json=fixture("loadCodeAssist.paid.json"))
-    responses.post(url(DAILY, "fetchAvailableModels"),
-                   json=fixture("fetchAvailableModels.paid.json"))
-    responses.post(url(DAILY, "retrieveUserQuotaSummary"),
-                   json=fixture("retrieveUserQuotaSummary.json"))
-    provider = AntigravityProvider(account(), requests.Session(), FakeTokens())
-    data = provider.fetch(deadline())
+def provider(up: Upstream, **kw: Any) -> AntigravityProvider:
+    clients = HttpClients.create(2)
+    return AntigravityProvider(account((up.daily, up.prod), **kw), clients, FakeTokens())
+
+
+def test_provider_builds_account_data_and_caches_load_code_assist(up: Upstream) -> None:
+    up.add("daily", "loadCodeAssist", json_body=fixture("loadCodeAssist.paid.json"))
+    up.add("daily", "fetchAvailableModels", json_body=fixture("fetchAvailableModels.paid.json"))
+    up.add("daily", "retrieveUserQuotaSummary",
+           json_body=fixture("retrieveUserQuotaSummary.json"))
+    p = provider(up)
+    data = p.fetch(deadline())
     assert (data.info.tier, data.info.tier_name) == ("g1-pro-tier", "Google AI Pro")
     assert data.info.project == "bright-harbor-x4k2p"
     assert len(data.models) == 5 and len(data.pools) == 4
-    provider.fetch(deadline())
-    methods = [c.request.url.rsplit(":", 1)[-1] for c in responses.calls]
+    p.fetch(deadline())
+    methods = [path.rsplit(":", 1)[-1] for path in up.paths()]
     assert methods.count("loadCodeAssist") == 1
     assert methods.count("fetchAvailableModels") == 2
     # The project goes into every quota call's body.
-    for c in responses.calls:
-        if not c.request.url.endswith("loadCodeAssist"):
-            assert json.loads(c.request.body) == {"project": "bright-harbor-x4k2p"}
+    for call in up.calls:
+        if not call.path.endswith("loadCodeAssist"):
+            assert call.json() == {"project": "bright-harbor-x4k2p"}
 
 
-@responses.activate
-def test_provider_no_licence_on_summary_means_no_pools() -> None:
-    responses.post(url(DAILY, "loadCodeAssist"), json=fixture("loadCodeAssist.free.json"))
-    responses.post(url(DAILY, "fetchAvailableModels"), json={"models": {}})
-    responses.post(url(DAILY, "retrieveUserQuotaSummary"), status=403,
-                   json=fixture("error.403.json"))
-    data = AntigravityProvider(account(), requests.Session(), FakeTokens()).fetch(deadline())
+def test_provider_no_licence_on_summary_means_no_pools(up: Upstream) -> None:
+    up.add("daily", "loadCodeAssist", json_body=fixture("loadCodeAssist.free.json"))
+    up.add("daily", "fetchAvailableModels", json_body={"models": {}})
+    up.add("daily", "retrieveUserQuotaSummary", status=403, json_body=fixture("error.403.json"))
+    data = provider(up).fetch(deadline())
     assert data.pools == () and data.pools_available is False
     assert data.info.tier == "free-tier"
 
 
-@responses.activate
-def test_provider_not_onboarded_is_an_account_error_with_advice() -> None:
-    responses.post(url(DAILY, "loadCodeAssist"),
-                   json=fixture("loadCodeAssist.not-onboarded.json"))
+def test_provider_not_onboarded_is_an_account_error_with_advice(up: Upstream) -> None:
+    up.add("daily", "loadCodeAssist", json_body=fixture("loadCodeAssist.not-onboarded.json"))
     with pytest.raises(FetchError) as err:
-        AntigravityProvider(account(), requests.Session(), FakeTokens()).fetch(deadline())
+        provider(up).fetch(deadline())
     assert "sign in to Antigravity once" in err.value.message
     assert "Verify your account" in err.value.message
-    assert all("onboardUser" not in c.request.url for c in responses.calls)
+    assert all("onboardUser" not in path for path in up.paths())
 
 
-@responses.activate
-def test_provider_configured_project_wins_and_sources_are_honoured() -> None:
-    responses.post(url(DAILY, "loadCodeAssist"), json=fixture("loadCodeAssist.paid.json"))
-    responses.post(url(DAILY, "retrieveUserQuotaSummary"),
-                   json=fixture("retrieveUserQuotaSummary.json"))
-    acc = account(project="my-own", sources=frozenset({"summary"}))
-    data = AntigravityProvider(acc, requests.Session(), FakeTokens()).fetch(deadline())
+def test_provider_configured_project_wins_and_sources_are_honoured(up: Upstream) -> None:
+    up.add("daily", "loadCodeAssist", json_body=fixture("loadCodeAssist.paid.json"))
+    up.add("daily", "retrieveUserQuotaSummary",
+           json_body=fixture("retrieveUserQuotaSummary.json"))
+    data = provider(up, project="my-own", sources=frozenset({"summary"})).fetch(deadline())
     assert data.models == () and len(data.pools) == 4
-    assert json.loads(responses.calls[1].request.body) == {"project": "my-own"}
+    assert up.calls[1].json() == {"project": "my-own"}
 
 
-@responses.activate
-def test_provider_parse_error_is_reason_parse() -> None:
-    responses.post(url(DAILY, "loadCodeAssist"), json=fixture("loadCodeAssist.paid.json"))
-    responses.post(url(DAILY, "fetchAvailableModels"), json={"models": ["not", "a", "map"]})
-    acc = account(sources=frozenset({"models"}))
+def test_provider_parse_error_is_reason_parse(up: Upstream) -> None:
+    up.add("daily", "loadCodeAssist", json_body=fixture("loadCodeAssist.paid.json"))
+    up.add("daily", "fetchAvailableModels", json_body={"models": ["not", "a", "map"]})
     with pytest.raises(FetchError) as err:
-        AntigravityProvider(acc, requests.Session(), FakeTokens()).fetch(deadline())
+        provider(up, sources=frozenset({"models"})).fetch(deadline())
     assert err.value.reason is Reason.PARSE
     assert "fetchAvailableModels" in err.value.message

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import requests
-
 from exporter.config import AccountConfig
 from exporter.snapshot import AccountData
+from exporter.upstream import HttpClients
 
 
 class Provider(Protocol):
@@ -20,10 +19,10 @@ class Provider(Protocol):
         """Fetch one account; `deadline` is time.monotonic(). Raises FetchError."""
 
 
-def make_provider(account: AccountConfig, session: requests.Session) -> Provider:
+def make_provider(account: AccountConfig, clients: HttpClients) -> Provider:
     if account.provider == "antigravity":
         from exporter.providers.antigravity import AntigravityProvider
 
-        return AntigravityProvider(account, session)
+        return AntigravityProvider(account, clients)
     # The config loader only accepts known providers.
     raise ValueError(f"unknown provider {account.provider!r}")

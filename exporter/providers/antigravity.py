@@ -14,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import requests
-
 from exporter.auth import TokenSource, token_source_for
 from exporter.config import AccountConfig
 from exporter.providers.antigravity_parse import (
@@ -26,7 +24,7 @@ from exporter.providers.antigravity_parse import (
     parse_summary,
 )
 from exporter.snapshot import AccountData, AccountInfo, FetchError, ModelQuota, PoolQuota, Reason
-from exporter.upstream import UpstreamClient, UpstreamError
+from exporter.upstream import HttpClients, UpstreamClient, UpstreamError
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +53,14 @@ class AntigravityProvider:
     def __init__(
         self,
         account: AccountConfig,
-        session: requests.Session,
+        clients: HttpClients,
         tokens: TokenSource | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.account = account
-        self._tokens = tokens or token_source_for(account, session)
+        self._tokens = tokens or token_source_for(account, clients.session)
         self._client = UpstreamClient(
-            session, account.endpoints, account.user_agent, self._tokens
+            clients.transport, account.endpoints, account.user_agent, self._tokens
         )
         self._monotonic = monotonic
         self._project: _ProjectCache | None = None
