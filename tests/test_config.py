@@ -143,7 +143,7 @@ accounts:
 def test_minimal_account_gets_documented_defaults(write_config: WriteConfig) -> None:
     config = load_config(write_config("accounts:" + MINIMAL_ACCOUNT), env={})
     (acc,) = config.accounts
-    assert config.concurrency == 64
+    assert config.concurrency == 100
     assert acc.credentials == Credentials(kind="access_token", secret=Secret("tok"))
     assert acc.oauth_client is None
     assert acc.project is None

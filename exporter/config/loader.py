@@ -192,7 +192,7 @@ class _Parser:
             return None
         return Config(
             accounts=tuple(a for a in accounts if a is not None),
-            concurrency=64 if concurrency is None else concurrency,
+            concurrency=Config.concurrency if concurrency is None else concurrency,
             path=source,
         )
 

@@ -88,7 +88,7 @@ class AccountConfig:
 @dataclass(frozen=True)
 class Config:
     accounts: tuple[AccountConfig, ...]
-    concurrency: int = 64  # accounts fetched at once
+    concurrency: int = 100  # accounts fetched at once (threads start only as needed)
     path: Path | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
