@@ -42,10 +42,10 @@ from exporter.sim_model import (
     Fault,
     Reply,
     SimAccount,
-    SimState,
     google_error,
     json_reply,
 )
+from exporter.sim_state import SimState
 from exporter.timefmt import rfc3339
 
 __all__ = ["FAULT_KINDS", "SimAccount", "Simulator", "bench_accounts", "demo_accounts", "main"]
