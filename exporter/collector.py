@@ -34,11 +34,11 @@ POOL_LABELS = ["provider", "account", "pool", "window", "tier"]
 ACCOUNT_LABELS = ["provider", "account"]
 
 
-def families(snapshot: Snapshot, *, min_interval_note: bool = True) -> list[Metric]:
+def families(snapshot: Snapshot) -> list[Metric]:
     """Every metric family for one snapshot, built fresh."""
     reuse = (
         " Results may be reused for the account's min_interval, so it may be older than"
-        " this scrape." if min_interval_note else ""
+        " this scrape."
     )
     fraction = GaugeMetricFamily(
         "llm_quota_remaining_fraction",

@@ -74,7 +74,6 @@ class AccountWorker:
         self._errors: Counter[str] = Counter()
         self._failures = 0  # in a row
         self._retry_at = 0.0  # wall clock; no new fetch before this unless forced
-        self.fetches_started = 0
 
     def begin(
         self, pool: cf.Executor, deadline: float, force: bool
@@ -90,7 +89,6 @@ class AccountWorker:
                 or (not last.up and now < self._retry_at)
             ):
                 return replace(last, cached=True, errors_total=dict(self._errors))
-            self.fetches_started += 1
             future = pool.submit(self._run, deadline)
             self._inflight = future
             return future
@@ -228,10 +226,6 @@ class FetchEngine:
     def account_names(self) -> list[str]:
         with self._lock:
             return list(self._workers)
-
-    def workers(self) -> list[AccountWorker]:
-        with self._lock:
-            return list(self._workers.values())
 
     def collect(
         self,

@@ -16,7 +16,6 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from socketserver import ThreadingMixIn
 from typing import Any
 from urllib.parse import parse_qs
@@ -39,19 +38,17 @@ Environ = dict[str, Any]
 SCRAPE_TIMEOUT_OFFSET = 0.5
 
 
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: bytes
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    content_type: str = "text/plain; charset=utf-8"
-
-
 _STATUS_TEXT = {
     200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
     405: "Method Not Allowed", 429: "Too Many Requests", 500: "Internal Server Error",
     503: "Service Unavailable",
 }
+
+
+def _text(status: int, text: str, *headers: tuple[str, str]) -> Response:
+    return Response(
+        status, [("Content-Type", "text/plain; charset=utf-8"), *headers], text.encode("utf-8")
+    )
 
 
 def scrape_budget(environ: Environ) -> float | None:
@@ -91,8 +88,8 @@ class ExporterApp:
             reply = self.route(environ)
         except Exception:
             log.exception("request failed", extra={"kv": {"path": environ.get("PATH_INFO")}})
-            reply = Reply(500, b"internal error\n")
-        headers = [("Content-Type", reply.content_type), *reply.headers]
+            reply = _text(500, "internal error\n")
+        headers = list(reply.headers)
         body = reply.body
         if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "") and len(body) > 1024:
             body = gzip.compress(body, compresslevel=5)
@@ -101,72 +98,61 @@ class ExporterApp:
         start_response(f"{reply.status} {_STATUS_TEXT.get(reply.status, '')}", headers)
         return [body] if environ.get("REQUEST_METHOD") != "HEAD" else [b""]
 
-    def route(self, environ: Environ) -> Reply:
+    def route(self, environ: Environ) -> Response:
         path = environ.get("PATH_INFO") or "/"
         method = environ.get("REQUEST_METHOD", "GET")
         query = parse_qs(environ.get("QUERY_STRING", ""))
         if path == self.telemetry_path:
             return self._only_get(method) or self.metrics(environ)
         if path == "/-/healthy":
-            return self._only_get(method) or Reply(200, b"Healthy.\n")
+            return self._only_get(method) or _text(200, "Healthy.\n")
         if path == "/-/ready":
             if not self.ready:
-                return Reply(503, b"Not ready.\n")
-            return self._only_get(method) or Reply(200, b"Ready.\n")
+                return _text(503, "Not ready.\n")
+            return self._only_get(method) or _text(200, "Ready.\n")
         if path == "/-/reload":
             return self.reload(method)
         if path == "/api/v1/quota":
-            return _from_api(handle_quota(method, query, self.engine, scrape_budget(environ)))
+            return handle_quota(method, query, self.engine, scrape_budget(environ))
         if path == "/api/v1/refresh":
-            return _from_api(
-                handle_refresh(method, query, self.engine, self.limiter, scrape_budget(environ))
+            return handle_refresh(
+                method, query, self.engine, self.limiter, scrape_budget(environ)
             )
         if path in ("/", "/index.html"):
             return self._only_get(method) or self.landing()
-        return Reply(404, b"Not found. See / for the paths this exporter serves.\n")
+        return _text(404, "Not found. See / for the paths this exporter serves.\n")
 
     @staticmethod
-    def _only_get(method: str) -> Reply | None:
+    def _only_get(method: str) -> Response | None:
         if method in ("GET", "HEAD"):
             return None
-        return Reply(405, b"Method not allowed.\n", headers=[("Allow", "GET, HEAD")])
+        return _text(405, "Method not allowed.\n", ("Allow", "GET, HEAD"))
 
-    def metrics(self, environ: Environ) -> Reply:
+    def metrics(self, environ: Environ) -> Response:
         snapshot = self.engine.collect(timeout=scrape_budget(environ))
         # Always the text format: it carries everything we expose, and encodes in
         # 60% of OpenMetrics' time (the encoding follows the last fetch, so it adds
         # straight to the scrape's wall time; docs/benchmarks.md).
         body = generate_latest(registry_for(snapshot))
-        return Reply(200, body, content_type=CONTENT_TYPE_LATEST)
+        return Response(200, [("Content-Type", CONTENT_TYPE_LATEST)], body)
 
-    def landing(self) -> Reply:
+    def landing(self) -> Response:
         snapshot = self.engine.collect()
         html = render_page(
             snapshot, telemetry_path=self.telemetry_path, now=self._clock(), demo=self.demo
         )
-        return Reply(200, html.encode("utf-8"), content_type="text/html; charset=utf-8")
+        return Response(200, [("Content-Type", "text/html; charset=utf-8")], html.encode("utf-8"))
 
-    def reload(self, method: str) -> Reply:
+    def reload(self, method: str) -> Response:
         if method != "POST":
-            return Reply(405, b"Use POST.\n", headers=[("Allow", "POST")])
+            return _text(405, "Use POST.\n", ("Allow", "POST"))
         if self.reloader is None:
-            return Reply(400, b"This exporter was not started from a config file.\n")
+            return _text(400, "This exporter was not started from a config file.\n")
         try:
             message = self.reloader()
         except Exception as exc:  # the reloader's error names the key path
-            return Reply(400, f"Reload failed; the old config keeps serving.\n{exc}\n".encode())
-        return Reply(200, f"{message}\n".encode())
-
-
-def _from_api(resp: Response) -> Reply:
-    content_type = "application/json"
-    headers = []
-    for name, value in resp.headers:
-        if name.lower() == "content-type":
-            content_type = value
-        else:
-            headers.append((name, value))
-    return Reply(resp.status, resp.body, headers=headers, content_type=content_type)
+            return _text(400, f"Reload failed; the old config keeps serving.\n{exc}\n")
+        return _text(200, f"{message}\n")
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -117,15 +117,6 @@ class Snapshot:
     accounts: tuple[AccountSnapshot, ...]
     taken_at: float
 
-    def filter(self, provider: str | None = None, account: str | None = None) -> Snapshot:
-        kept = tuple(
-            a
-            for a in self.accounts
-            if (provider is None or a.provider == provider)
-            and (account is None or a.account == account)
-        )
-        return Snapshot(accounts=kept, taken_at=self.taken_at)
-
 
 def to_json(snapshot: Snapshot) -> dict[str, Any]:
     """The stable JSON schema of `/api/v1/quota` and `quota --output json`.

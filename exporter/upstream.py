@@ -311,8 +311,6 @@ def _error_for(status: int, raw: bytes, method: str, host: str) -> UpstreamError
             message += f"; retry in {human_duration(info.retry_delay)}"
     elif status == 403:
         reason = Reason.FORBIDDEN
-    elif status >= 500:
-        reason = Reason.UPSTREAM
-    else:
+    else:  # 5xx, and 4xx answers that say the request itself was wrong
         reason = Reason.UPSTREAM
     return UpstreamError(reason, message, http_status=status, info=info)
