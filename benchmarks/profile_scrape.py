@@ -33,7 +33,7 @@ CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
      re.compile(r"generate_latest|exporter/collector\.py|registry\.py|metrics_core\.py")),
     ("gzip", re.compile(r"gzip\.py")),
     ("JSON decode", re.compile(r"json/")),
-    ("parse to snapshot", re.compile(r"antigravity_parse\.py|timefmt\.py")),
+    ("parse to snapshot", re.compile(r"providers/.*parse\.py|providers/parsing\.py|timefmt\.py")),
     ("HTTP client (requests, urllib3, http.client)",
      re.compile(r"requests/|urllib3/|http/client\.py")),
     ("HTTP server (wsgiref, socketserver)", re.compile(r"wsgiref/|socketserver\.py")),

@@ -18,8 +18,9 @@ import yaml
 from exporter import __version__, logs
 from exporter.config import Config, ConfigError, load_config
 from exporter.fetch import FetchEngine
-from exporter.http import ExporterApp, make_http_server, parse_listen_address
-from exporter.webconfig import WebConfigError, load_web_config
+from exporter.server.app import ExporterApp
+from exporter.server.httpd import make_http_server, parse_listen_address
+from exporter.server.webconfig import WebConfigError, load_web_config
 
 log = logging.getLogger("exporter")
 

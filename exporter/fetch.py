@@ -29,7 +29,7 @@ from exporter.snapshot import (
     Reason,
     Snapshot,
 )
-from exporter.upstream import HttpClients
+from exporter.upstream.transport import HttpClients
 
 log = logging.getLogger(__name__)
 

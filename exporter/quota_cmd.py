@@ -24,7 +24,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
-from exporter.api import QuotaSource, accounts_for, select, unknown_accounts_message
+from exporter.server.api import QuotaSource, accounts_for, select, unknown_accounts_message
 from exporter.snapshot import Snapshot, to_json
 from exporter.timefmt import human_duration, parse_duration
 from exporter.views.terminal import make_console, render_snapshot

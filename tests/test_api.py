@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from exporter.api import RefreshLimiter, Response, handle_quota, handle_refresh
+from exporter.server.api import RefreshLimiter, Response, handle_quota, handle_refresh
 from exporter.snapshot import to_json
 from tests.view_samples import NOW, FakeEngine, sample_snapshot
 

@@ -158,9 +158,9 @@ def test_percentile_is_nearest_rank() -> None:
 def test_profile_samples_go_to_the_first_matching_category() -> None:
     raw = (
         "_worker (/usr/lib/python3.11/concurrent/futures/thread.py:83);"
-        "_post (/repo/exporter/upstream.py:130);"
+        "_request (/repo/exporter/upstream/client.py:130);"
         "post (/usr/lib/python3.11/site-packages/requests/sessions.py:637) 7\n"
-        "metrics (/repo/exporter/http.py:150);"
+        "metrics (/repo/exporter/server/app.py:150);"
         "generate_latest (/usr/lib/python3.11/site-packages/prometheus_client/exposition.py:"
         "250) 3\n"
         "_worker (/usr/lib/python3.11/concurrent/futures/thread.py:83) 2\n"

@@ -9,7 +9,7 @@ from typing import Any
 from exporter.config import AccountConfig, Config, Credentials, Secret
 from exporter.fetch import FetchEngine
 from exporter.snapshot import AccountData, AccountInfo, FetchError, ModelQuota, Reason
-from exporter.upstream import HttpClients
+from exporter.upstream.transport import HttpClients
 
 
 class FakeProvider:

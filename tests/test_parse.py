@@ -11,15 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.providers.antigravity_parse import (
-    ParseError,
+from exporter.providers.antigravity.parse import (
     model_provider_slug,
-    parse_error,
-    parse_load_code_assist,
     parse_models,
     parse_summary,
     pool_slug,
 )
+from exporter.providers.google.codeassist import parse_load_code_assist
+from exporter.providers.google.errors import parse_error
+from exporter.providers.parsing import ParseError
 from exporter.timefmt import parse_rfc3339
 
 FIXTURES = Path(__file__).parent / "fixtures" / "upstream"

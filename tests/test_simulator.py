@@ -22,14 +22,14 @@ import yaml
 
 from exporter.config import load_config
 from exporter.simulator import (
-    LARGE_BODY_BYTES,
     SimAccount,
     Simulator,
     bench_accounts,
     demo_accounts,
-    main,
     write_config,
 )
+from exporter.simulator.__main__ import main
+from exporter.simulator.server import LARGE_BODY_BYTES
 from exporter.timefmt import parse_rfc3339
 
 START = 1_795_891_200.0  # 2026-11-28T16:00:00Z

@@ -18,9 +18,11 @@ import pytest
 
 from exporter.auth import CredentialHints
 from exporter.config import AccountConfig, Credentials, Secret
-from exporter.providers.antigravity import AntigravityProvider
+from exporter.providers.antigravity.client import AntigravityProvider
+from exporter.providers.google.errors import parse_error
 from exporter.snapshot import FetchError, Reason
-from exporter.upstream import MAX_BODY_BYTES, HostGate, HttpClients, Transport, UpstreamClient
+from exporter.upstream.client import UpstreamClient
+from exporter.upstream.transport import MAX_BODY_BYTES, HostGate, HttpClients, Transport
 from tests.scripted_http import ScriptedServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
@@ -64,6 +66,17 @@ class Clock:
         return self.now
 
 
+class GoogleCalls:
+    """`POST /v1internal:<method>` through the neutral client, as the Google providers call."""
+
+    def __init__(self, client: UpstreamClient) -> None:
+        self.client = client
+        self.gate = client.gate
+
+    def call(self, method: str, body: dict[str, Any], deadline: float) -> Any:
+        return self.client.call(method, f"/v1internal:{method}", deadline, body=body)
+
+
 class Upstream:
     """Two fake hosts on one loopback server, and a client wired to them."""
 
@@ -87,9 +100,10 @@ class Upstream:
         return [c.path for c in self.calls]
 
     def client(self, tokens: FakeTokens | None = None, gate: HostGate | None = None,
-               endpoints: tuple[str, ...] | None = None) -> UpstreamClient:
-        return UpstreamClient(self.transport, endpoints or (self.daily, self.prod),
-                              "test-agent/1", tokens or FakeTokens(), gate)
+               endpoints: tuple[str, ...] | None = None) -> GoogleCalls:
+        return GoogleCalls(UpstreamClient(
+            self.transport, endpoints or (self.daily, self.prod), tokens or FakeTokens(),
+            headers={"User-Agent": "test-agent/1"}, decode_error=parse_error, gate=gate))
 
     def close(self) -> None:
         self.transport.close()

@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from exporter.webconfig import WebConfig, WebConfigError, load_web_config, ssl_context
-from exporter.webserver import BasicAuth, TLSMixin, enable_tls, wrap_wsgi
+from exporter.server.webconfig import WebConfig, WebConfigError, load_web_config, ssl_context
+from exporter.server.webserver import BasicAuth, TLSMixin, enable_tls, wrap_wsgi
 
 PASSWORD = "s3cret-Pa55"
 # Low cost keeps the suite fast; the code path is the same as cost 10.
@@ -128,7 +128,7 @@ MTLS = TLS + """
 """
 
 
-# --- a real threaded WSGI server, built the way exporter/http.py builds one --------------
+# --- a real threaded WSGI server, built the way exporter/server/httpd.py builds one --------------
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

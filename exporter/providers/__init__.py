@@ -9,7 +9,7 @@ from typing import Protocol
 
 from exporter.config import AccountConfig
 from exporter.snapshot import AccountData
-from exporter.upstream import HttpClients
+from exporter.upstream.transport import HttpClients
 
 
 class Provider(Protocol):
@@ -21,7 +21,7 @@ class Provider(Protocol):
 
 def make_provider(account: AccountConfig, clients: HttpClients) -> Provider:
     if account.provider == "antigravity":
-        from exporter.providers.antigravity import AntigravityProvider
+        from exporter.providers.antigravity.client import AntigravityProvider
 
         return AntigravityProvider(account, clients)
     # The config loader only accepts known providers.

@@ -1,6 +1,6 @@
 """The simulated upstream's model: accounts, quotas that drain, faults, reply bodies.
 
-Pure Python, no HTTP; `exporter.sim_state.SimState` holds the live state behind one
+Pure Python, no HTTP; `exporter.simulator.state.SimState` holds the live state behind one
 lock and `exporter.simulator` puts a loopback server in front of it. Reply bodies
 follow the upstream example bodies (tests/fixtures/upstream).
 """

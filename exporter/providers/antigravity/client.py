@@ -16,15 +16,13 @@ from typing import Any, TypeVar
 
 from exporter.auth import TokenSource, token_source_for
 from exporter.config import AccountConfig
-from exporter.providers.antigravity_parse import (
-    ParseError,
-    ProjectInfo,
-    parse_load_code_assist,
-    parse_models,
-    parse_summary,
-)
+from exporter.providers.antigravity.parse import parse_models, parse_summary
+from exporter.providers.google.codeassist import ProjectInfo, parse_load_code_assist
+from exporter.providers.google.errors import parse_error
+from exporter.providers.parsing import ParseError
 from exporter.snapshot import AccountData, AccountInfo, FetchError, ModelQuota, PoolQuota, Reason
-from exporter.upstream import HttpClients, UpstreamClient, UpstreamError
+from exporter.upstream.client import UpstreamClient, UpstreamError
+from exporter.upstream.transport import HttpClients
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +58,11 @@ class AntigravityProvider:
         self.account = account
         self._tokens = tokens or token_source_for(account, clients.session)
         self._client = UpstreamClient(
-            clients.transport, account.endpoints, account.user_agent, self._tokens
+            clients.transport,
+            account.endpoints,
+            self._tokens,
+            headers={"User-Agent": account.user_agent},
+            decode_error=parse_error,
         )
         self._monotonic = monotonic
         self._project: _ProjectCache | None = None
@@ -103,18 +105,21 @@ class AntigravityProvider:
     def _parsed(
         self, method: str, project: str, deadline: float, parse: Callable[[Any], T]
     ) -> T:
-        body = self._client.call(method, {"project": project}, deadline)
+        body = self._call(method, {"project": project}, deadline)
         try:
             return parse(body)
         except ParseError as exc:
             raise FetchError(Reason.PARSE, f"{method}: unexpected reply: {exc}") from None
+
+    def _call(self, method: str, body: dict[str, Any], deadline: float) -> Any:
+        return self._client.call(method, f"/v1internal:{method}", deadline, body=body)
 
     def _project_info(self, deadline: float) -> ProjectInfo:
         with self._lock:
             cached = self._project
             if cached and cached.until > self._monotonic():
                 return cached.info
-        body = self._client.call("loadCodeAssist", LOAD_CODE_ASSIST_BODY, deadline)
+        body = self._call("loadCodeAssist", LOAD_CODE_ASSIST_BODY, deadline)
         try:
             info = parse_load_code_assist(body)
         except ParseError as exc:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from exporter.config import Secret
-from exporter.webconfig import REALM, WebConfig, reason_text, ssl_context
+from exporter.server.webconfig import REALM, WebConfig, reason_text, ssl_context
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.sim_model import (
+from exporter.simulator.antigravity import (
     BAD_TOKEN,
     HOSTS,
     INTERNAL_MODELS,

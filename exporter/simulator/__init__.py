@@ -1,0 +1,217 @@
+"""A fake Antigravity upstream on loopback, for the demo, the tests and the benchmarks.
+
+    with Simulator([SimAccount("work"), SimAccount("home", tier="free-tier")]) as sim:
+        config = sim.exporter_config(tmp_path)     # dump with yaml.safe_dump
+        sim.set_fault("work", "429", times=1)      # the next call of "work" gets a 429
+        sim.set_model_fraction("home", "gemini-3-flash", 0.25)
+
+Two fake hosts share one port, told apart by a path prefix: `{base_url}/daily` and
+`{base_url}/prod` (a bare `base_url` is "prod"); the OAuth token endpoint is
+`{base_url}/token`. The same controls are reachable over HTTP under `/_sim/` for a
+simulator in another process:
+
+    python -m exporter.simulator --demo --write-config ./sim/config.yml
+
+Modules: `antigravity` (the account model and reply bodies), `state` (live state
+behind one lock), `server` (the loopback HTTP server and faults).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import unquote
+
+import yaml
+
+from exporter.simulator.antigravity import FAULT_KINDS, Reply, SimAccount, json_reply
+from exporter.simulator.server import SimServer
+from exporter.simulator.state import SimState
+from exporter.timefmt import rfc3339
+
+__all__ = ["FAULT_KINDS", "SimAccount", "Simulator", "bench_accounts", "demo_accounts"]
+
+_CONTROL_PATH = re.compile(r"^/_sim/accounts/([^/]+)/([a-z-]+)$")
+
+def _field(payload: Mapping[str, Any], key: str) -> Any:
+    if key not in payload:
+        raise ValueError(f"request body is missing field {key!r}")
+    return payload[key]
+
+
+def _write_secret(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+
+
+class Simulator(SimState):
+    """The fake upstream: `SimState` (controls, calls, fractions) behind a loopback server."""
+
+    def __init__(self, accounts: Sequence[SimAccount] | None = None, *, latency: float = 0.0,
+                 token_ttl: float = 3600.0, clock: Callable[[], float] = time.time,
+                 host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(demo_accounts() if accounts is None else accounts,
+                         token_ttl=token_ttl, clock=clock)
+        self.latency = latency  # seconds added to every upstream and token reply
+        self._address = (host, port)
+        self._server: SimServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Simulator:
+        if self._server is None:
+            self._server = SimServer(self._address, self)
+            self._thread = threading.Thread(target=self._server.serve_forever,
+                                            kwargs={"poll_interval": 0.05},
+                                            name="simulator", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.stopping.set()  # wakes replies sleeping on latency or a hang fault
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the simulator is not running: call start() first")
+        host, port = self._server.socket.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def endpoints(self) -> list[str]:
+        return [self.base_url + "/daily", self.base_url + "/prod"]
+
+    @property
+    def token_url(self) -> str:
+        return self.base_url + "/token"
+
+    def control(self, verb: str, path: str, body: bytes) -> Reply:
+        """The `/_sim/` HTTP API: the control methods for another process."""
+        try:
+            payload = json.loads(body) if body.strip() else {}
+            if not isinstance(payload, dict):
+                raise ValueError("request body must be a JSON object")
+            if (verb, path) == ("GET", "/_sim/state"):
+                return json_reply(self.state())
+            if (verb, path) == ("GET", "/_sim/calls"):
+                return json_reply({"accounts": self.calls(), "hosts": self.calls_by_host()})
+            if (verb, path) == ("POST", "/_sim/reset-calls"):
+                self.reset_calls()
+                return json_reply({"ok": True})
+            match = _CONTROL_PATH.match(path)
+            name = unquote(match.group(1)) if match else ""
+            actions: dict[tuple[str, str], Callable[[], None]] = {
+                ("POST", "fault"): lambda: self.set_fault(name, **payload),
+                ("DELETE", "faults"): lambda: self.clear_faults(name),
+                ("POST", "exhaust"): lambda: self.exhaust(name),
+                ("POST", "model-fraction"): lambda: self.set_model_fraction(
+                    name, _field(payload, "model"), _field(payload, "fraction")),
+                ("POST", "pool-fraction"): lambda: self.set_pool_fraction(
+                    name, _field(payload, "pool"), _field(payload, "window"),
+                    _field(payload, "fraction")),
+                ("POST", "drain"): lambda: self.set_drain(name, _field(payload, "per_hour")),
+                ("POST", "revoke-refresh-token"): lambda: self.revoke_refresh_token(name),
+                ("POST", "expire-access-tokens"): lambda: self.expire_access_tokens(name),
+            }
+            action = actions.get((verb, match.group(2))) if match else None
+            if action is None:
+                return json_reply({"error": f"no control route {verb} {path}"}, 404)
+            action()
+            return json_reply({"ok": True})
+        except KeyError as exc:  # an unknown account, model or pool
+            return json_reply({"error": str(exc.args[0])}, 404)
+        except (ValueError, TypeError) as exc:
+            return json_reply({"error": str(exc)}, 400)
+
+    def exporter_config(self, directory: Path, *, accounts: Sequence[str] | None = None,
+                        defaults: Mapping[str, object] | None = None) -> dict[str, object]:
+        """An exporter config (the YAML schema, as a dict) for these accounts, pointing here.
+
+        Token files and CLIProxyAPI-style credential files go into `directory`.
+        """
+        directory.mkdir(parents=True, exist_ok=True)
+        names = self.account_names if accounts is None else accounts
+        config: dict[str, object] = {"defaults": dict(defaults)} if defaults else {}
+        config["accounts"] = [self._account_config(name, directory) for name in names]
+        return config
+
+    def _account_config(self, name: str, directory: Path) -> dict[str, object]:
+        spec = self.account(name)
+        style = spec.credential_style
+        refresh, access, expires_at = self.credentials(name, expiring=style == "file")
+        credentials: dict[str, str]
+        if style in ("refresh_token", "access_token"):
+            credentials = {style: refresh if style == "refresh_token" else access}
+        elif style in ("refresh_token_file", "access_token_file"):
+            path = directory / f"{name}.{style.removesuffix('_file')}"
+            _write_secret(path, (refresh if style == "refresh_token_file" else access) + "\n")
+            credentials = {style: str(path)}
+        else:  # "file": what CLIProxyAPI keeps in ~/.cli-proxy-api/antigravity-<email>.json
+            path = directory / f"antigravity-{spec.email}.json"
+            issued = expires_at - self.token_ttl
+            auth: dict[str, object] = {
+                "type": "antigravity", "access_token": access, "refresh_token": refresh,
+                "expires_in": int(self.token_ttl), "timestamp": int(issued * 1000),
+                "expired": rfc3339(expires_at), "email": spec.email}
+            if spec.project:
+                auth["project_id"] = spec.project
+            _write_secret(path, json.dumps(auth, indent=2) + "\n")
+            credentials = {"file": str(path)}
+        entry: dict[str, object] = {"name": name, "provider": "antigravity",
+                                    "credentials": credentials}
+        if not style.startswith("access_token"):
+            entry["oauth_client"] = {"client_id": self.client_id,
+                                     "client_secret": self.client_secret}
+        entry["endpoints"] = self.endpoints
+        entry["token_url"] = self.token_url
+        return entry
+
+
+def demo_accounts() -> list[SimAccount]:
+    """Accounts that show every state the exporter knows, draining fast enough to watch."""
+    return [
+        SimAccount("demo-ultra", tier="g1-ultra-tier", drain_per_hour=0.6),
+        SimAccount("demo-pro", credential_style="file", drain_per_hour=1.2),
+        SimAccount("demo-pro-2", credential_style="access_token", drain_per_hour=1.5,
+                   model_fractions={"claude-sonnet-4-5": 0.06},
+                   pool_fractions={"claude-gpt/5h": 0.12}),
+        SimAccount("demo-standard", tier="standard-tier",
+                   credential_style="refresh_token_file", drain_per_hour=0.3),
+        SimAccount("demo-free", tier="free-tier", drain_per_hour=0.4),
+        SimAccount("demo-revoked", revoked=True),
+        SimAccount("demo-not-onboarded", tier="free-tier", project=None,
+                   credential_style="access_token_file"),
+    ]
+
+
+def bench_accounts(n: int) -> list[SimAccount]:
+    """`bench-0001` .. `bench-NNNN`: identical g1-pro accounts with refresh tokens."""
+    return [SimAccount(f"bench-{i:04d}") for i in range(1, n + 1)]
+
+
+def write_config(sim: Simulator, path: Path) -> None:
+    """The exporter config YAML for all accounts at `path`, credential files beside it."""
+    config = sim.exporter_config(path.parent)
+    _write_secret(path, yaml.safe_dump(config, sort_keys=False))
+
+

@@ -1,0 +1,213 @@
+"""One upstream call: base URLs in order, one refresh on 401, host back-off.
+
+Provider-neutral: a provider gives the path, the headers its upstream needs and
+an `ErrorDecoder` that reads its error bodies. A 429, a 5xx or a network error
+moves on to the next base URL; a 429's retry delay closes that host for this
+account until it has passed, so no scrape calls it again early. Every error
+becomes a `FetchError` whose message names the host and status, never a token.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from exporter.auth import TokenSource
+from exporter.snapshot import FetchError, Reason
+from exporter.timefmt import human_duration
+from exporter.upstream.transport import HostGate, Transport, host_of
+
+# A 429 without a retry delay still closes the host briefly: hammering it helps nobody.
+DEFAULT_429_BACKOFF = 5.0
+# Upstream error text is shown to users; a page of HTML is not a message.
+MAX_MESSAGE_CHARS = 300
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """What an upstream error body said, as far as its provider could read it."""
+
+    message: str = ""  # the upstream's own words, at most MAX_MESSAGE_CHARS
+    status: str = ""  # a status word such as "RESOURCE_EXHAUSTED"; "" when absent
+    reasons: tuple[str, ...] = ()  # machine reasons, e.g. ("RATE_LIMIT_EXCEEDED",)
+    retry_delay: float | None = None  # seconds the upstream asked us to wait
+
+
+ErrorDecoder = Callable[[Any], ErrorInfo]
+
+
+def plain_error(body: Any) -> ErrorInfo:
+    """The common shapes: `{"error": {"message"}}`, `{"error": "x", "error_description"}`,
+    `{"message"}`. Anything else gives an empty ErrorInfo.
+
+    >>> plain_error({"error": {"type": "rate_limit_error", "message": "slow down"}}).message
+    'slow down'
+    """
+    if not isinstance(body, dict):
+        return ErrorInfo()
+    err = body.get("error")
+    status = ""
+    message = ""
+    if isinstance(err, dict):
+        message = _text(err.get("message"))
+        status = _text(err.get("type")) or _text(err.get("status")) or _text(err.get("code"))
+    elif isinstance(err, str):
+        status = err
+        message = _text(body.get("error_description"))
+    if not message:
+        message = _text(body.get("message")) or _text(body.get("detail"))
+    return ErrorInfo(message=message[:MAX_MESSAGE_CHARS], status=status[:60])
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+class UpstreamError(FetchError):
+    """An HTTP error answer from the upstream, with what its body said."""
+
+    def __init__(
+        self, reason: Reason, message: str, *, http_status: int, info: ErrorInfo
+    ) -> None:
+        super().__init__(reason, message, retry_after=info.retry_delay)
+        self.http_status = http_status
+        self.info = info
+
+
+class UpstreamClient:
+    """One account's calls to one upstream: its base URLs, token and headers."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        endpoints: tuple[str, ...],
+        tokens: TokenSource,
+        *,
+        headers: Mapping[str, str],
+        decode_error: ErrorDecoder = plain_error,
+        auth_scheme: str = "Bearer",
+        gate: HostGate | None = None,
+    ) -> None:
+        self._transport = transport
+        self._endpoints = endpoints
+        self._tokens = tokens
+        self._headers = dict(headers)
+        self._decode_error = decode_error
+        self._auth_scheme = auth_scheme
+        self.gate = gate or HostGate()
+
+    def call(
+        self,
+        name: str,
+        path: str,
+        deadline: float,
+        *,
+        body: Mapping[str, Any] | None = None,
+        method: str = "POST",
+    ) -> Any:
+        """`method {base}{path}` on each base URL in turn; the decoded JSON body.
+
+        `name` names the call in messages (`fetchAvailableModels`, `usage`).
+        `deadline` is time.monotonic(). Raises FetchError.
+        """
+        payload = None if body is None else json.dumps(body).encode()
+        token = self._tokens.token(deadline)
+        try:
+            return self._try_hosts(name, path, method, payload, token, deadline)
+        except _Unauthorized as exc:
+            # A source that cannot refresh raises an auth error that says why.
+            token = self._tokens.refresh(deadline)
+            try:
+                return self._try_hosts(name, path, method, payload, token, deadline)
+            except _Unauthorized:
+                raise FetchError(
+                    Reason.AUTH,
+                    f"{name}: {exc.host} answered 401 again after a token refresh",
+                ) from None
+
+    def _try_hosts(
+        self, name: str, path: str, method: str, payload: bytes | None, token: str,
+        deadline: float,
+    ) -> Any:
+        last: FetchError | None = None
+        for base in self._endpoints:
+            host = host_of(base)
+            wait = self.gate.wait_left(host)
+            if wait > 0:
+                last = FetchError(
+                    Reason.RATE_LIMITED,
+                    f"{name}: {host} asked us to wait; next call in {human_duration(wait)}",
+                    retry_after=wait,
+                )
+                continue
+            try:
+                return self._request(base, host, name, path, method, payload, token, deadline)
+            except UpstreamError as exc:
+                if exc.http_status == 429:
+                    self.gate.close(host, exc.info.retry_delay or DEFAULT_429_BACKOFF)
+                elif exc.http_status < 500:
+                    raise
+                last = exc
+            except FetchError as exc:
+                if exc.reason is not Reason.NETWORK:
+                    raise
+                last = exc
+        assert last is not None
+        raise last
+
+    def _request(
+        self, base: str, host: str, name: str, path: str, method: str, payload: bytes | None,
+        token: str, deadline: float,
+    ) -> Any:
+        headers = {
+            **self._headers,
+            "Authorization": f"{self._auth_scheme} {token}",
+            "Accept": "application/json",
+        }
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        reply = self._transport.request(
+            method, base, path, payload, headers, deadline, name=name, host=host
+        )
+        if reply.status == 200:
+            try:
+                return json.loads(reply.body)
+            except ValueError:
+                raise FetchError(
+                    Reason.PARSE, f"{name}: {host} answered 200 with a body that is not JSON"
+                ) from None
+        if reply.status == 401:
+            raise _Unauthorized(host)
+        raise self._error_for(reply.status, reply.body, reply.retry_after, name, host)
+
+    def _error_for(
+        self, status: int, raw: bytes, retry_after: float | None, name: str, host: str
+    ) -> UpstreamError:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        info = self._decode_error(body)
+        if info.retry_delay is None and retry_after is not None:
+            info = ErrorInfo(info.message, info.status, info.reasons, retry_after)
+        detail = info.message or info.status or "no error message"
+        if info.reasons:
+            detail += f" [{', '.join(info.reasons)}]"
+        message = f"{name}: {host} answered {status}: {detail}"
+        if status == 429:
+            reason = Reason.RATE_LIMITED
+            if info.retry_delay is not None:
+                message += f"; retry in {human_duration(info.retry_delay)}"
+        elif status == 403:
+            reason = Reason.FORBIDDEN
+        else:  # 5xx, and 4xx answers that say the request itself was wrong
+            reason = Reason.UPSTREAM
+        return UpstreamError(reason, message, http_status=status, info=info)
+
+
+class _Unauthorized(Exception):
+    def __init__(self, host: str) -> None:
+        super().__init__(host)
+        self.host = host

@@ -1,0 +1,48 @@
+"""The package's shape: every module imports on its own (no import cycles), and the
+provider registry matches the provider folders."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = REPO / "exporter"
+
+# Imports each module with no exporter.* module loaded before it: a cycle that an
+# earlier import would hide (A imports B imports A) fails here.
+_PROBE = """
+import importlib, json, sys, traceback
+failures = {}
+for name in json.loads(sys.argv[1]):
+    for loaded in [m for m in sys.modules if m == "exporter" or m.startswith("exporter.")]:
+        del sys.modules[loaded]
+    try:
+        importlib.import_module(name)
+    except Exception:
+        failures[name] = traceback.format_exc(limit=3)
+print(json.dumps(failures))
+"""
+
+
+def module_names() -> list[str]:
+    names = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "__main__.py":
+            continue
+        parts = path.relative_to(REPO).with_suffix("").parts
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+def test_every_module_imports_on_its_own() -> None:
+    names = module_names()
+    assert "exporter.upstream.client" in names and "exporter.server.app" in names
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(names)],
+        cwd=REPO, capture_output=True, text=True, check=True, timeout=120,
+    )
+    failures = json.loads(out.stdout)
+    assert failures == {}, "\n".join(f"{n}:\n{tb}" for n, tb in failures.items())
