@@ -167,17 +167,25 @@ def test_models_reply_has_five_quotas_and_two_internal_entries(sim: Simulator) -
     assert body["models"]["gemini-3-pro-high"]["quotaInfo"]["resetTime"][-3:-1].isdigit()
 
 
-def test_free_account_lacks_some_fractions_and_pool_licence(sim: Simulator) -> None:
+def test_free_account_has_no_pool_licence(sim: Simulator) -> None:
     models = fetch(sim, "free").json()["models"]
-    assert "remainingFraction" not in models["claude-opus-4-5-thinking"]["quotaInfo"]
-    assert "resetTime" in models["claude-opus-4-5-thinking"]["quotaInfo"]
     assert "remainingFraction" in models["gemini-3-flash"]["quotaInfo"]
-    assert sim.model_fraction("free", "gpt-oss-120b-medium") is None
     reply = fetch(sim, "free", "retrieveUserQuotaSummary")
     assert reply.status_code == 403
     assert reply.json() == {"error": {
         "code": 403, "message": "You do not have a valid license of this product.",
         "status": "PERMISSION_DENIED"}}
+
+
+def test_an_exhausted_or_omitted_model_fraction_is_left_out_as_proto3_does(
+        sim: Simulator) -> None:
+    sim.set_model_fraction("pro", "claude-sonnet-4-5", 0.0)
+    sim.set_model_fraction("pro", "gpt-oss-120b-medium", None)
+    models = fetch(sim, "pro").json()["models"]
+    for model in ("claude-sonnet-4-5", "gpt-oss-120b-medium"):
+        assert "remainingFraction" not in models[model]["quotaInfo"]
+        assert "resetTime" in models[model]["quotaInfo"]
+    assert sim.model_fraction("pro", "gpt-oss-120b-medium") is None
 
 
 def test_summary_has_two_pools_with_5h_and_weekly_windows(sim: Simulator) -> None:
@@ -712,8 +720,8 @@ def test_http_token_routes(sim: Simulator) -> None:
     ("POST", "accounts/pro/drain", {"per_hour": -1}, 400, "per_hour must be a number >= 0"),
     ("POST", "accounts/pro/model-fraction", {"model": "gemini-3-flash", "fraction": "lots"},
      400, "from 0 to 1"),
-    ("POST", "accounts/pro/pool-fraction", {"pool": "gemini", "window": "5h", "fraction": None},
-     400, "not None"),
+    ("POST", "accounts/pro/pool-fraction", {"pool": "gemini", "window": "5h", "fraction": 2},
+     400, "from 0 to 1"),
     ("GET", "accounts/pro/exhaust", None, 404, "no control route"),
     ("GET", "nothing", None, 404, "no control route"),
 ])
@@ -843,6 +851,15 @@ def test_demo_accounts_show_every_state(tmp_path: Path) -> None:
         revoked = sim.credentials("demo-revoked", expiring=False)[0]
         assert refresh(sim, revoked).json()["error"] == "invalid_grant"
         assert fetch(sim, "demo-free", "retrieveUserQuotaSummary").status_code == 403
+        # The traps: 100% in an empty pool, a fraction left out, a failing summary.
+        models = fetch(sim, "demo-pool-empty", "fetchAvailableModels").json()["models"]
+        assert models["claude-sonnet-4-5"]["quotaInfo"]["remainingFraction"] > 0.99
+        assert sim.pool_fraction("demo-pool-empty", "claude-gpt", "5h") == 0.0
+        omitted = fetch(sim, "demo-omitted", "fetchAvailableModels").json()["models"]
+        assert "remainingFraction" not in omitted["claude-opus-4-5-thinking"]["quotaInfo"]
+        assert "resetTime" in omitted["claude-opus-4-5-thinking"]["quotaInfo"]
+        assert fetch(sim, "demo-summary-down", "retrieveUserQuotaSummary").status_code == 503
+        assert fetch(sim, "demo-summary-down", "fetchAvailableModels").status_code == 200
         config = sim.exporter_config(tmp_path)
         assert len(config["accounts"]) == len(accounts)  # type: ignore[arg-type]
 
@@ -859,10 +876,11 @@ def test_bad_sim_accounts_are_rejected() -> None:
         SimAccount("x", tier="gold")
     with pytest.raises(ValueError, match="unknown credential_style 'cookie'"):
         SimAccount("x", credential_style="cookie")
-    with pytest.raises(ValueError, match=r"no such model or pool/window: \['gemini/daily'\]"):
+    with pytest.raises(ValueError,
+                       match=r"no such model, pool/window or method: \['gemini/daily'\]"):
         SimAccount("x", pool_fractions={"gemini/daily": 0.5})
-    with pytest.raises(ValueError, match="fraction must be a number from 0 to 1, not None"):
-        SimAccount("x", pool_fractions={"gemini/5h": None})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="fraction must be a number from 0 to 1 or None, not 2"):
+        SimAccount("x", pool_fractions={"gemini/5h": 2})
     with pytest.raises(ValueError, match="duplicate simulated account name 'x'"):
         Simulator([SimAccount("x"), SimAccount("x")])
 

@@ -1,4 +1,4 @@
-"""A fake Antigravity upstream on loopback, for the demo, the tests and the benchmarks.
+"""Fake upstreams on loopback, for the demo, the tests and the benchmarks.
 
     with Simulator([SimAccount("work"), SimAccount("home", tier="free-tier")]) as sim:
         config = sim.exporter_config(tmp_path)     # dump with yaml.safe_dump
@@ -12,8 +12,10 @@ simulator in another process:
 
     python -m exporter.simulator --demo --write-config ./sim/config.yml
 
-Modules: `antigravity` (the account model and reply bodies), `state` (live state
-behind one lock), `server` (the loopback HTTP server and faults).
+Modules: `common` (accounts, draining quotas, faults), one module per simulated
+upstream (`antigravity`, ...; registered in `upstreams`), `google` (what the Google
+upstreams share), `state` (live state behind one lock), `server` (the loopback
+HTTP server and faults).
 """
 
 from __future__ import annotations
@@ -30,10 +32,10 @@ from urllib.parse import unquote
 
 import yaml
 
-from exporter.simulator.antigravity import FAULT_KINDS, Reply, SimAccount, json_reply
+from exporter.simulator.common import FAULT_KINDS, Reply, SimAccount, json_reply
+from exporter.simulator.google import write_secret
 from exporter.simulator.server import SimServer
 from exporter.simulator.state import SimState
-from exporter.timefmt import rfc3339
 
 __all__ = ["FAULT_KINDS", "SimAccount", "Simulator", "bench_accounts", "demo_accounts"]
 
@@ -43,11 +45,6 @@ def _field(payload: Mapping[str, Any], key: str) -> Any:
     if key not in payload:
         raise ValueError(f"request body is missing field {key!r}")
     return payload[key]
-
-
-def _write_secret(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")
-    path.chmod(0o600)
 
 
 class Simulator(SimState):
@@ -157,34 +154,7 @@ class Simulator(SimState):
 
     def _account_config(self, name: str, directory: Path) -> dict[str, object]:
         spec = self.account(name)
-        style = spec.credential_style
-        refresh, access, expires_at = self.credentials(name, expiring=style == "file")
-        credentials: dict[str, str]
-        if style in ("refresh_token", "access_token"):
-            credentials = {style: refresh if style == "refresh_token" else access}
-        elif style in ("refresh_token_file", "access_token_file"):
-            path = directory / f"{name}.{style.removesuffix('_file')}"
-            _write_secret(path, (refresh if style == "refresh_token_file" else access) + "\n")
-            credentials = {style: str(path)}
-        else:  # "file": what CLIProxyAPI keeps in ~/.cli-proxy-api/antigravity-<email>.json
-            path = directory / f"antigravity-{spec.email}.json"
-            issued = expires_at - self.token_ttl
-            auth: dict[str, object] = {
-                "type": "antigravity", "access_token": access, "refresh_token": refresh,
-                "expires_in": int(self.token_ttl), "timestamp": int(issued * 1000),
-                "expired": rfc3339(expires_at), "email": spec.email}
-            if spec.project:
-                auth["project_id"] = spec.project
-            _write_secret(path, json.dumps(auth, indent=2) + "\n")
-            credentials = {"file": str(path)}
-        entry: dict[str, object] = {"name": name, "provider": "antigravity",
-                                    "credentials": credentials}
-        if not style.startswith("access_token"):
-            entry["oauth_client"] = {"client_id": self.client_id,
-                                     "client_secret": self.client_secret}
-        entry["endpoints"] = self.endpoints
-        entry["token_url"] = self.token_url
-        return entry
+        return spec.upstream.account_config(self, spec, directory, self.base_url)
 
 
 def demo_accounts() -> list[SimAccount]:
@@ -201,6 +171,16 @@ def demo_accounts() -> list[SimAccount]:
         SimAccount("demo-revoked", revoked=True),
         SimAccount("demo-not-onboarded", tier="free-tier", project=None,
                    credential_style="access_token_file"),
+        # The traps: a model at 100% whose 5-hour pool is empty; a model whose
+        # fraction upstream leaves out (proto3's zero); a pool summary that fails
+        # while the models answer.
+        SimAccount("demo-pool-empty", drain_per_hour=0.3,
+                   model_fractions={"claude-sonnet-4-5": 1.0},
+                   pool_fractions={"claude-gpt/5h": 0.0}),
+        SimAccount("demo-omitted", drain_per_hour=0.3,
+                   model_fractions={"claude-opus-4-5-thinking": None}),
+        SimAccount("demo-summary-down", drain_per_hour=0.3,
+                   failing_methods=("retrieveUserQuotaSummary",)),
     ]
 
 
@@ -212,6 +192,6 @@ def bench_accounts(n: int) -> list[SimAccount]:
 def write_config(sim: Simulator, path: Path) -> None:
     """The exporter config YAML for all accounts at `path`, credential files beside it."""
     config = sim.exporter_config(path.parent)
-    _write_secret(path, yaml.safe_dump(config, sort_keys=False))
+    write_secret(path, yaml.safe_dump(config, sort_keys=False))
 
 

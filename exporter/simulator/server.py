@@ -5,63 +5,28 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import re
 import socket
 import sys
 import threading
-from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from exporter.simulator.antigravity import (
-    BAD_TOKEN,
-    NO_LICENSE,
-    Fault,
-    Reply,
-    google_error,
-    json_reply,
-)
+from exporter.simulator.antigravity import ANTIGRAVITY
+from exporter.simulator.common import Fault, Reply, json_reply
+from exporter.simulator.google import google_error
+from exporter.simulator.state import TOKEN_METHOD
+from exporter.simulator.upstreams import UPSTREAMS, SimUpstream
 
 if TYPE_CHECKING:
     from exporter.simulator import Simulator
 
 logger = logging.getLogger("exporter.simulator")
 
-_UPSTREAM_PATH = re.compile(r"^(?:/(daily|prod))?/v1internal:([A-Za-z]+)$")
 LARGE_BODY_BYTES = 20 * 1024 * 1024
 _HTML = (b"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>Sign in - Google "
          b"Accounts</title></head><body><p>Please sign in to continue.</p></body></html>\n")
-# Valid JSON whose types are wrong where a parser looks: lists for objects, strings for numbers.
-_WRONG_TYPES: Mapping[str, object] = {
-    "loadCodeAssist": {"cloudaicompanionProject": 42, "currentTier": "g1-pro-tier",
-                       "paidTier": ["g1-pro-tier"]},
-    "fetchAvailableModels": {"models": [{"gemini-3-flash": {
-        "displayName": 3, "quotaInfo": {"remainingFraction": "lots", "resetTime": 1234}}}]},
-    "retrieveUserQuotaSummary": {"groups": {"displayName": "Gemini Models", "buckets": "none"}},
-    "token": {"access_token": 12345, "expires_in": "soon", "token_type": ["Bearer"]},
-}
-
-
-def _error_fault(fault: Fault) -> Reply:
-    if fault.kind == "429":
-        delay = f"{fault.retry_delay:g}s"
-        return google_error(429, "RESOURCE_EXHAUSTED",
-                            "Resource has been exhausted (e.g. check quota).", [
-            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED",
-             "domain": "cloudcode-pa.googleapis.com", "metadata": {"quotaResetDelay": delay}},
-            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay}])
-    code, status, message = {
-        "401": (401, "UNAUTHENTICATED", BAD_TOKEN),
-        "403": (403, "PERMISSION_DENIED", "Verify your account to continue."),
-        "403_license": (403, "PERMISSION_DENIED", NO_LICENSE),
-        "500": (500, "INTERNAL", "Internal error encountered."),
-        "503": (503, "UNAVAILABLE", "The service is currently unavailable."),
-    }[fault.kind]
-    return google_error(code, status, message)
-
-
-def apply_fault(fault: Fault | None, method: str, reply: Reply) -> Reply:
+def apply_fault(fault: Fault | None, method: str, reply: Reply, upstream: SimUpstream) -> Reply:
     """What the client gets instead of `reply` (the honest answer) under `fault`."""
     if fault is None or fault.kind == "not_onboarded":  # already applied by the model
         return reply
@@ -77,8 +42,27 @@ def apply_fault(fault: Fault | None, method: str, reply: Reply) -> Reply:
     if fault.kind == "html":
         return Reply(200, _HTML, "text/html; charset=utf-8")
     if fault.kind == "wrong_types":
-        return json_reply(_WRONG_TYPES.get(method, {"models": "wrong"}))
-    return _error_fault(fault)
+        return json_reply(upstream.wrong_types(method))
+    return upstream.error(fault)
+
+
+def bearer(header: str) -> str | None:
+    """The token of `Authorization: Bearer <t>` (or GitHub's `token <t>`)."""
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() in ("bearer", "token") else None
+
+
+def route(verb: str, path: str) -> tuple[list[SimUpstream], str, str] | None:
+    """The upstreams serving `verb path` (the Google ones share their paths), with the
+    host label and method it names."""
+    serving: list[SimUpstream] = []
+    named: tuple[str, str] | None = None
+    for upstream in UPSTREAMS.values():
+        found = upstream.route(verb, path)
+        if found is not None:
+            serving.append(upstream)
+            named = named or found
+    return (serving, *named) if named else None
 
 
 class SimServer(ThreadingHTTPServer):
@@ -154,20 +138,19 @@ class SimHandler(BaseHTTPRequestHandler):
         if path.startswith("/_sim/"):
             self._send(sim.control(verb, path, body))
             return
-        upstream = _UPSTREAM_PATH.match(path)
-        if verb == "POST" and upstream:
-            method = upstream.group(2)
-            auth = self.headers.get("Authorization", "")
-            scheme, _, token = auth.partition(" ")
-            fault, reply = sim.upstream(upstream.group(1) or "prod", method,
-                                        token.strip() if scheme.lower() == "bearer" else None, body)
+        found = route(verb, path)
+        upstream: SimUpstream = ANTIGRAVITY  # the OAuth endpoint's error style is Google's
+        if found is not None:
+            serving, host, method = found
+            token = bearer(self.headers.get("Authorization", ""))
+            upstream, fault, reply = sim.upstream(host, method, token, body, serving)
         elif verb == "POST" and path == "/token":
-            method = "token"
+            method = TOKEN_METHOD
             fault, reply = sim.token(dict(parse_qsl(body.decode("utf-8", "replace"))))
         else:
             self._send(google_error(404, "NOT_FOUND", f"No route for {verb} {path}."))
             return
-        reply = apply_fault(fault, method, reply)
+        reply = apply_fault(fault, method, reply, upstream)
         if self.server.stopping.wait(sim.latency + reply.delay):
             self.close_connection = True  # stopped while waiting: answer nothing
             return
@@ -177,6 +160,8 @@ class SimHandler(BaseHTTPRequestHandler):
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers:
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(reply.body)
 

@@ -1,13 +1,13 @@
-"""The simulated upstream's live state: tokens, faults and call counts behind one lock.
+"""The simulated upstreams' live state: accounts, tokens, faults and call counts
+behind one lock.
 
-Every handler returns a `Reply`; the server in `exporter.simulator` only sleeps and
-writes.
+Every handler returns a `Reply`; the server in `exporter.simulator.server` only
+sleeps and writes. Each account answers through its provider's `SimUpstream`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import secrets
 import threading
@@ -16,27 +16,22 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.simulator.antigravity import (
-    BAD_TOKEN,
-    HOSTS,
-    INTERNAL_MODELS,
-    METHODS,
-    MODELS,
-    NO_LICENSE,
-    POOLS,
-    TOKEN_SCOPE,
-    WINDOWS,
+from exporter.simulator.common import (
     AccountState,
     Fault,
     Reply,
     SimAccount,
     checked_fraction,
-    fraction_json,
-    google_error,
     json_reply,
-    load_code_assist,
     non_negative,
 )
+from exporter.simulator.google import TOKEN_SCOPE
+from exporter.simulator.upstreams import SimUpstream, all_hosts, all_methods
+
+# The OAuth token endpoint (Google's, shared by the Google upstreams) counts as a
+# method on its own host.
+TOKEN_METHOD = "token"
+TOKEN_HOST = "oauth"
 
 
 @dataclass
@@ -64,7 +59,9 @@ class SimState:
             self._accounts[spec.name] = AccountState(spec, now)
         self._tokens = {a.static_token: _Token(n, math.inf) for n, a in self._accounts.items()}
         self._by_refresh = {a.refresh_token: n for n, a in self._accounts.items()}
-        self._faults: list[Fault] = []
+        self._faults: list[Fault] = [
+            Fault(spec.name, "503", method=method)
+            for spec in accounts for method in spec.failing_methods]
         self._calls: dict[str, dict[str, int]] = {}
         self._calls_by_host: dict[str, dict[str, int]] = {}
         self.reset_calls()
@@ -103,79 +100,33 @@ class SimState:
 
     # -- the upstream API --
 
-    def upstream(self, host: str, method: str, token: str | None,
-                 body: bytes) -> tuple[Fault | None, Reply]:
-        """One `POST /v1internal:<method>` call on `host`: the fault to apply and the answer."""
+    def upstream(
+        self, host: str, method: str, token: str | None, body: bytes,
+        serving: Sequence[SimUpstream],
+    ) -> tuple[SimUpstream, Fault | None, Reply]:
+        """One call of `method` on `host`: who answers, the fault to apply and the
+        honest answer.
+
+        `serving` are the upstreams whose path was called; an account of another
+        provider gets a 401, as a real host would answer a stranger's token.
+        """
         with self._lock:
             now = self._clock()
             tok = self._tokens.get(token) if token else None
             self._record(tok.account if tok else None, method, host)
             fault = self._take_fault(tok.account if tok else None, method, host)
-            if tok is None or now >= tok.expires_at:
-                reply = google_error(401, "UNAUTHENTICATED", BAD_TOKEN)
-            else:
-                onboarded = fault is None or fault.kind != "not_onboarded"
-                reply = self._answer(self._accounts[tok.account], method, body, now, onboarded)
-            return fault, reply
-
-    def _answer(self, acct: AccountState, method: str, body: bytes, now: float,
-                onboarded: bool) -> Reply:
-        project = acct.spec.project if onboarded else None
-        if method == "loadCodeAssist":
-            return json_reply(load_code_assist(acct.spec, project))
-        if method not in ("fetchAvailableModels", "retrieveUserQuotaSummary"):
-            return google_error(404, "NOT_FOUND", f"Method {method!r} not found.")
-        try:
-            asked = json.loads(body or b"{}").get("project")
-        except (ValueError, AttributeError):
-            return google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
-        if not asked:
-            return google_error(400, "INVALID_ARGUMENT",
-                                "Request contains an invalid argument: project is required.")
-        if project is None or asked != project:
-            return google_error(403, "PERMISSION_DENIED",
-                                f"Permission denied on resource project {asked}.")
-        if method == "fetchAvailableModels":
-            return json_reply(self._models_body(acct, now))
-        if acct.spec.tier == "free-tier":
-            return google_error(403, "PERMISSION_DENIED", NO_LICENSE)
-        return json_reply(self._summary_body(acct, now))
-
-    def _models_body(self, acct: AccountState, now: float) -> dict[str, Any]:
-        models: dict[str, Any] = {}
-        for m in MODELS:
-            quota = acct.models[m.id]
-            info: dict[str, Any] = {"resetTime": quota.reset_time(now)}
-            value = quota.value(now, acct.drain)
-            if value is not None:
-                info = {"remainingFraction": fraction_json(value), **info}
-            models[m.id] = {"displayName": m.display_name, "modelProvider": m.provider,
-                            **m.extras, "quotaInfo": info}
-        models.update({k: dict(v) for k, v in INTERNAL_MODELS.items()})
-        return {"models": models, "defaultAgentModelId": "gemini-3-pro-high",
-                "deprecatedModelIds": {"gemini-3-pro-low": {"newModelId": "gemini-3-pro-high"}}}
-
-    def _summary_body(self, acct: AccountState, now: float) -> dict[str, Any]:
-        groups = []
-        for pool, (display, description, prefix) in POOLS.items():
-            buckets = []
-            for window, (window_name, _) in WINDOWS.items():
-                quota = acct.pools[pool, window]
-                buckets.append({
-                    "bucketId": f"{prefix}-{window}", "displayName": window_name,
-                    "window": window,
-                    "remainingFraction": fraction_json(quota.value(now, acct.drain) or 0.0),
-                    "resetTime": quota.reset_time(now)})
-            groups.append({"displayName": display, "description": description,
-                           "buckets": buckets})
-        return {"groups": groups}
+            acct = self._accounts[tok.account] if tok else None
+            if acct is None or tok is None or now >= tok.expires_at or (
+                    acct.upstream not in serving):
+                return serving[0], fault, serving[0].unauthorized()
+            return acct.upstream, fault, acct.upstream.answer(acct, method, body, now, fault)
 
     def token(self, form: Mapping[str, str]) -> tuple[Fault | None, Reply]:
         """One `POST /token` (OAuth refresh) with a parsed form body."""
         with self._lock:
             name = self._by_refresh.get(form.get("refresh_token", ""))
-            self._record(name, "token", "oauth")
-            fault = self._take_fault(name, "token", "oauth")
+            self._record(name, TOKEN_METHOD, TOKEN_HOST)
+            fault = self._take_fault(name, TOKEN_METHOD, TOKEN_HOST)
             if (form.get("client_id"), form.get("client_secret")) != (
                     self.client_id, self.client_secret):
                 reply = json_reply({"error": "invalid_client",
@@ -209,6 +160,9 @@ class SimState:
         "token", host "oauth"); pass a method or host to fault the API alone.
         """
         fault = Fault(account, kind, method, host, times, retry_delay, hang_seconds)
+        problems = fault.problems((*all_methods(), TOKEN_METHOD), (*all_hosts(), TOKEN_HOST))
+        if problems:
+            raise ValueError("bad fault: " + "; ".join(problems))
         with self._lock:
             if account != "*":
                 self._account(account)
@@ -223,8 +177,9 @@ class SimState:
             acct = self._account(account)
             acct.model(model).set(self._clock(), fraction)
 
-    def set_pool_fraction(self, account: str, pool: str, window: str, fraction: float) -> None:
-        checked_fraction(fraction, optional=False)  # pools always carry a fraction
+    def set_pool_fraction(self, account: str, pool: str, window: str,
+                          fraction: float | None) -> None:
+        checked_fraction(fraction)  # None: upstream leaves the bucket's fraction out
         with self._lock:
             acct = self._account(account)
             acct.pool(pool, window).set(self._clock(), fraction)
@@ -278,8 +233,11 @@ class SimState:
 
     def reset_calls(self) -> None:
         with self._lock:
-            self._calls = {name: dict.fromkeys(METHODS, 0) for name in self._accounts}
-            self._calls_by_host = {host: dict.fromkeys(METHODS, 0) for host in HOSTS}
+            self._calls = {name: dict.fromkeys((*acct.upstream.methods, TOKEN_METHOD), 0)
+                           for name, acct in self._accounts.items()}
+            methods = (*all_methods(), TOKEN_METHOD)
+            self._calls_by_host = {host: dict.fromkeys(methods, 0)
+                                   for host in (*all_hosts(), TOKEN_HOST)}
 
     def state(self) -> dict[str, Any]:
         """Everything a demo or a test in another process may want to see, JSON-ready."""
@@ -289,6 +247,7 @@ class SimState:
             for name, acct in self._accounts.items():
                 spec = acct.spec
                 accounts[name] = {
+                    "provider": spec.provider,
                     "tier": spec.tier, "tier_name": spec.tier_name, "email": spec.email,
                     "project": spec.project, "credential_style": spec.credential_style,
                     "drain_per_hour": acct.drain, "refresh_token_revoked": acct.revoked,

@@ -1,0 +1,249 @@
+"""What every simulated upstream shares: accounts, quotas that drain, replies, faults.
+
+Pure Python, no HTTP. Each upstream module (`antigravity`, ...) says which
+quotas an account has and how its replies look; `state.SimState` holds the live
+state behind one lock and `server` puts a loopback HTTP server in front of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypeGuard
+
+from exporter.timefmt import rfc3339
+
+if TYPE_CHECKING:
+    from exporter.simulator.upstreams import SimUpstream
+
+FIVE_HOURS = 5 * 3600.0
+DAY = 86400.0
+WEEK = 7 * DAY
+MONTH = 30 * DAY
+# Generic misbehaviours; each upstream renders the error kinds in its own style.
+FAULT_KINDS = ("401", "403", "403_license", "429", "500", "503", "hang", "malformed", "html",
+               "wrong_types", "large", "not_onboarded")
+
+
+def is_number(value: object) -> TypeGuard[float]:
+    # JSON from the control API is untyped, and bool is an int to Python.
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def checked_fraction(fraction: object, *, optional: bool = True) -> float | None:
+    """`fraction` if it is a number in [0, 1] (or None when `optional`), else ValueError."""
+    if fraction is None and optional:
+        return None
+    if not is_number(fraction) or not 0.0 <= fraction <= 1.0:
+        allowed = "a number from 0 to 1" + (" or None" if optional else "")
+        raise ValueError(f"fraction must be {allowed}, not {fraction!r}")
+    return float(fraction)
+
+
+def non_negative(what: str, value: object) -> str | None:
+    """A problem text unless `value` is a number >= 0."""
+    if not is_number(value) or value < 0:
+        return f"{what} must be a number >= 0, not {value!r}"
+    return None
+
+
+def unit(*parts: str) -> float:
+    """A stable pseudo-random number in [0, 1) so accounts differ but runs repeat."""
+    digest = hashlib.sha256("/".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    content_type: str = "application/json; charset=UTF-8"
+    delay: float = 0.0  # seconds to wait before answering (the "hang" fault)
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def json_reply(payload: object, status: int = 200,
+               headers: tuple[tuple[str, str], ...] = ()) -> Reply:
+    return Reply(status, json.dumps(payload).encode(), headers=headers)
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour; `times` None lasts until cleared.
+
+    `method` and `host` are checked against the simulator's upstreams when the
+    fault is set (`SimState.set_fault`).
+    """
+
+    account: str  # an account name or "*"
+    kind: str
+    method: str = "*"
+    host: str = "*"
+    times: int | None = None
+    retry_delay: float = 3.2
+    hang_seconds: float = 60.0
+
+    def problems(self, methods: tuple[str, ...], hosts: tuple[str, ...]) -> list[str]:
+        found = [
+            f"{what} {value!r} is not one of {allowed}"
+            for what, value, allowed in (("kind", self.kind, FAULT_KINDS),
+                                         ("method", self.method, ("*", *methods)),
+                                         ("host", self.host, ("*", *hosts)))
+            if value not in allowed]
+        if self.times is not None and (not isinstance(self.times, int) or self.times < 1):
+            found.append(f"times must be None or an integer >= 1, not {self.times!r}")
+        found += filter(None, [non_negative("retry_delay", self.retry_delay),
+                               non_negative("hang_seconds", self.hang_seconds)])
+        return found
+
+    def matches(self, account: str | None, method: str, host: str) -> bool:
+        return (self.account in ("*", account) and self.method in ("*", method)
+                and self.host in ("*", host))
+
+
+class Quota:
+    """A fraction that drains linearly and resets to 1.0 every `period` seconds."""
+
+    def __init__(self, start: float | None, now: float, reset_at: float, period: float,
+                 fractional: bool = False) -> None:
+        self.start = start  # fraction at t0; None: upstream omits the fraction (proto3 zero)
+        self.t0 = now
+        self.reset_at = reset_at
+        self.period = period
+        self.fractional = fractional  # render resets with fractional seconds
+
+    def _roll(self, now: float) -> None:
+        if now < self.reset_at:
+            return
+        periods = math.floor((now - self.reset_at) / self.period) + 1
+        self.t0 = self.reset_at + (periods - 1) * self.period
+        self.reset_at += periods * self.period
+        if self.start is not None:
+            self.start = 1.0
+
+    def value(self, now: float, drain_per_hour: float) -> float | None:
+        self._roll(now)
+        if self.start is None:
+            return None
+        drained = self.start - drain_per_hour * (now - self.t0) / 3600.0
+        return min(1.0, max(0.0, drained))
+
+    def set(self, now: float, fraction: float | None) -> None:
+        self._roll(now)
+        self.start = checked_fraction(fraction)
+        self.t0 = now
+
+    def rebase(self, now: float, drain_per_hour: float) -> None:
+        """Fix the current value as the new start, before the drain rate changes."""
+        self.set(now, self.value(now, drain_per_hour))
+
+    def reset_unix(self, now: float) -> float:
+        self._roll(now)
+        return self.reset_at
+
+    def reset_time(self, now: float) -> str:
+        self._roll(now)
+        if not self.fractional:
+            return rfc3339(self.reset_at)
+        return datetime.fromtimestamp(self.reset_at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def fraction_json(value: float) -> float | int:
+    # Upstream writes whole fractions as 1 and 0; parsers must take ints too.
+    return int(value) if value in (0.0, 1.0) else round(value, 7)
+
+
+@dataclass
+class SimAccount:
+    """One simulated account. Only `name` is required; see `demo_accounts()` for examples.
+
+    `provider` picks the simulated upstream; `tier` and `credential_style` default
+    to that upstream's first ones. Model and pool names are the upstream's own.
+    """
+
+    name: str
+    tier: str = ""
+    email: str = ""  # default f"{name}@example.invalid"
+    project: str | None = "auto"  # "auto": a stable id; None: never onboarded
+    credential_style: str = ""
+    drain_per_hour: float = 0.05
+    # Starting fractions overriding the defaults: model id -> fraction (None omits
+    # the fraction, as proto3 does for 0), and "pool/window" (e.g. "claude-gpt/5h")
+    # -> fraction.
+    model_fractions: dict[str, float | None] = field(default_factory=dict)
+    pool_fractions: dict[str, float | None] = field(default_factory=dict)
+    revoked: bool = False  # the refresh token is dead from the start (invalid_grant)
+    provider: str = "antigravity"
+    # Methods that answer 503 from the start (until the faults are cleared), e.g.
+    # ("retrieveUserQuotaSummary",): one source failing while the others answer.
+    failing_methods: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        up = self.upstream
+        self.tier = self.tier or next(iter(up.tiers))
+        self.credential_style = self.credential_style or up.credential_styles[0]
+        if self.tier not in up.tiers:
+            raise ValueError(f"SimAccount {self.name!r}: unknown tier {self.tier!r}, "
+                             f"expected one of {sorted(up.tiers)}")
+        if self.credential_style not in up.credential_styles:
+            raise ValueError(f"SimAccount {self.name!r}: unknown credential_style "
+                             f"{self.credential_style!r}, expected one of "
+                             f"{up.credential_styles}")
+        unknown = (set(self.model_fractions) - set(up.model_ids)) | (
+            set(self.pool_fractions) - set(up.pool_windows)) | (
+            set(self.failing_methods) - set(up.methods))
+        if unknown:
+            raise ValueError(f"SimAccount {self.name!r}: no such model, pool/window or method: "
+                             f"{sorted(unknown)}")
+        if problem := non_negative("drain_per_hour", self.drain_per_hour):
+            raise ValueError(f"SimAccount {self.name!r}: {problem}")
+        for fraction in (*self.model_fractions.values(), *self.pool_fractions.values()):
+            checked_fraction(fraction)
+        if not self.email:
+            self.email = f"{self.name}@example.invalid"
+        if self.project == "auto":
+            suffix = "".join("abcdefghjkmnpqrstuvwxyz23456789"[int(unit(self.name, str(i)) * 30)]
+                             for i in range(4))
+            self.project = f"sim-{self.name}-{suffix}"
+
+    @property
+    def upstream(self) -> SimUpstream:
+        from exporter.simulator.upstreams import upstream_for
+
+        return upstream_for(self.provider)
+
+    @property
+    def tier_name(self) -> str:
+        return self.upstream.tiers[self.tier]
+
+
+class AccountState:
+    """One account's live state: tokens, drain rate and its upstream's quotas."""
+
+    def __init__(self, spec: SimAccount, now: float) -> None:
+        self.spec = spec
+        self.upstream = spec.upstream
+        self.drain = spec.drain_per_hour
+        self.revoked = spec.revoked
+        self.refresh_token = f"1//sim-{spec.name}-{secrets.token_urlsafe(12)}"
+        self.static_token = self.upstream.token_prefix + secrets.token_urlsafe(18)
+        self.models, self.pools = self.upstream.quotas(spec, now)
+
+    def quotas(self) -> list[Quota]:
+        return [*self.models.values(), *self.pools.values()]
+
+    def model(self, model: str) -> Quota:
+        if model not in self.models:
+            raise KeyError(f"account {self.spec.name!r} has no model quota {model!r}; "
+                           f"models: {sorted(self.models)}")
+        return self.models[model]
+
+    def pool(self, pool: str, window: str) -> Quota:
+        if (pool, window) not in self.pools:
+            raise KeyError(f"account {self.spec.name!r} has no pool {pool!r} window {window!r}; "
+                           f"pools: {sorted(f'{p}/{w}' for p, w in self.pools)}")
+        return self.pools[pool, window]

@@ -1,0 +1,120 @@
+"""What the simulated Google upstreams (Antigravity, Gemini CLI) share: the Cloud Code
+API's paths and error bodies, the OAuth token endpoint's credentials, config entries."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from exporter.simulator.common import Fault, Reply, SimAccount, json_reply
+from exporter.timefmt import rfc3339
+
+if TYPE_CHECKING:
+    from exporter.simulator.state import SimState
+
+# Two fake hosts on one port, told apart by a path prefix; a bare path is "prod".
+V1INTERNAL = re.compile(r"^(?:/(daily|prod))?/v1internal:([A-Za-z]+)$")
+HOSTS = ("daily", "prod")
+NO_LICENSE = "You do not have a valid license of this product."
+BAD_TOKEN = ("Request had invalid authentication credentials. Expected OAuth 2 access token, "
+             "login cookie or other valid authentication credential.")
+TOKEN_SCOPE = (
+    "https://www.googleapis.com/auth/cloud-platform "
+    "https://www.googleapis.com/auth/userinfo.email"
+)
+CREDENTIAL_STYLES = (
+    "refresh_token", "refresh_token_file", "access_token", "access_token_file", "file")
+
+
+def google_error(code: int, status: str, message: str, details: Sequence[object] = ()) -> Reply:
+    error: dict[str, object] = {"code": code, "message": message, "status": status}
+    if details:
+        error["details"] = list(details)
+    return json_reply({"error": error}, code)
+
+
+def unauthorized() -> Reply:
+    return google_error(401, "UNAUTHENTICATED", BAD_TOKEN)
+
+
+def fault_error(fault: Fault) -> Reply:
+    """A Google-style error body for an error fault, RetryInfo included for a 429."""
+    if fault.kind == "429":
+        delay = f"{fault.retry_delay:g}s"
+        return google_error(429, "RESOURCE_EXHAUSTED",
+                            "Resource has been exhausted (e.g. check quota).", [
+            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED",
+             "domain": "cloudcode-pa.googleapis.com", "metadata": {"quotaResetDelay": delay}},
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay}])
+    code, status, message = {
+        "401": (401, "UNAUTHENTICATED", BAD_TOKEN),
+        "403": (403, "PERMISSION_DENIED", "Verify your account to continue."),
+        "403_license": (403, "PERMISSION_DENIED", NO_LICENSE),
+        "500": (500, "INTERNAL", "Internal error encountered."),
+        "503": (503, "UNAVAILABLE", "The service is currently unavailable."),
+    }[fault.kind]
+    return google_error(code, status, message)
+
+
+def route(verb: str, path: str) -> tuple[str, str] | None:
+    """(host, method) of a Cloud Code call; any method name, so an unknown one gets
+    the upstream's own 404 (and is counted)."""
+    match = V1INTERNAL.match(path)
+    if verb != "POST" or not match:
+        return None
+    return match.group(1) or "prod", match.group(2)
+
+
+def requested_project(body: bytes) -> str | Reply:
+    """The `project` of a quota call's body, or the error upstream gives without one."""
+    try:
+        asked = json.loads(body or b"{}").get("project")
+    except (ValueError, AttributeError):
+        return google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+    if not asked or not isinstance(asked, str):
+        return google_error(400, "INVALID_ARGUMENT",
+                            "Request contains an invalid argument: project is required.")
+    return asked
+
+
+def write_secret(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+
+
+def account_config(sim: SimState, spec: SimAccount, directory: Path, base_url: str,
+                   borrowed_file: str) -> dict[str, object]:
+    """A Google account's config entry. `borrowed_file` is how the "file" style names
+    its credential file (CLIProxyAPI's `antigravity-<email>.json`, gemini-cli's
+    `oauth_creds.json`); its content is written in CLIProxyAPI's format, which the
+    exporter reads for both."""
+    style = spec.credential_style
+    refresh, access, expires_at = sim.credentials(spec.name, expiring=style == "file")
+    credentials: dict[str, str]
+    if style in ("refresh_token", "access_token"):
+        credentials = {style: refresh if style == "refresh_token" else access}
+    elif style in ("refresh_token_file", "access_token_file"):
+        path = directory / f"{spec.name}.{style.removesuffix('_file')}"
+        write_secret(path, (refresh if style == "refresh_token_file" else access) + "\n")
+        credentials = {style: str(path)}
+    else:
+        path = directory / borrowed_file
+        issued = expires_at - sim.token_ttl
+        auth: dict[str, object] = {
+            "type": spec.provider, "access_token": access, "refresh_token": refresh,
+            "expires_in": int(sim.token_ttl), "timestamp": int(issued * 1000),
+            "expired": rfc3339(expires_at), "email": spec.email}
+        if spec.project:
+            auth["project_id"] = spec.project
+        write_secret(path, json.dumps(auth, indent=2) + "\n")
+        credentials = {"file": str(path)}
+    entry: dict[str, object] = {"name": spec.name, "provider": spec.provider,
+                                "credentials": credentials}
+    if not style.startswith("access_token"):
+        entry["oauth_client"] = {"client_id": sim.client_id, "client_secret": sim.client_secret}
+    entry["endpoints"] = [f"{base_url}/{host}" for host in HOSTS]
+    entry["token_url"] = f"{base_url}/token"
+    return entry
