@@ -3,19 +3,21 @@
 Sample exposition (one Antigravity account, abridged)::
 
     llm_quota_up{provider="antigravity",account="work"} 1.0
+    llm_quota_source_up{provider="antigravity",account="work",source="summary"} 1.0
     llm_quota_remaining_fraction{provider="antigravity",account="work",
-        model="claude-sonnet-4-5",tier="g1-pro-tier"} 0.12
-    llm_quota_remaining_fraction_known{provider="antigravity",account="work",
-        model="claude-opus-4-5-thinking",tier="g1-pro-tier"} 0.0
-    llm_quota_reset_timestamp_seconds{provider="antigravity",account="work",
-        model="claude-sonnet-4-5",tier="g1-pro-tier"} 1.7959e+09
+        model="claude-sonnet-4-5",tier="g1-pro-tier"} 1.0
+    llm_quota_effective_remaining_fraction{provider="antigravity",account="work",
+        model="claude-sonnet-4-5",tier="g1-pro-tier"} 0.0
+    llm_quota_model_pool_info{provider="antigravity",account="work",
+        model="claude-sonnet-4-5",pool="claude-gpt"} 1.0
     llm_quota_pool_remaining_fraction{provider="antigravity",account="work",
         pool="claude-gpt",window="5h",tier="g1-pro-tier"} 0.0
     llm_quota_fetch_errors_total{provider="antigravity",account="work",reason="auth"} 0.0
 
 (label sets wrapped here for width; real output is one line per sample)
 
-A failed account gets `llm_quota_up 0` and none of the quota series.
+A source that failed drops only its own series; an account whose every source
+failed gets `llm_quota_up 0` and none of the quota series.
 """
 
 from __future__ import annotations
@@ -27,123 +29,163 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from exporter import __version__
-from exporter.snapshot import Reason, Snapshot
+from exporter.quota import effective
+from exporter.snapshot import AccountData, AccountSnapshot, Reason, Snapshot
 
 MODEL_LABELS = ["provider", "account", "model", "tier"]
 POOL_LABELS = ["provider", "account", "pool", "window", "tier"]
 ACCOUNT_LABELS = ["provider", "account"]
+_REUSE = (
+    " Results may be reused for the account's min_interval, so it may be older than"
+    " this scrape."
+)
+
+
+class _Families:
+    """Every family of one exposition, in the order they are exposed."""
+
+    def __init__(self) -> None:
+        gauge, counter = GaugeMetricFamily, CounterMetricFamily
+        self.fraction = gauge(
+            "llm_quota_remaining_fraction",
+            "Fraction (0..1) of a per-model quota left. Upstream leaving the fraction out "
+            "means 0 (see llm_quota_remaining_fraction_omitted)." + _REUSE,
+            labels=MODEL_LABELS)
+        self.omitted = gauge(
+            "llm_quota_remaining_fraction_omitted",
+            "1 where upstream left the fraction out of a quota entry and it is exported as 0 "
+            "(proto3 JSON omits zeros); absent otherwise.",
+            labels=MODEL_LABELS)
+        self.effective = gauge(
+            "llm_quota_effective_remaining_fraction",
+            "What a request for this model can really use now: the minimum of the model's "
+            "own fraction and every pool window covering it. Absent while the pool source "
+            "fails (unless the model's own quota is already 0)." + _REUSE,
+            labels=MODEL_LABELS)
+        self.reset = gauge(
+            "llm_quota_reset_timestamp_seconds",
+            "Unix time of the per-model quota's next reset.", labels=MODEL_LABELS)
+        self.pool_fraction = gauge(
+            "llm_quota_pool_remaining_fraction",
+            "Fraction (0..1) left of a quota shared by a group of models over a window."
+            + _REUSE, labels=POOL_LABELS)
+        self.pool_reset = gauge(
+            "llm_quota_pool_reset_timestamp_seconds",
+            "Unix time of the pool window's next reset.", labels=POOL_LABELS)
+        self.pool_remaining = gauge(
+            "llm_quota_pool_remaining_requests",
+            "Requests left in a pool window, where upstream counts them.", labels=POOL_LABELS)
+        self.pool_limit = gauge(
+            "llm_quota_pool_limit_requests",
+            "Requests allowed in a pool window, where upstream counts them.", labels=POOL_LABELS)
+        self.pool_unlimited = gauge(
+            "llm_quota_pool_unlimited",
+            "1 where the plan sets no limit for this pool window (it then has no fraction).",
+            labels=POOL_LABELS)
+        self.pools_available = gauge(
+            "llm_quota_pools_available",
+            "1 when the account has pool quotas (5-hour / weekly), 0 when upstream says it "
+            "has no licence for them.", labels=ACCOUNT_LABELS)
+        self.credits = gauge(
+            "llm_quota_credits_remaining",
+            "Prepaid or bonus credits left.", labels=["provider", "account", "credit_type"])
+        self.account_info = gauge(
+            "llm_quota_account_info", "Account metadata; always 1.",
+            labels=["provider", "account", "tier", "tier_name", "project", "email"])
+        self.model_info = gauge(
+            "llm_quota_model_info", "Model metadata; always 1.",
+            labels=["provider", "account", "model", "display_name", "model_provider"])
+        self.model_pool = gauge(
+            "llm_quota_model_pool_info",
+            "Always 1: the model draws on that pool (for PromQL joins).",
+            labels=["provider", "account", "model", "pool"])
+        self.source_up = gauge(
+            "llm_quota_source_up",
+            "1 if that upstream call answered in this scrape, else 0." + _REUSE,
+            labels=["provider", "account", "source"])
+        self.up = gauge(
+            "llm_quota_up",
+            "1 if every configured source of the account answered in this scrape, else 0."
+            + _REUSE, labels=ACCOUNT_LABELS)
+        self.last_success = gauge(
+            "llm_quota_last_success_timestamp_seconds",
+            "Unix time every source of the account last answered.", labels=ACCOUNT_LABELS)
+        self.duration = gauge(
+            "llm_quota_fetch_duration_seconds",
+            "How long the account's latest fetch took.", labels=ACCOUNT_LABELS)
+        self.errors = counter(
+            "llm_quota_fetch_errors",
+            "Failed upstream calls since the exporter started, by reason.",
+            labels=["provider", "account", "reason"])
+        self.skipped = counter(
+            "llm_quota_parse_skipped",
+            "Upstream entries skipped as malformed since the exporter started (the rest of "
+            "the reply is kept).", labels=["provider", "account", "source"])
+        self.build = gauge(
+            "llm_quota_exporter_build_info", "Exporter build information; always 1.",
+            labels=["version", "python_version"])
+
+    def all(self) -> list[Metric]:
+        return list(vars(self).values())
+
+    def account(self, acc: AccountSnapshot) -> None:
+        ids = [acc.provider, acc.account]
+        self.up.add_metric(ids, 1.0 if acc.up else 0.0)
+        self.duration.add_metric(ids, acc.duration_seconds)
+        if acc.last_success is not None:
+            self.last_success.add_metric(ids, acc.last_success)
+        for reason in Reason:
+            self.errors.add_metric(
+                [*ids, reason.value], float(acc.errors_total.get(reason.value, 0)))
+        for result in acc.sources:
+            self.source_up.add_metric([*ids, result.source], 1.0 if result.up else 0.0)
+            self.skipped.add_metric(
+                [*ids, result.source], float(acc.skipped_total.get(result.source, 0)))
+        if acc.data is not None:
+            self.quotas(ids, acc.data)
+
+    def quotas(self, ids: list[str], data: AccountData) -> None:
+        tier = data.info.tier
+        self.account_info.add_metric(
+            [*ids, tier, data.info.tier_name, data.info.project or "", data.info.email or ""],
+            1.0)
+        self.pools_available.add_metric(ids, 1.0 if data.pools_available else 0.0)
+        for credit in data.credits:
+            self.credits.add_metric([*ids, credit.credit_type], credit.remaining)
+        for m in data.models:
+            labels = [*ids, m.model, tier]
+            self.fraction.add_metric(labels, m.remaining_fraction)
+            if m.omitted:
+                self.omitted.add_metric(labels, 1.0)
+            limit = effective(m, data)
+            if limit is not None:
+                self.effective.add_metric(labels, limit.fraction)
+            if m.reset_time is not None:
+                self.reset.add_metric(labels, m.reset_time)
+            self.model_info.add_metric([*ids, m.model, m.display_name, m.model_provider], 1.0)
+            for pool in m.pools:
+                self.model_pool.add_metric([*ids, m.model, pool], 1.0)
+        for p in data.pools:
+            labels = [*ids, p.pool, p.window, tier]
+            if p.unlimited:
+                self.pool_unlimited.add_metric(labels, 1.0)
+            elif p.remaining_fraction is not None:
+                self.pool_fraction.add_metric(labels, p.remaining_fraction)
+            if p.reset_time is not None:
+                self.pool_reset.add_metric(labels, p.reset_time)
+            if p.remaining_requests is not None:
+                self.pool_remaining.add_metric(labels, p.remaining_requests)
+            if p.limit_requests is not None:
+                self.pool_limit.add_metric(labels, p.limit_requests)
 
 
 def families(snapshot: Snapshot) -> list[Metric]:
     """Every metric family for one snapshot, built fresh."""
-    reuse = (
-        " Results may be reused for the account's min_interval, so it may be older than"
-        " this scrape."
-    )
-    fraction = GaugeMetricFamily(
-        "llm_quota_remaining_fraction",
-        "Fraction (0..1) of a per-model quota left. Absent when upstream reports no "
-        "fraction; see llm_quota_remaining_fraction_known." + reuse,
-        labels=MODEL_LABELS,
-    )
-    known = GaugeMetricFamily(
-        "llm_quota_remaining_fraction_known",
-        "1 when upstream reported a remaining fraction for this model, 0 when it did not "
-        "(the quota is unknown, not exhausted).",
-        labels=MODEL_LABELS,
-    )
-    reset = GaugeMetricFamily(
-        "llm_quota_reset_timestamp_seconds",
-        "Unix time of the per-model quota's next reset.",
-        labels=MODEL_LABELS,
-    )
-    pool_fraction = GaugeMetricFamily(
-        "llm_quota_pool_remaining_fraction",
-        "Fraction (0..1) left of a quota shared by a group of models over a window." + reuse,
-        labels=POOL_LABELS,
-    )
-    pool_reset = GaugeMetricFamily(
-        "llm_quota_pool_reset_timestamp_seconds",
-        "Unix time of the pool window's next reset.",
-        labels=POOL_LABELS,
-    )
-    pools_available = GaugeMetricFamily(
-        "llm_quota_pools_available",
-        "1 when the account has pool quotas (5-hour / weekly), 0 when upstream says it "
-        "has no licence for them.",
-        labels=ACCOUNT_LABELS,
-    )
-    account_info = GaugeMetricFamily(
-        "llm_quota_account_info",
-        "Account metadata; always 1.",
-        labels=["provider", "account", "tier", "tier_name", "project", "email"],
-    )
-    model_info = GaugeMetricFamily(
-        "llm_quota_model_info",
-        "Model metadata; always 1.",
-        labels=["provider", "account", "model", "display_name", "model_provider"],
-    )
-    up = GaugeMetricFamily(
-        "llm_quota_up",
-        "1 if this scrape has current data for the account, else 0." + reuse,
-        labels=ACCOUNT_LABELS,
-    )
-    last_success = GaugeMetricFamily(
-        "llm_quota_last_success_timestamp_seconds",
-        "Unix time the account was last fetched successfully.",
-        labels=ACCOUNT_LABELS,
-    )
-    duration = GaugeMetricFamily(
-        "llm_quota_fetch_duration_seconds",
-        "How long the account's latest fetch took.",
-        labels=ACCOUNT_LABELS,
-    )
-    errors = CounterMetricFamily(
-        "llm_quota_fetch_errors",
-        "Failed account fetches since the exporter started, by reason.",
-        labels=["provider", "account", "reason"],
-    )
+    out = _Families()
     for acc in snapshot.accounts:
-        ids = [acc.provider, acc.account]
-        up.add_metric(ids, 1.0 if acc.up else 0.0)
-        duration.add_metric(ids, acc.duration_seconds)
-        if acc.last_success is not None:
-            last_success.add_metric(ids, acc.last_success)
-        for reason in Reason:
-            errors.add_metric([*ids, reason.value], float(acc.errors_total.get(reason.value, 0)))
-        data = acc.data
-        if not acc.up or data is None:
-            continue
-        tier = data.info.tier
-        account_info.add_metric(
-            [*ids, tier, data.info.tier_name, data.info.project or "", data.info.email or ""],
-            1.0,
-        )
-        pools_available.add_metric(ids, 1.0 if data.pools_available else 0.0)
-        for m in data.models:
-            labels = [*ids, m.model, tier]
-            known.add_metric(labels, 0.0 if m.remaining_fraction is None else 1.0)
-            if m.remaining_fraction is not None:
-                fraction.add_metric(labels, m.remaining_fraction)
-            if m.reset_time is not None:
-                reset.add_metric(labels, m.reset_time)
-            model_info.add_metric([*ids, m.model, m.display_name, m.model_provider], 1.0)
-        for p in data.pools:
-            labels = [*ids, p.pool, p.window, tier]
-            if p.remaining_fraction is not None:
-                pool_fraction.add_metric(labels, p.remaining_fraction)
-            if p.reset_time is not None:
-                pool_reset.add_metric(labels, p.reset_time)
-    build = GaugeMetricFamily(
-        "llm_quota_exporter_build_info",
-        "Exporter build information; always 1.",
-        labels=["version", "python_version"],
-    )
-    build.add_metric([__version__, platform.python_version()], 1.0)
-    return [
-        fraction, known, reset, pool_fraction, pool_reset, pools_available, account_info,
-        model_info, up, last_success, duration, errors, build,
-    ]
+        out.account(acc)
+    out.build.add_metric([__version__, platform.python_version()], 1.0)
+    return out.all()
 
 
 class SnapshotCollector(Collector):

@@ -21,6 +21,7 @@ from dataclasses import replace
 
 from exporter.config import AccountConfig, Config
 from exporter.providers import Provider, make_provider
+from exporter.redact import Redactor
 from exporter.snapshot import (
     AccountData,
     AccountInfo,
@@ -28,6 +29,7 @@ from exporter.snapshot import (
     FetchError,
     Reason,
     Snapshot,
+    SourceResult,
 )
 from exporter.upstream.transport import HttpClients
 
@@ -69,11 +71,17 @@ class AccountWorker:
         self._clock = clock
         self._lock = threading.Lock()
         self._inflight: cf.Future[AccountSnapshot] | None = None
+        self._timed_out: cf.Future[AccountSnapshot] | None = None  # already counted
         self._last: AccountSnapshot | None = None
         self._last_success: float | None = None
         self._errors: Counter[str] = Counter()
+        self._skipped: Counter[str] = Counter()
         self._failures = 0  # in a row
         self._retry_at = 0.0  # wall clock; no new fetch before this unless forced
+        # Identities seen in this account's data: masked in error text even where
+        # no pattern would find them.
+        self._emails: set[str] = set()
+        self._projects: set[str] = {config.project} if config.project else set()
 
     def begin(
         self, pool: cf.Executor, deadline: float, force: bool
@@ -86,52 +94,106 @@ class AccountWorker:
             now = self._clock()
             if not force and last is not None and (
                 now - last.fetched_at < self.config.min_interval
-                or (not last.up and now < self._retry_at)
+                or (last.data is None and now < self._retry_at)
             ):
-                return replace(last, cached=True, errors_total=dict(self._errors))
+                return replace(last, cached=True, errors_total=dict(self._errors),
+                               skipped_total=dict(self._skipped))
             future = pool.submit(self._run, deadline)
             self._inflight = future
             return future
 
-    def timed_out(self, budget: float) -> AccountSnapshot:
-        """What a scrape reports for an account whose fetch outlived the deadline."""
+    def timed_out(self, budget: float, future: cf.Future[AccountSnapshot]) -> AccountSnapshot:
+        """What a scrape reports for an account whose fetch outlived the deadline.
+
+        The timeout is counted once per fetch, however many scrapes joined it.
+        """
         with self._lock:
+            if self._timed_out is not future:
+                self._timed_out = future
+                self._errors[Reason.TIMEOUT.value] += 1
+            error = FetchError(
+                Reason.TIMEOUT, f"fetch did not finish within the {budget:.1f}s deadline"
+            )
             return AccountSnapshot(
                 provider=self.config.provider,
                 account=self.config.name,
                 up=False,
                 data=None,
-                error=FetchError(
-                    Reason.TIMEOUT, f"fetch did not finish within the {budget:.1f}s deadline"
-                ),
+                error=error,
                 duration_seconds=budget,
                 fetched_at=self._clock(),
                 last_success=self._last_success,
                 errors_total=dict(self._errors),
+                skipped_total=dict(self._skipped),
+                sources=tuple(SourceResult(s, error) for s in sorted(self.config.sources)),
             )
+
+    def _redactor(self) -> Redactor:
+        return Redactor(
+            expose_email=self.config.expose_email,
+            expose_project=self.config.expose_project,
+            emails=self._emails,
+            projects=self._projects,
+        )
+
+    def _outcome(self, deadline: float) -> tuple[AccountData | None, tuple[SourceResult, ...]]:
+        """Call the provider: its data and per-source results, errors redacted."""
+        data: AccountData | None = None
+        try:
+            data = self.provider.fetch(deadline)
+        except FetchError as exc:
+            results = tuple(SourceResult(s, exc) for s in sorted(self.config.sources))
+        except Exception as exc:  # a bug of ours must not kill the account loop
+            log.error("unexpected error fetching an account", exc_info=True,
+                      extra={"kv": {"provider": self.config.provider,
+                                    "account": self.config.name}})
+            error = FetchError(Reason.INTERNAL, f"unexpected error ({type(exc).__name__})")
+            results = tuple(SourceResult(s, error) for s in sorted(self.config.sources))
+        else:
+            results = data.sources
+            self._remember(data.info)
+        redact = self._redactor()
+        results = tuple(
+            r if r.error is None else replace(r, error=_redacted(r.error, redact))
+            for r in results
+        )
+        if data is not None and not any(r.up for r in results) and results:
+            data = None  # every source failed: nothing to show
+        elif data is not None:
+            data = self._private(replace(data, sources=results))
+        return data, results
+
+    def _remember(self, info: AccountInfo) -> None:
+        with self._lock:
+            if info.email:
+                self._emails.add(info.email)
+            if info.project:
+                self._projects.add(info.project)
 
     def _run(self, deadline: float) -> AccountSnapshot:
         started = time.monotonic()
-        data: AccountData | None = None
-        error: FetchError | None = None
-        try:
-            data = self._private(self.provider.fetch(deadline))
-        except FetchError as exc:
-            error = exc
-        except Exception as exc:  # a bug or an odd body must not kill the account loop
-            log.debug("unexpected error fetching %s", self.config.name, exc_info=True)
-            error = FetchError(Reason.PARSE, f"unexpected error ({type(exc).__name__})")
+        data, results = self._outcome(deadline)
+        failed = [r.error for r in results if r.error is not None]
+        error = failed[0] if failed else None
         duration = time.monotonic() - started
         now = self._clock()
         with self._lock:
             previous = self._last
+            # One error shared by every source (no token, say) is one failure.
+            for failure in {id(f): f for f in failed}.values():
+                self._errors[failure.reason.value] += 1
+            for r in results:
+                if r.skipped:
+                    self._skipped[r.source] += r.skipped
             if error is None:
                 self._last_success = now
                 self._failures = 0
-            else:
-                self._errors[error.reason.value] += 1
+            elif data is None:
+                # Nothing answered: back off. A partial answer keeps the next
+                # scrape fetching (a 429 already closes its host on its own).
                 self._failures += 1
-                delay = backoff_delay(self._failures, error.retry_after, random.random())
+                retry_after = max((f.retry_after or 0.0 for f in failed), default=0.0)
+                delay = backoff_delay(self._failures, retry_after or None, random.random())
                 self._retry_at = now + delay
             snap = AccountSnapshot(
                 provider=self.config.provider,
@@ -143,6 +205,8 @@ class AccountWorker:
                 fetched_at=now,
                 last_success=self._last_success,
                 errors_total=dict(self._errors),
+                skipped_total=dict(self._skipped),
+                sources=results,
             )
             self._last = snap
             self._inflight = None
@@ -161,6 +225,13 @@ class AccountWorker:
         return replace(data, info=keep)
 
 
+def _redacted(error: FetchError, redact: Redactor) -> FetchError:
+    message = redact(error.message)
+    if message == error.message:
+        return error
+    return FetchError(error.reason, message, retry_after=error.retry_after)
+
+
 def _log_outcome(snap: AccountSnapshot, previous: AccountSnapshot | None) -> None:
     fields = {
         "provider": snap.provider,
@@ -173,9 +244,10 @@ def _log_outcome(snap: AccountSnapshot, previous: AccountSnapshot | None) -> Non
             and previous.error is not None
             and previous.error.message == snap.error.message
         )
-        fields.update(reason=snap.error.reason.value, error=snap.error.message)
-        log.log(logging.DEBUG if same else logging.WARNING, "account fetch failed",
-                extra={"kv": fields})
+        failed = ",".join(r.source for r in snap.sources if not r.up)
+        fields.update(reason=snap.error.reason.value, error=snap.error.message, failed=failed)
+        message = "account fetch failed" if snap.data is None else "account source failed"
+        log.log(logging.DEBUG if same else logging.WARNING, message, extra={"kv": fields})
         return
     assert snap.data is not None
     fields.update(models=str(len(snap.data.models)), pools=str(len(snap.data.pools)))
@@ -195,7 +267,9 @@ class FetchEngine:
     ) -> None:
         self._clock = clock
         self._factory = provider_factory
-        self._clients = HttpClients.create(config.concurrency)
+        # An account's sources run side by side: keep a connection per source warm.
+        sources = max((len(a.sources) for a in config.accounts), default=2)
+        self._clients = HttpClients.create(config.concurrency * sources)
         self._pool = cf.ThreadPoolExecutor(
             max_workers=config.concurrency, thread_name_prefix="fetch"
         )
@@ -265,7 +339,7 @@ class FetchEngine:
             if future.done() and not future.cancelled():
                 results[name] = future.result()
             else:
-                results[name] = worker.timed_out(budgets[name])
+                results[name] = worker.timed_out(budgets[name], future)
         ordered = tuple(results[w.config.name] for w in selected)
         return Snapshot(accounts=ordered, taken_at=self._clock())
 

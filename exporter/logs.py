@@ -1,7 +1,8 @@
 """Logging in logfmt or JSON, Prometheus style: `ts=... level=... msg=... key=value`.
 
-Structured fields travel in `extra={"kv": {...}}`. Nothing here redacts: secrets
-are kept out of log calls at the source (config.Secret prints as `<secret>`).
+Structured fields travel in `extra={"kv": {...}}`. Secrets are kept out of log
+calls at the source (config.Secret prints as `<secret>`; error text is redacted by
+the fetch engine); a logged exception shows its stack and type but not its text.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Any, TextIO
 
 LEVELS = ("debug", "info", "warn", "error")
 
@@ -29,8 +31,16 @@ def _fields(record: logging.LogRecord) -> dict[str, str]:
     if isinstance(extra, dict):
         out.update({str(k): str(v) for k, v in extra.items()})
     if record.exc_info and record.exc_info[0] is not None:
-        out["exc"] = logging.Formatter().formatException(record.exc_info)
+        out["exc"] = _traceback_text(record.exc_info)
     return out
+
+
+def _traceback_text(exc_info: Any) -> str:
+    """The stack and the exception's type, not its text: an exception's message can
+    carry what a bug was holding (a token, a reply body), a stack cannot."""
+    exc_type, _exc, tb = exc_info
+    frames = "".join(traceback.format_tb(tb))
+    return f"Traceback (most recent call last):\n{frames}{exc_type.__name__} (message withheld)"
 
 
 def _logfmt_value(value: str) -> str:

@@ -24,9 +24,11 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
+from exporter.quota import effective
 from exporter.server.api import QuotaSource, accounts_for, select, unknown_accounts_message
-from exporter.snapshot import Snapshot, to_json
+from exporter.snapshot import Snapshot
 from exporter.timefmt import human_duration, parse_duration
+from exporter.views.document import to_json
 from exporter.views.terminal import make_console, render_snapshot
 
 EXIT_OK = 0
@@ -87,10 +89,13 @@ def exit_code(snapshot: Snapshot, fail_below: float | None) -> int:
         for a in snapshot.accounts:
             if a.data is None:
                 continue
-            fractions = [m.remaining_fraction for m in a.data.models]
-            fractions += [p.remaining_fraction for p in a.data.pools]
-            # Unknown is not low: an unknown fraction never trips the threshold.
-            if any(f is not None and f < fail_below for f in fractions):
+            # A model counts with its effective number (its pools included); an
+            # unknown number is not low and never trips the threshold.
+            limits = [effective(m, a.data) for m in a.data.models]
+            fractions = [limit.fraction for limit in limits if limit is not None]
+            fractions += [p.remaining_fraction for p in a.data.pools
+                          if p.remaining_fraction is not None]
+            if any(f < fail_below for f in fractions):
                 return EXIT_BELOW
     return EXIT_OK
 

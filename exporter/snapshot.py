@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 
 class Reason(StrEnum):
@@ -24,13 +23,15 @@ class Reason(StrEnum):
     TIMEOUT = "timeout"
     NETWORK = "network"
     PARSE = "parse"
+    INTERNAL = "internal"  # a bug of ours; logged with its traceback
 
 
 class FetchError(Exception):
-    """A failed account fetch with a reason and a message safe to show anywhere.
+    """A failed fetch with a reason and a message safe to show anywhere.
 
     The message must never contain a secret: providers build it from status
-    codes, upstream error messages and host names only.
+    codes, upstream error messages and host names only. Emails and project ids
+    are masked by the fetch engine before anything shows it.
     """
 
     def __init__(
@@ -39,7 +40,7 @@ class FetchError(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
-        # Seconds the upstream asked us to wait (RetryInfo.retryDelay), if any.
+        # Seconds the upstream asked us to wait (RetryInfo.retryDelay, Retry-After), if any.
         self.retry_after = retry_after
 
     def __repr__(self) -> str:
@@ -48,25 +49,45 @@ class FetchError(Exception):
 
 @dataclass(frozen=True)
 class ModelQuota:
-    """One per-model quota (Antigravity fetchAvailableModels)."""
+    """One per-model quota (Antigravity fetchAvailableModels, Gemini CLI retrieveUserQuota)."""
 
     model: str  # upstream model id, the `model` label
     display_name: str
     model_provider: str  # "google", "anthropic", "openai", ... or "" when unknown
-    remaining_fraction: float | None  # None: upstream gave no fraction; never guessed
+    # Always a number: upstream leaving the fraction out of a quota entry means 0
+    # (proto3 JSON omits zeros); `omitted` says that is how we got it.
+    remaining_fraction: float
     reset_time: float | None  # Unix seconds
+    pools: tuple[str, ...] = ()  # slugs of the pools this model also draws on
+    omitted: bool = False  # upstream gave no fraction; read as 0 (exhausted)
+    remaining_requests: float | None = None  # a count, where upstream gives one
 
 
 @dataclass(frozen=True)
 class PoolQuota:
-    """One window of a quota shared by a group of models (retrieveUserQuotaSummary)."""
+    """One window of a quota shared by a group of models (or by a whole plan)."""
 
-    pool: str  # stable slug of the group's display name: "gemini", "claude-gpt"
-    pool_name: str  # the group's display name as upstream gave it
-    window: str  # "5h", "weekly", ...
-    remaining_fraction: float | None
+    pool: str  # stable slug: "gemini", "claude-gpt", "all", "premium-interactions"
+    pool_name: str  # what people recognise: the group's display name as upstream gave it
+    window: str  # "5h", "weekly", "monthly", ...
+    remaining_fraction: float | None  # None only when `unlimited`
     reset_time: float | None  # Unix seconds
     bucket_id: str = ""
+    remaining_requests: float | None = None  # absolute counts (Copilot premium requests)
+    limit_requests: float | None = None
+    unlimited: bool = False  # the plan sets no limit here: no fraction
+    omitted: bool = False  # upstream gave no fraction; read as 0 (exhausted)
+    # Pools whose windows also limit this one: Claude's weekly Opus limit sits
+    # inside the plan's overall limits, so a request meets both.
+    within: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Credit:
+    """Prepaid or bonus credits left (Antigravity availableCredits, Codex credits)."""
+
+    credit_type: str  # "GOOGLE_ONE_AI", "codex", ...
+    remaining: float
 
 
 @dataclass(frozen=True)
@@ -78,32 +99,61 @@ class AccountInfo:
 
 
 @dataclass(frozen=True)
+class SourceResult:
+    """One upstream call of one fetch (`models`, `summary`, `usage`, ...)."""
+
+    source: str
+    error: FetchError | None = None  # None: it answered
+    skipped: int = 0  # malformed entries left out of its reply
+
+    @property
+    def up(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
 class AccountData:
-    """What a provider returns for one successful account fetch."""
+    """What a provider returns for one fetch: the parts of every source that answered."""
 
     info: AccountInfo
     models: tuple[ModelQuota, ...] = ()
     pools: tuple[PoolQuota, ...] = ()
+    credits: tuple[Credit, ...] = ()
     # False when the pool summary is not available for this account (for example
     # a free account answered 403 "no valid license"): no pools, not an error.
     pools_available: bool = True
+    # False when the source that reports pools failed: every model's effective
+    # number is then unknown (unless its own quota is already at 0).
+    pools_known: bool = True
+    sources: tuple[SourceResult, ...] = ()
+
+    def pool_windows(self, pool: str) -> list[PoolQuota]:
+        return [p for p in self.pools if p.pool == pool]
 
 
 @dataclass(frozen=True)
 class AccountSnapshot:
-    """One account as of one scrape: data when `up`, else the error."""
+    """One account as of one scrape.
+
+    `up` is True only when every configured source answered. `data` holds what
+    the sources that answered said (None when none did); `error` is the first
+    failure (None when up).
+    """
 
     provider: str
     account: str
     up: bool
-    data: AccountData | None  # None when not up
-    error: FetchError | None  # None when up
+    data: AccountData | None
+    error: FetchError | None
     duration_seconds: float  # how long the fetch that produced this took
     fetched_at: float  # Unix time the fetch that produced this finished
-    last_success: float | None  # Unix time of the last successful fetch, if any
+    last_success: float | None  # Unix time every source last answered, if ever
     cached: bool = False  # reused within min_interval, not fetched for this scrape
-    # Cumulative failed fetches by reason since the exporter started.
+    # Cumulative failed calls by reason since the exporter started.
     errors_total: dict[str, int] = field(default_factory=dict)
+    # Cumulative malformed entries skipped, by source.
+    skipped_total: dict[str, int] = field(default_factory=dict)
+    sources: tuple[SourceResult, ...] = ()
 
     @property
     def tier(self) -> str:
@@ -112,70 +162,7 @@ class AccountSnapshot:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """All configured accounts as of one scrape."""
+    """All selected accounts as of one scrape."""
 
     accounts: tuple[AccountSnapshot, ...]
     taken_at: float
-
-
-def to_json(snapshot: Snapshot) -> dict[str, Any]:
-    """The stable JSON schema of `/api/v1/quota` and `quota --output json`.
-
-    Times are Unix seconds (floats) plus RFC 3339 strings for humans; an unknown
-    fraction is null, never 0. Project and email appear only when the fetch engine
-    kept them (the account opted in with expose_project / expose_email).
-    """
-    from exporter.timefmt import rfc3339
-
-    def ts(value: float | None) -> dict[str, Any]:
-        return {"unix": value, "rfc3339": rfc3339(value) if value is not None else None}
-
-    accounts: list[dict[str, Any]] = []
-    for a in snapshot.accounts:
-        entry: dict[str, Any] = {
-            "provider": a.provider,
-            "account": a.account,
-            "up": a.up,
-            "tier": a.tier,
-            "tier_name": a.data.info.tier_name if a.data else "",
-            "cached": a.cached,
-            "fetched_at": ts(a.fetched_at),
-            "last_success": ts(a.last_success),
-            "fetch_duration_seconds": round(a.duration_seconds, 6),
-            "error": (
-                {"reason": a.error.reason.value, "message": a.error.message}
-                if a.error
-                else None
-            ),
-            "errors_total": dict(sorted(a.errors_total.items())),
-            "models": [],
-            "pools": [],
-            "pools_available": a.data.pools_available if a.data else None,
-        }
-        if a.data:
-            if a.data.info.project:
-                entry["project"] = a.data.info.project
-            if a.data.info.email:
-                entry["email"] = a.data.info.email
-            entry["models"] = [
-                {
-                    "model": m.model,
-                    "display_name": m.display_name,
-                    "model_provider": m.model_provider,
-                    "remaining_fraction": m.remaining_fraction,
-                    "reset": ts(m.reset_time),
-                }
-                for m in a.data.models
-            ]
-            entry["pools"] = [
-                {
-                    "pool": p.pool,
-                    "pool_name": p.pool_name,
-                    "window": p.window,
-                    "remaining_fraction": p.remaining_fraction,
-                    "reset": ts(p.reset_time),
-                }
-                for p in a.data.pools
-            ]
-        accounts.append(entry)
-    return {"schema_version": 1, "taken_at": ts(snapshot.taken_at), "accounts": accounts}

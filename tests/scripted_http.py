@@ -21,6 +21,7 @@ class Scripted:
     body: bytes = b""
     content_type: str = "application/json"
     delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -40,11 +41,13 @@ class ScriptedServer:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, path: str, *, status: int = 200, json_body: Any = None, body: bytes = b"",
-            content_type: str = "application/json", delay: float = 0.0) -> None:
+            content_type: str = "application/json", delay: float = 0.0,
+            headers: dict[str, str] | None = None) -> None:
         if json_body is not None:
             body = json.dumps(json_body).encode()
         with self._lock:
-            self.routes.setdefault(path, []).append(Scripted(status, body, content_type, delay))
+            self.routes.setdefault(path, []).append(
+                Scripted(status, body, content_type, delay, dict(headers or {})))
 
     def replace(self, path: str, **kw: Any) -> None:
         with self._lock:
@@ -78,9 +81,13 @@ class ScriptedServer:
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)
                 self.send_header("Content-Length", str(len(reply.body)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(reply.body)
+
+            do_GET = do_POST
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True

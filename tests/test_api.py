@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from exporter.server.api import RefreshLimiter, Response, handle_quota, handle_refresh
-from exporter.snapshot import to_json
+from exporter.snapshot import Snapshot
+from exporter.views.document import to_json
 from tests.view_samples import NOW, FakeEngine, sample_snapshot
 
 
@@ -55,12 +56,24 @@ def test_quota_returns_the_snapshot_schema(engine: FakeEngine) -> None:
     assert engine.calls == [{"timeout": 7.5, "accounts": None, "force": False}]
 
 
-def test_quota_unknown_fraction_is_null_and_failure_has_reason(engine: FakeEngine) -> None:
+def test_quota_models_carry_own_and_effective_numbers_and_failure_has_reason(
+    engine: FakeEngine,
+) -> None:
     doc = body(handle_quota("GET", {}, engine, None))
+    assert doc["schema_version"] == 2
     work, personal, failed = doc["accounts"]
-    fractions = {m["model"]: m["remaining_fraction"] for m in work["models"]}
-    assert fractions["claude-opus-4-5-thinking"] is None
-    assert fractions["gemini-3-pro-high"] == 0.7829875
+    models = {m["model"]: m for m in work["models"]}
+    assert models["claude-opus-4-5-thinking"]["remaining_fraction"] == 0.0
+    assert models["claude-opus-4-5-thinking"]["fraction_omitted"] is True
+    assert models["gemini-3-pro-high"]["remaining_fraction"] == 0.7829875
+    sonnet = models["claude-sonnet-4-5"]
+    assert (sonnet["remaining_fraction"], sonnet["effective_remaining_fraction"]) == (0.12, 0.0)
+    assert sonnet["binding_limit"]["kind"] == "pool"
+    assert (sonnet["binding_limit"]["pool"], sonnet["binding_limit"]["window"]) == (
+        "claude-gpt", "5h")
+    assert sonnet["pools"] == ["claude-gpt"]
+    assert [s["source"] for s in work["sources"]] == ["models", "summary"]
+    assert all(s["up"] for s in work["sources"])
     assert personal["models"][1]["reset"] == {"unix": None, "rfc3339": None}
     assert failed["up"] is False
     assert failed["error"] == {
@@ -68,6 +81,23 @@ def test_quota_unknown_fraction_is_null_and_failure_has_reason(engine: FakeEngin
         "message": "token refresh failed: invalid_grant (refresh token revoked; log in again)",
     }
     assert failed["models"] == [] and failed["pools"] == []
+    assert [(s["source"], s["up"], s["error"]["reason"]) for s in failed["sources"]] == [
+        ("models", False, "auth"), ("summary", False, "auth")]
+
+
+def test_quota_says_which_source_failed_and_why() -> None:
+    from tests.view_samples import partial_account
+
+    doc = body(handle_quota("GET", {}, FakeEngine(Snapshot(accounts=(partial_account(),),
+                                                           taken_at=0.0)), None))
+    (work,) = doc["accounts"]
+    assert work["up"] is False and work["pools_known"] is False
+    assert [(s["source"], s["up"]) for s in work["sources"]] == [
+        ("models", True), ("summary", False)]
+    assert work["sources"][1]["error"]["reason"] == "rate_limited"
+    pro = next(m for m in work["models"] if m["model"] == "gemini-3-pro-high")
+    assert pro["remaining_fraction"] == 0.7829875
+    assert pro["effective_remaining_fraction"] is None and pro["binding_limit"] is None
 
 
 def test_quota_account_filter_fetches_only_those(engine: FakeEngine) -> None:
@@ -147,7 +177,7 @@ def test_refresh_forces_a_fetch_of_one_account(engine: FakeEngine) -> None:
     assert response.status == 200
     assert engine.calls == [{"timeout": 4.0, "accounts": ["personal"], "force": True}]
     doc = body(response)
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     assert names(response) == ["personal"]
     assert doc["accounts"][0]["models"][0]["remaining_fraction"] == 0.08
 

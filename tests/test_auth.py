@@ -143,7 +143,7 @@ def test_static_token_cannot_refresh_and_says_why() -> None:
     source = StaticToken(secret=Secret("at-static"))
     assert source.token(far()) == "at-static"
     with pytest.raises(FetchError) as err:
-        source.refresh(far())
+        source.refresh(far(), "at-static")
     assert err.value.reason is Reason.AUTH
     assert "cannot be refreshed" in err.value.message
 
@@ -249,9 +249,23 @@ def test_borrowed_file_401_refreshes_once_even_if_file_says_valid(tmp_path: Path
     shutil.copy(FIXTURES / "credentials.cliproxyapi.json", path)
     source = BorrowedFile(path, requests.Session(), CLIENT, TOKEN_URL, Clock(FILE_EXPIRY - 3000))
     responses.post(TOKEN_URL, json=token_reply("at-after-401"))
-    assert source.refresh(far()) == "at-after-401"
+    rejected = source.token(far())
+    assert source.refresh(far(), rejected) == "at-after-401"
     assert source.token(far()) == "at-after-401"
+    # A second source whose call was rejected with the same token gets the new one.
+    assert source.refresh(far(), rejected) == "at-after-401"
     assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_two_401s_for_one_token_refresh_once(tmp_path: Path) -> None:
+    responses.post(TOKEN_URL, json=token_reply("at-1"))
+    responses.post(TOKEN_URL, json=token_reply("at-2"))
+    source = refreshing(Clock())
+    first = source.token(far())
+    assert source.refresh(far(), first) == "at-2"
+    assert source.refresh(far(), first) == "at-2"  # the other source's 401 for `first`
+    assert len(responses.calls) == 2
 
 
 @responses.activate

@@ -12,11 +12,7 @@ from hypothesis import strategies as st
 from exporter.config import (
     ACCOUNT_KEYS,
     CREDENTIAL_KEYS,
-    DEFAULT_ENDPOINTS,
-    DEFAULT_TOKEN_URL,
-    DEFAULT_USER_AGENT,
     OAUTH_CLIENT_KEYS,
-    SOURCES,
     TOP_KEYS,
     AccountConfig,
     Config,
@@ -27,6 +23,7 @@ from exporter.config import (
     load_config,
     parse_config,
 )
+from exporter.providers.antigravity import SPEC as ANTIGRAVITY
 
 FIXTURES = Path(__file__).parent / "fixtures" / "config"
 # Planted in configs and secret files; must never surface in an error or repr.
@@ -147,11 +144,13 @@ def test_minimal_account_gets_documented_defaults(write_config: WriteConfig) -> 
     assert acc.credentials == Credentials(kind="access_token", secret=Secret("tok"))
     assert acc.oauth_client is None
     assert acc.project is None
-    assert acc.endpoints == DEFAULT_ENDPOINTS
-    assert acc.token_url == DEFAULT_TOKEN_URL
-    assert acc.sources == frozenset(SOURCES)
+    assert acc.endpoints == ANTIGRAVITY.endpoints
+    assert acc.token_url == ANTIGRAVITY.token_url == "https://oauth2.googleapis.com/token"
+    assert acc.sources == frozenset({"models", "summary"})
     assert (acc.timeout, acc.min_interval, acc.project_cache_ttl) == (10.0, 0.0, 3600.0)
-    assert acc.user_agent == DEFAULT_USER_AGENT
+    assert acc.user_agent == ANTIGRAVITY.user_agent
+    assert acc.user_agent.startswith("antigravity/")
+    assert acc.headers == ()
     assert (acc.expose_email, acc.expose_project) == (False, False)
 
 
@@ -301,16 +300,20 @@ def test_expanded_values_never_appear_in_errors(tmp_path: Path) -> None:
         ]
     }
     env = {"T": PLANTED, "U": PLANTED, "S": PLANTED, "N": PLANTED + " not/a/name"}
-    problems = parse_problems(data, tmp_path, env)
-    assert paths_of(problems) == [
+    problems = dict(parse_problems(data, tmp_path, env))
+    assert sorted(problems) == [
         "accounts[0].name",
-        "accounts[0].token_url",
         "accounts[0].sources[0]",
         "accounts[0].timeout",
+        "accounts[0].token_url",
     ]
     assert PLANTED not in str(problems)
-    assert problems[0][1].startswith('"${N}" (after ${...} expansion) is not a valid name')
-    assert problems[3][1].startswith('"${T}" (after ${...} expansion) is not a duration')
+    assert problems["accounts[0].name"].startswith(
+        '"${N}" (after ${...} expansion) is not a valid name')
+    assert problems["accounts[0].timeout"].startswith(
+        '"${T}" (after ${...} expansion) is not a duration')
+    assert problems["accounts[0].sources[0]"].startswith(
+        'unknown source "${S}" (after ${...} expansion) for provider antigravity')
 
 
 def test_non_utf8_secret_file_is_refused_without_echoing_it(tmp_path: Path) -> None:

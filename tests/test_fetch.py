@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
+
+import pytest
 
 from exporter.config import AccountConfig, Config, Credentials, Secret
 from exporter.fetch import FetchEngine
@@ -140,13 +143,19 @@ def test_email_and_project_are_dropped_unless_opted_in() -> None:
     engine.close()
 
 
-def test_unexpected_exception_becomes_an_account_error() -> None:
+def test_unexpected_exception_is_reason_internal_and_logged_with_its_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     engine, _ = make_engine(["a", "b"], {"a": {"crash": True}})
-    by = {a.account: a for a in engine.collect().accounts}
+    with caplog.at_level(logging.ERROR):
+        by = {a.account: a for a in engine.collect().accounts}
     assert not by["a"].up and by["a"].error is not None
-    assert by["a"].error.reason is Reason.PARSE
+    assert by["a"].error.reason is Reason.INTERNAL
     assert "KeyError" in by["a"].error.message
+    assert by["a"].errors_total == {"internal": 1}
     assert by["b"].up
+    (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.exc_info is not None and record.exc_info[0] is KeyError
     engine.close()
 
 

@@ -85,19 +85,50 @@ def test_values_match_the_upstream_for_every_healthy_account(sim: Simulator,
     assert resets[("it-ultra", "claude-sonnet-4-5")] > time.time()
 
 
-def test_missing_fraction_gets_no_sample_and_a_visible_gap(sim: Simulator,
-                                                           exporter_for: Any) -> None:
+def test_an_omitted_fraction_is_exported_as_exhausted(sim: Simulator,
+                                                      exporter_for: Any) -> None:
     sim.set_model_fraction("it-ultra", "gemini-3-flash", None)
     text = scrape(exporter_for())
     fractions = by_label(text, "llm_quota_remaining_fraction", "account", "model")
-    known = by_label(text, "llm_quota_remaining_fraction_known", "account", "model")
+    effective = by_label(text, "llm_quota_effective_remaining_fraction", "account", "model")
+    omitted = by_label(text, "llm_quota_remaining_fraction_omitted", "account", "model")
     resets = by_label(text, "llm_quota_reset_timestamp_seconds", "account", "model")
-    assert ("it-ultra", "gemini-3-flash") not in fractions
-    assert known[("it-ultra", "gemini-3-flash")] == 0.0
+    assert fractions[("it-ultra", "gemini-3-flash")] == 0.0
+    assert effective[("it-ultra", "gemini-3-flash")] == 0.0
+    assert omitted == {("it-ultra", "gemini-3-flash"): 1.0}
     assert ("it-ultra", "gemini-3-flash") in resets
-    assert known[("it-ultra", "gemini-3-pro-high")] == 1.0
-    # The free tier's real quirk: some models come without a fraction.
-    assert 0.0 in {v for (acc, _), v in known.items() if acc == "it-free"}
+    assert "llm_quota_remaining_fraction_known" not in text
+
+
+def test_a_model_at_100_percent_in_an_empty_pool_is_effectively_exhausted(
+        sim: Simulator, exporter_for: Any) -> None:
+    sim.set_model_fraction("it-ultra", "claude-sonnet-4-5", 1.0)
+    sim.set_pool_fraction("it-ultra", "claude-gpt", "5h", 0.0)
+    text = scrape(exporter_for(accounts=["it-ultra"]))
+    own = by_label(text, "llm_quota_remaining_fraction", "account", "model")
+    effective = by_label(text, "llm_quota_effective_remaining_fraction", "account", "model")
+    assert own[("it-ultra", "claude-sonnet-4-5")] > 0.99
+    assert effective[("it-ultra", "claude-sonnet-4-5")] == 0.0
+    assert effective[("it-ultra", "gemini-3-flash")] == pytest.approx(min(
+        sim.model_fraction("it-ultra", "gemini-3-flash") or 0.0,
+        sim.pool_fraction("it-ultra", "gemini", "5h"),
+        sim.pool_fraction("it-ultra", "gemini", "weekly")), abs=1e-3)
+    pools = by_label(text, "llm_quota_model_pool_info", "model", "pool")
+    assert pools[("claude-sonnet-4-5", "claude-gpt")] == 1.0
+    assert pools[("gemini-3-pro-high", "gemini")] == 1.0
+
+
+def test_a_failing_summary_drops_only_the_pool_series(sim: Simulator,
+                                                      exporter_for: Any) -> None:
+    sim.set_fault("it-ultra", "503", method="retrieveUserQuotaSummary")
+    text = scrape(exporter_for(accounts=["it-ultra"]))
+    assert by_label(text, "llm_quota_up", "account") == {("it-ultra",): 0.0}
+    assert by_label(text, "llm_quota_source_up", "source") == {
+        ("models",): 1.0, ("summary",): 0.0}
+    assert len(by_label(text, "llm_quota_remaining_fraction", "model")) == 5
+    assert by_label(text, "llm_quota_pool_remaining_fraction", "pool") == {}
+    errors = by_label(text, "llm_quota_fetch_errors_total", "reason")
+    assert errors[("upstream",)] == 1.0
 
 
 def test_failing_accounts_are_isolated_with_reasons(sim: Simulator, exporter_for: Any) -> None:

@@ -57,8 +57,10 @@ def test_browser_dom_holds_the_quota_table(tmp_path: Path) -> None:
     assert '<div class="fill" style="width: 78.3%"></div>' in dom
     assert '<td class="pct">78%</td>' in dom
     assert ">in 2h 48m</time>" in dom
-    assert '<tr class="unknown"><td class="name">Claude Opus 4.5 (Thinking)' in dom
-    assert '<td class="pct">unknown</td>' in dom
+    # Omitted upstream: exhausted. 12% of its own, in an empty pool: exhausted too.
+    assert '<tr class="exhausted"><td class="name">Claude Opus 4.5 (Thinking)' in dom
+    assert '<tr class="exhausted"><td class="name">Claude Sonnet 4.5' in dom
+    assert "limited by Claude and GPT models, 5h window" in dom
     assert "no pools (no licence)" in dom
     assert "auth: token refresh failed: invalid_grant" in dom
     assert dom.count("<table>") == 2  # the failed account has no table

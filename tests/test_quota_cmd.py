@@ -16,8 +16,8 @@ from exporter.snapshot import (
     ModelQuota,
     PoolQuota,
     Snapshot,
-    to_json,
 )
+from exporter.views.document import to_json
 from tests.view_samples import (
     NOW,
     FakeEngine,
@@ -65,8 +65,9 @@ def snapshot_of(*accounts: AccountSnapshot) -> Snapshot:
 def up_account(
     name: str,
     *,
-    models: tuple[float | None, ...] = (),
+    models: tuple[float, ...] = (),
     pools: tuple[float | None, ...] = (),
+    pools_known: bool = True,
 ) -> AccountSnapshot:
     data = AccountData(
         info=AccountInfo(tier="standard-tier", tier_name=""),
@@ -74,8 +75,10 @@ def up_account(
             ModelQuota(f"m{i}", f"Model {i}", "google", f, NOW + 60) for i, f in enumerate(models)
         ),
         pools=tuple(
-            PoolQuota(f"p{i}", f"Pool {i}", "5h", f, NOW + 60) for i, f in enumerate(pools)
+            PoolQuota(f"p{i}", f"Pool {i}", "5h", f, NOW + 60, unlimited=f is None)
+            for i, f in enumerate(pools)
         ),
+        pools_known=pools_known,
     )
     return AccountSnapshot(
         provider="antigravity", account=name, up=True, data=data, error=None,
@@ -118,9 +121,18 @@ def test_fail_below_exits_3_when_a_pool_is_below() -> None:
     assert run(engine, "--fail-below", "0.1")[0] == 3
 
 
-def test_fail_below_ignores_unknown_fractions() -> None:
-    engine = FakeEngine(snapshot_of(up_account("a", models=(None, 0.5), pools=(None,))))
+def test_fail_below_ignores_unknown_and_unlimited_numbers() -> None:
+    # The pool source failed: the models' effective numbers are unknown, not low.
+    engine = FakeEngine(snapshot_of(up_account("a", models=(0.3, 0.5), pools_known=False)))
     assert run(engine, "--fail-below", "0.4")[0] == 0
+    engine = FakeEngine(snapshot_of(up_account("a", models=(0.5,), pools=(None,))))
+    assert run(engine, "--fail-below", "0.4")[0] == 0
+
+
+def test_fail_below_reads_a_model_with_its_pools() -> None:
+    # Sonnet says 12% but its pool is empty: the effective 0 trips the threshold.
+    engine = FakeEngine(snapshot_of(work_account()))
+    assert run(engine, "--fail-below", "0.01")[0] == 3
 
 
 def test_exhausted_quota_trips_any_positive_threshold() -> None:
@@ -195,7 +207,9 @@ def test_json_output_is_the_api_schema() -> None:
     assert doc == json.loads(json.dumps(to_json(snapshot)))
     work, personal, failed = doc["accounts"]
     opus = next(m for m in work["models"] if m["model"] == "claude-opus-4-5-thinking")
-    assert opus["remaining_fraction"] is None
+    assert opus["remaining_fraction"] == 0.0 and opus["fraction_omitted"] is True
+    sonnet = next(m for m in work["models"] if m["model"] == "claude-sonnet-4-5")
+    assert (sonnet["remaining_fraction"], sonnet["effective_remaining_fraction"]) == (0.12, 0.0)
     assert personal["pools_available"] is False
     assert failed["error"]["reason"] == "auth"
     assert failed["up"] is False

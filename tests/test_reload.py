@@ -72,7 +72,8 @@ def test_valid_reload_is_applied_and_unchanged_accounts_keep_their_caches(
 ) -> None:
     text = setup.scrape()
     assert by_label(text, "llm_quota_up", "account") == {(KEEP,): 1.0, (CHANGE,): 1.0}
-    setup.sim.set_fault(KEEP, "500", times=2)  # one failed fetch: both hosts answer 500
+    # One failed source: both hosts answer 500 to fetchAvailableModels.
+    setup.sim.set_fault(KEEP, "500", method="fetchAvailableModels", times=2)
     errors = by_label(setup.scrape(), "llm_quota_fetch_errors_total", "account", "reason")
     assert errors[(KEEP, "upstream")] == 1.0
     changed = copy.deepcopy(setup.accounts[CHANGE])

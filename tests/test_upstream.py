@@ -21,8 +21,14 @@ from exporter.config import AccountConfig, Credentials, Secret
 from exporter.providers.antigravity.client import AntigravityProvider
 from exporter.providers.google.errors import parse_error
 from exporter.snapshot import FetchError, Reason
-from exporter.upstream.client import UpstreamClient
-from exporter.upstream.transport import MAX_BODY_BYTES, HostGate, HttpClients, Transport
+from exporter.upstream.client import UpstreamClient, plain_error
+from exporter.upstream.transport import (
+    MAX_BODY_BYTES,
+    HostGate,
+    HttpClients,
+    Transport,
+    host_of,
+)
 from tests.scripted_http import ScriptedServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
@@ -47,7 +53,9 @@ class FakeTokens:
     def token(self, deadline: float) -> str:
         return self.current
 
-    def refresh(self, deadline: float) -> str:
+    def refresh(self, deadline: float, rejected: str) -> str:
+        if rejected != self.current:
+            return self.current
         if not self.refreshable:
             raise FetchError(Reason.AUTH, "cannot refresh")
         self.refreshes += 1
@@ -312,8 +320,9 @@ def test_provider_not_onboarded_is_an_account_error_with_advice(up: Upstream) ->
     up.add("daily", "loadCodeAssist", json_body=fixture("loadCodeAssist.not-onboarded.json"))
     with pytest.raises(FetchError) as err:
         provider(up).fetch(deadline())
-    assert "sign in to Antigravity once" in err.value.message
-    assert "Verify your account" in err.value.message
+    assert err.value.reason is Reason.FORBIDDEN
+    assert "VALIDATION_REQUIRED: Verify your account to continue." in err.value.message
+    assert "sign in to Antigravity" in err.value.message
     assert all("onboardUser" not in path for path in up.paths())
 
 
@@ -326,10 +335,97 @@ def test_provider_configured_project_wins_and_sources_are_honoured(up: Upstream)
     assert up.calls[1].json() == {"project": "my-own"}
 
 
-def test_provider_parse_error_is_reason_parse(up: Upstream) -> None:
+def test_provider_parse_error_fails_only_that_source(up: Upstream) -> None:
     up.add("daily", "loadCodeAssist", json_body=fixture("loadCodeAssist.paid.json"))
     up.add("daily", "fetchAvailableModels", json_body={"models": ["not", "a", "map"]})
+    up.add("daily", "retrieveUserQuotaSummary",
+           json_body=fixture("retrieveUserQuotaSummary.json"))
+    data = provider(up).fetch(deadline())
+    by = {r.source: r for r in data.sources}
+    assert by["models"].error is not None and by["models"].error.reason is Reason.PARSE
+    assert "fetchAvailableModels" in by["models"].error.message
+    assert by["summary"].up and len(data.pools) == 4 and data.models == ()
+
+
+def test_provider_summary_failure_keeps_the_models(up: Upstream) -> None:
+    up.add("daily", "loadCodeAssist", json_body=fixture("loadCodeAssist.paid.json"))
+    up.add("daily", "fetchAvailableModels", json_body=fixture("fetchAvailableModels.paid.json"))
+    up.add("daily", "retrieveUserQuotaSummary", status=500, json_body={"error": {"code": 500}})
+    up.add("prod", "retrieveUserQuotaSummary", status=503, json_body={"error": {"code": 503}})
+    data = provider(up).fetch(deadline())
+    by = {r.source: r for r in data.sources}
+    assert by["models"].up and len(data.models) == 5
+    assert by["summary"].error is not None and by["summary"].error.reason is Reason.UPSTREAM
+    assert data.pools == () and data.pools_known is False and data.pools_available is True
+
+
+def test_provider_maps_models_to_pools_and_keeps_credits(up: Upstream) -> None:
+    up.add("daily", "loadCodeAssist", json_body=fixture("loadCodeAssist.paid-credits.json"))
+    up.add("daily", "fetchAvailableModels", json_body=fixture("fetchAvailableModels.paid.json"))
+    up.add("daily", "retrieveUserQuotaSummary",
+           json_body=fixture("retrieveUserQuotaSummary.json"))
+    data = provider(up).fetch(deadline())
+    pools = {m.model: m.pools for m in data.models}
+    assert pools["claude-sonnet-4-5"] == ("claude-gpt",)
+    assert pools["gemini-3-flash"] == ("gemini",)
+    assert [(c.credit_type, c.remaining) for c in data.credits] == [("GOOGLE_ONE_AI", 25000.0)]
+
+
+def test_provider_sources_run_side_by_side(up: Upstream) -> None:
+    """Two slow sources cost one round trip, not two."""
+    up.add("daily", "loadCodeAssist", json_body=fixture("loadCodeAssist.paid.json"))
+    up.add("daily", "fetchAvailableModels", json_body=fixture("fetchAvailableModels.paid.json"),
+           delay=0.4)
+    up.add("daily", "retrieveUserQuotaSummary",
+           json_body=fixture("retrieveUserQuotaSummary.json"), delay=0.4)
+    p = provider(up)
+    p.fetch(deadline())  # warms the loadCodeAssist cache and the connections
+    started = time.monotonic()
+    p.fetch(deadline())
+    assert time.monotonic() - started < 0.7
+
+
+# --- the provider-neutral client: GET, other auth schemes, Retry-After, plain errors ----
+
+
+def neutral(up: Upstream, **kw: Any) -> UpstreamClient:
+    return UpstreamClient(up.transport, (up.daily, up.prod), FakeTokens(),
+                          headers={"User-Agent": "test/1", "X-Extra": "yes"}, **kw)
+
+
+def test_get_without_a_body_and_another_auth_scheme(up: Upstream) -> None:
+    up.script.add("/daily/copilot_internal/user", json_body={"ok": True})
+    client = neutral(up, auth_scheme="token")
+    assert client.call("user", "/copilot_internal/user", deadline(), method="GET") == {"ok": True}
+    call = up.calls[0]
+    assert call.headers["Authorization"] == "token tok-0"
+    assert call.headers["X-Extra"] == "yes" and "Content-Type" not in call.headers
+    assert call.body == b""
+
+
+def test_retry_after_header_closes_the_host(up: Upstream) -> None:
+    up.script.add("/daily/usage", status=429, json_body={"error": {"message": "slow down"}},
+                  headers={"Retry-After": "42"})
+    up.script.add("/prod/usage", status=429, json_body={"error": {"message": "slow down"}})
+    client = neutral(up)
     with pytest.raises(FetchError) as err:
-        provider(up, sources=frozenset({"models"})).fetch(deadline())
-    assert err.value.reason is Reason.PARSE
-    assert "fetchAvailableModels" in err.value.message
+        client.call("usage", "/usage", deadline(), method="GET")
+    assert err.value.reason is Reason.RATE_LIMITED
+    assert client.gate.wait_left(host_of(up.daily)) > 40
+    assert "slow down" in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("doc", "message", "status"),
+    [
+        ({"error": {"type": "rate_limit_error", "message": "Too many"}}, "Too many",
+         "rate_limit_error"),
+        ({"error": "invalid_grant", "error_description": "expired"}, "expired", "invalid_grant"),
+        ({"message": "Not Found", "documentation_url": "x"}, "Not Found", ""),
+        ({"detail": "Unauthorized"}, "Unauthorized", ""),
+        ([1, 2], "", ""),
+    ],
+)
+def test_plain_error_reads_the_common_shapes(doc: Any, message: str, status: str) -> None:
+    info = plain_error(doc)
+    assert (info.message, info.status) == (message, status)

@@ -14,8 +14,13 @@ from exporter.simulator import SimAccount, Simulator
 from tests.procs import REPO, ExporterProcess, by_label, start_exporter, write_config
 
 ACCOUNTS = [
-    SimAccount("agree-pro", drain_per_hour=0.0, model_fractions={"claude-sonnet-4-5": 0.07}),
+    SimAccount("agree-pro", drain_per_hour=0.0,
+               model_fractions={"claude-sonnet-4-5": 0.07, "claude-opus-4-5-thinking": None,
+                                "gemini-3-flash": 1.0},
+               pool_fractions={"gemini/5h": 0.5, "gemini/weekly": 0.8}),
     SimAccount("agree-free", tier="free-tier", drain_per_hour=0.0),
+    SimAccount("agree-summary-down", drain_per_hour=0.0,
+               failing_methods=("retrieveUserQuotaSummary",)),
     SimAccount("agree-revoked", revoked=True),
 ]
 
@@ -40,7 +45,11 @@ def metrics_view(exp: ExporterProcess) -> dict[tuple[str, ...], float]:
            by_label(text, "llm_quota_remaining_fraction", "account", "model").items()}
     out.update({("pool", *k): v for k, v in by_label(
         text, "llm_quota_pool_remaining_fraction", "account", "pool", "window").items()})
+    out.update({("effective", *k): v for k, v in by_label(
+        text, "llm_quota_effective_remaining_fraction", "account", "model").items()})
     out.update({("up", *k): v for k, v in by_label(text, "llm_quota_up", "account").items()})
+    out.update({("source", *k): v for k, v in by_label(
+        text, "llm_quota_source_up", "account", "source").items()})
     return out
 
 
@@ -50,10 +59,13 @@ def json_view(doc: dict[str, object]) -> dict[tuple[str, ...], float]:
         name = acc["account"]
         out[("up", name)] = 1.0 if acc["up"] else 0.0
         for m in acc["models"]:
-            if m["remaining_fraction"] is not None:
-                out[("model", name, m["model"])] = m["remaining_fraction"]
+            out[("model", name, m["model"])] = m["remaining_fraction"]
+            if m["effective_remaining_fraction"] is not None:
+                out[("effective", name, m["model"])] = m["effective_remaining_fraction"]
         for p in acc["pools"]:
             out[("pool", name, p["pool"], p["window"])] = p["remaining_fraction"]
+        for src in acc["sources"]:
+            out[("source", name, src["source"])] = 1.0 if src["up"] else 0.0
     return out
 
 
@@ -64,17 +76,40 @@ def test_json_api_equals_metrics(setup: tuple[ExporterProcess, Path]) -> None:
     assert from_api == pytest.approx(from_metrics)
     assert from_metrics[("model", "agree-pro", "claude-sonnet-4-5")] == pytest.approx(0.07)
     assert from_metrics[("up", "agree-revoked")] == 0.0
+    # 100% of its own, bounded by its 5-hour pool's 50%.
+    assert from_metrics[("effective", "agree-pro", "gemini-3-flash")] == pytest.approx(0.5)
 
 
-def test_unknown_fraction_is_null_in_json_and_absent_in_metrics(
+def test_an_omitted_fraction_is_zero_everywhere(setup: tuple[ExporterProcess, Path]) -> None:
+    exp, _ = setup
+    doc = exp.get("/api/v1/quota?account=agree-pro").json()
+    opus = next(m for m in doc["accounts"][0]["models"]
+                if m["model"] == "claude-opus-4-5-thinking")
+    assert (opus["remaining_fraction"], opus["fraction_omitted"]) == (0.0, True)
+    assert opus["effective_remaining_fraction"] == 0.0
+    metrics = metrics_view(exp)
+    assert metrics[("model", "agree-pro", "claude-opus-4-5-thinking")] == 0.0
+    assert metrics[("effective", "agree-pro", "claude-opus-4-5-thinking")] == 0.0
+    omitted = by_label(exp.get("/metrics").text, "llm_quota_remaining_fraction_omitted",
+                       "account", "model")
+    assert omitted == {("agree-pro", "claude-opus-4-5-thinking"): 1.0}
+
+
+def test_a_failed_summary_keeps_the_models_and_says_so_everywhere(
     setup: tuple[ExporterProcess, Path],
 ) -> None:
     exp, _ = setup
-    doc = exp.get("/api/v1/quota?account=agree-free").json()
-    nulls = {m["model"] for m in doc["accounts"][0]["models"] if m["remaining_fraction"] is None}
-    assert nulls  # the free tier's missing fractions
     metrics = metrics_view(exp)
-    assert not any(("model", "agree-free", m) in metrics for m in nulls)
+    assert metrics[("up", "agree-summary-down")] == 0.0
+    assert metrics[("source", "agree-summary-down", "models")] == 1.0
+    assert metrics[("source", "agree-summary-down", "summary")] == 0.0
+    assert any(k[:2] == ("model", "agree-summary-down") for k in metrics)
+    assert not any(k[:2] == ("effective", "agree-summary-down") for k in metrics)
+    doc = exp.get("/api/v1/quota?account=agree-summary-down").json()["accounts"][0]
+    summary = next(s for s in doc["sources"] if s["source"] == "summary")
+    assert summary["error"]["reason"] == "upstream" and "503" in summary["error"]["message"]
+    page = exp.get("/").text
+    assert "summary failed: upstream" in page and "PARTIAL" in page
 
 
 def test_quota_command_json_equals_metrics(setup: tuple[ExporterProcess, Path]) -> None:
@@ -99,7 +134,8 @@ def test_quota_table_and_page_show_the_metrics_percentages(
     assert result.returncode == 0, result.stderr
     page = exp.get("/").text
     for (kind, account, *rest), value in metrics_view(exp).items():
-        if kind == "up" or account != "agree-pro":
+        # The views lead models with their effective number, and show pools as they are.
+        if kind not in ("effective", "pool") or account != "agree-pro":
             continue
         shown = f"{round(value * 100)}%"
         if 0 < value < 0.01:

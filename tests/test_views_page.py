@@ -10,7 +10,14 @@ import pytest
 
 from exporter.snapshot import AccountData, AccountInfo, ModelQuota, Snapshot
 from exporter.views.page import DEMO_BANNER, render_page
-from tests.view_samples import NOW, failed_account, free_account, sample_snapshot, work_account
+from tests.view_samples import (
+    NOW,
+    failed_account,
+    free_account,
+    partial_account,
+    sample_snapshot,
+    work_account,
+)
 
 VOID = {"meta", "br", "img", "input", "link", "hr"}
 
@@ -113,20 +120,31 @@ def test_custom_telemetry_path_is_linked_and_escaped() -> None:
 def test_rows_show_percent_countdown_and_bar_width(page: str) -> None:
     parser = parse(page)
     gemini_5h = row(parser, "Gemini Models", "5h window")
-    assert gemini_5h.cells[1:] == ["", "64%", "in 2h 10m"]
-    assert gemini_5h.bar_width == "64.0%"
+    assert gemini_5h.cells[1:] == ["", "91%", "in 2h 10m"]
+    assert gemini_5h.bar_width == "91.0%"
     assert gemini_5h.css_class == "ok"
     pro = row(parser, "Gemini 3 Pro (High)")
-    assert pro.cells[0] == "Gemini 3 Pro (High) gemini-3-pro-high"
+    assert pro.cells[0] == "Gemini 3 Pro (High) gemini-3-pro-high limited by model quota"
     assert pro.bar_width == "78.3%"
     assert pro.cells[2:] == ["78%", "in 2h 48m"]
-    assert row(parser, "Gemini 3 Flash").bar_width == "100.0%"
+    # 100% of its own, bounded by its pool's 91%.
+    assert row(parser, "Gemini 3 Flash").bar_width == "91.0%"
+
+
+def test_a_model_whose_pool_is_empty_is_exhausted_and_says_which_limit_binds(page: str) -> None:
+    sonnet = row(parse(page), "Claude Sonnet 4.5")
+    assert (sonnet.css_class, sonnet.cells[2], sonnet.bar_width) == ("exhausted", "0%", "0.0%")
+    assert "limited by Claude and GPT models, 5h window" in sonnet.cells[0]
+    assert "own quota 12%" in sonnet.cells[0]
+    assert sonnet.cells[3] == "in 1h 15m"
 
 
 def test_rows_are_classed_by_threshold(page: str) -> None:
     parser = parse(page)
     assert row(parser, "Claude and GPT models", "weekly").css_class == "warn"  # 22%
-    assert row(parser, "GPT-OSS 120B").css_class == "low"  # 5%
+    assert row(parser, "Gemini 3 Flash").css_class == "ok"
+    html = render_page(Snapshot(accounts=(free_account(),), taken_at=NOW), now=NOW)
+    assert row(parse(html), "Gemini 3 Flash").css_class == "low"  # 8%
     exhausted = row(parser, "Claude and GPT models", "5h")
     assert (exhausted.css_class, exhausted.cells[2], exhausted.bar_width) == (
         "exhausted",
@@ -135,16 +153,26 @@ def test_rows_are_classed_by_threshold(page: str) -> None:
     )
 
 
-def test_unknown_fraction_is_shown_as_unknown_not_zero(page: str) -> None:
+def test_an_omitted_fraction_is_shown_as_exhausted_not_unknown(page: str) -> None:
     opus = row(parse(page), "Claude Opus 4.5 (Thinking)")
-    assert opus.css_class == "unknown"
-    assert opus.cells[2:] == ["unknown", "in 1h 15m"]
+    assert opus.css_class == "exhausted"
+    assert opus.cells[2:] == ["0%", "in 1h 15m"]
     assert opus.bar_width == "0.0%"
+    assert "upstream sent no fraction" in opus.cells[0]
+
+
+def test_unknown_effective_number_when_the_pool_source_failed() -> None:
+    html = render_page(Snapshot(accounts=(partial_account(),), taken_at=NOW), now=NOW)
+    assert "PARTIAL" in html and "summary failed: rate_limited" in html
+    pro = row(parse(html), "Gemini 3 Pro (High)")
+    assert pro.css_class == "unknown" and pro.cells[2] == "unknown"
+    assert "own quota 78%" in pro.cells[0]
+    assert row(parse(html), "Claude Opus 4.5 (Thinking)").css_class == "exhausted"
 
 
 def test_unknown_reset_is_shown_as_unknown(page: str) -> None:
     personal_pro = [r for r in parse(page).rows if r.cells[0].startswith("Gemini 3 Pro")][-1]
-    assert personal_pro.cells[2:] == ["unknown", "unknown"]
+    assert personal_pro.cells[2:] == ["0%", "unknown"]
 
 
 def test_reset_carries_a_machine_readable_time(page: str) -> None:

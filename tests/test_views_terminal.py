@@ -115,9 +115,25 @@ def test_tier_text_shows_name_and_raw_id() -> None:
 def test_rows_put_pool_windows_before_models() -> None:
     rows = account_rows(work_account())
     assert [r.kind for r in rows] == ["pool"] * 4 + ["model"] * 5
-    assert (rows[0].label, rows[0].detail, rows[0].fraction) == ("Gemini Models", "5h", 0.64)
+    assert (rows[0].label, rows[0].detail, rows[0].fraction) == ("Gemini Models", "5h", 0.91)
     assert rows[4].label == "Gemini 3 Pro (High)"
     assert rows[4].detail == "gemini-3-pro-high"
+
+
+def test_model_rows_lead_with_the_effective_number_and_name_the_binding_limit() -> None:
+    rows = {r.detail: r for r in account_rows(work_account())}
+    sonnet = rows["claude-sonnet-4-5"]
+    # 12% of its own, but the 5-hour pool it draws on is empty.
+    assert (sonnet.fraction, sonnet.level) == (0.0, Level.EXHAUSTED)
+    assert sonnet.limit == "Claude and GPT models, 5h window"
+    assert sonnet.reset_time == NOW + 75 * 60
+    assert "own quota 12%" in sonnet.note
+    pro = rows["gemini-3-pro-high"]
+    assert (pro.fraction, pro.limit, pro.note) == (0.7829875, "model quota", "")
+    flash = rows["gemini-3-flash"]
+    assert (flash.fraction, flash.limit) == (0.91, "Gemini Models, 5h window")
+    opus = rows["claude-opus-4-5-thinking"]
+    assert opus.fraction == 0.0 and "no fraction" in opus.note
 
 
 def test_table_shows_tier_percent_and_countdown_per_row() -> None:
@@ -126,33 +142,48 @@ def test_table_shows_tier_percent_and_countdown_per_row() -> None:
     row = line_with(text, "Gemini 3 Pro (High)")
     assert "78%" in row and "in 2h 48m" in row
     pool = line_with(text, "weekly")
-    assert "Gemini Models" in pool and "91%" in pool and "in 3d 5h" in pool
+    assert "Gemini Models" in pool and "95%" in pool and "in 3d 5h" in pool
     exhausted = line_with(text, "Claude and GPT models  ")
     assert " 0%" in exhausted and "in 1h 15m" in exhausted
+    wide = plain(sample_snapshot(), width=160)
+    sonnet = line_with(wide, "Claude Sonnet 4.5")
+    assert " 0%" in sonnet and "Claude and GPT models, 5h window" in sonnet
 
 
 def test_bar_length_follows_fraction() -> None:
     text = plain(Snapshot(accounts=(work_account(),), taken_at=NOW))
     gemini_5h = line_with(text, "Gemini Models")
-    assert gemini_5h.count("\u2588") == round(0.64 * BAR_WIDTH)
-    assert gemini_5h.count("\u2591") == BAR_WIDTH - round(0.64 * BAR_WIDTH)
-    full = line_with(text, "Gemini 3 Flash")
-    assert full.count("\u2588") == BAR_WIDTH and "100%" in full
+    assert gemini_5h.count("\u2588") == round(0.91 * BAR_WIDTH)
+    assert gemini_5h.count("\u2591") == BAR_WIDTH - round(0.91 * BAR_WIDTH)
+    # 100% of its own, bounded by the pool's 91%.
+    flash = line_with(text, "Gemini 3 Flash")
+    assert flash.count("\u2588") == round(0.91 * BAR_WIDTH) and "91%" in flash
 
 
-def test_unknown_fraction_is_shown_as_unknown_with_a_blank_bar() -> None:
-    text = plain(Snapshot(accounts=(work_account(),), taken_at=NOW))
+def test_an_omitted_fraction_is_shown_as_exhausted_not_unknown() -> None:
+    text = plain(Snapshot(accounts=(work_account(),), taken_at=NOW), width=160)
     row = line_with(text, "Claude Opus 4.5 (Thinking)")
-    assert "unknown" in row
-    assert "0%" not in row
-    assert "\u2588" not in row and "\u2591" not in row
-    assert "in 1h 15m" in row
+    assert " 0%" in row and "unknown" not in row
+    assert row.count("\u2591") == BAR_WIDTH
+    assert "in 1h 15m" in row and "upstream sent no fraction" in row
+
+
+def test_unknown_effective_number_when_the_pool_source_failed() -> None:
+    from tests.view_samples import partial_account
+
+    text = plain(Snapshot(accounts=(partial_account(),), taken_at=NOW), width=200)
+    assert "PARTIAL" in line_with(text, "work")
+    assert "summary failed: rate_limited" in text
+    row = line_with(text, "Gemini 3 Pro (High)")
+    assert "unknown" in row and "own quota 78%" in row and "\u2588" not in row
+    # A model already at 0 stays exhausted whatever its pools say.
+    assert " 0%" in line_with(text, "Claude Opus 4.5 (Thinking)")
 
 
 def test_unknown_reset_time_is_shown_as_unknown() -> None:
     text = plain(Snapshot(accounts=(free_account(),), taken_at=NOW))
     row = line_with(text, "Gemini 3 Pro (High)")
-    assert row.split()[-2:] == ["unknown", "unknown"]
+    assert " 0%" in row and "unknown" in row
 
 
 def test_sliver_left_gets_one_bar_cell() -> None:
@@ -202,10 +233,10 @@ def test_tty_gets_colour_by_threshold() -> None:
     console.print(render_snapshot(Snapshot(accounts=(work_account(),), taken_at=NOW), now=NOW))
     text = out.getvalue()
     assert ESC in text
-    # Green 78%, yellow 12%, red 5% (SGR 32, 33, 31, possibly combined with bold).
+    # Green 78%, yellow 22%, red 0% (SGR 32, 33, 31, possibly combined with bold).
     assert re.search(r"\x1b\[[0-9;]*32m\s*78%", text)
-    assert re.search(r"\x1b\[[0-9;]*33m\s*12%", text)
-    assert re.search(r"\x1b\[[0-9;]*31m\s*5%", text)
+    assert re.search(r"\x1b\[[0-9;]*33m\s*22%", text)
+    assert re.search(r"\x1b\[[0-9;]*31m\s*0%", text)
 
 
 @pytest.mark.parametrize("value", ["1", "true"])
@@ -231,4 +262,4 @@ def test_ascii_only_output_uses_ascii_bars() -> None:
     )
     text = out.getvalue()
     text.encode("ascii")  # nothing outside ASCII
-    assert "#" * round(0.64 * BAR_WIDTH) + "." * 7 in line_with(text, "Gemini Models")
+    assert "#" * round(0.91 * BAR_WIDTH) + "." * 2 in line_with(text, "Gemini Models")

@@ -19,6 +19,7 @@ from exporter.snapshot import (
     PoolQuota,
     Reason,
     Snapshot,
+    SourceResult,
 )
 from exporter.timefmt import parse_rfc3339
 
@@ -30,29 +31,33 @@ def work_account(*, cached: bool = False) -> AccountSnapshot:
         info=AccountInfo(tier="g1-pro-tier", tier_name="Google AI Pro"),
         models=(
             ModelQuota("gemini-3-pro-high", "Gemini 3 Pro (High)", "google", 0.7829875,
-                       NOW + 2 * 3600 + 48 * 60 + 57),
-            ModelQuota("gemini-3-flash", "Gemini 3 Flash", "google", 1.0, NOW + 3 * 3600),
+                       NOW + 2 * 3600 + 48 * 60 + 57, pools=("gemini",)),
+            ModelQuota("gemini-3-flash", "Gemini 3 Flash", "google", 1.0, NOW + 3 * 3600,
+                       pools=("gemini",)),
+            # 12% of its own, but its 5-hour pool is empty: effectively 0.
             ModelQuota("claude-sonnet-4-5", "Claude Sonnet 4.5", "anthropic", 0.12,
-                       NOW + 75 * 60),
+                       NOW + 75 * 60, pools=("claude-gpt",)),
+            # Upstream left the fraction out: exhausted.
             ModelQuota("claude-opus-4-5-thinking", "Claude Opus 4.5 (Thinking)", "anthropic",
-                       None, NOW + 75 * 60),
+                       0.0, NOW + 75 * 60, pools=("claude-gpt",), omitted=True),
             ModelQuota("gpt-oss-120b-medium", "GPT-OSS 120B (Medium)", "openai", 0.05,
-                       NOW + 75 * 60),
+                       NOW + 75 * 60, pools=("claude-gpt",)),
         ),
         pools=(
-            PoolQuota("gemini", "Gemini Models", "5h", 0.64, NOW + 2 * 3600 + 10 * 60,
+            PoolQuota("gemini", "Gemini Models", "5h", 0.91, NOW + 2 * 3600 + 10 * 60,
                       "gemini-5h"),
-            PoolQuota("gemini", "Gemini Models", "weekly", 0.91, NOW + 3 * 86400 + 5 * 3600,
+            PoolQuota("gemini", "Gemini Models", "weekly", 0.95, NOW + 3 * 86400 + 5 * 3600,
                       "gemini-weekly"),
             PoolQuota("claude-gpt", "Claude and GPT models", "5h", 0.0, NOW + 75 * 60, "3p-5h"),
             PoolQuota("claude-gpt", "Claude and GPT models", "weekly", 0.22,
                       NOW + 3 * 86400 + 5 * 3600, "3p-weekly"),
         ),
+        sources=(SourceResult("models"), SourceResult("summary")),
     )
     return AccountSnapshot(
         provider="antigravity", account="work", up=True, data=data, error=None,
         duration_seconds=0.412, fetched_at=NOW - 20 if cached else NOW - 1,
-        last_success=NOW - 1, cached=cached,
+        last_success=NOW - 1, cached=cached, sources=data.sources,
     )
 
 
@@ -61,14 +66,17 @@ def free_account() -> AccountSnapshot:
         info=AccountInfo(tier="free-tier", tier_name="Gemini Code Assist for individuals"),
         models=(
             ModelQuota("gemini-3-flash", "Gemini 3 Flash", "google", 0.08, NOW + 40 * 60),
-            ModelQuota("gemini-3-pro-high", "Gemini 3 Pro (High)", "google", None, None),
+            ModelQuota("gemini-3-pro-high", "Gemini 3 Pro (High)", "google", 0.0, None,
+                       omitted=True),
         ),
         pools=(),
         pools_available=False,
+        sources=(SourceResult("models"), SourceResult("summary")),
     )
     return AccountSnapshot(
         provider="antigravity", account="personal", up=True, data=data, error=None,
         duration_seconds=0.301, fetched_at=NOW - 1, last_success=NOW - 1,
+        sources=data.sources,
     )
 
 
@@ -81,7 +89,19 @@ def failed_account(name: str = "team-ci", message: str | None = None) -> Account
         provider="antigravity", account=name, up=False, data=None, error=error,
         duration_seconds=0.09, fetched_at=NOW - 1, last_success=NOW - 3 * 3600,
         errors_total={"auth": 3},
+        sources=(SourceResult("models", error), SourceResult("summary", error)),
     )
+
+
+def partial_account() -> AccountSnapshot:
+    """`work` whose summary call failed: models kept, pools unknown."""
+    down = FetchError(Reason.RATE_LIMITED, "retrieveUserQuotaSummary: answered 429")
+    good = work_account()
+    assert good.data is not None
+    sources = (SourceResult("models"), SourceResult("summary", down))
+    data = replace(good.data, pools=(), pools_known=False, sources=sources)
+    return replace(good, up=False, data=data, error=down, sources=sources,
+                   errors_total={"rate_limited": 1})
 
 
 def sample_snapshot() -> Snapshot:

@@ -183,12 +183,15 @@ class BorrowedFile:
                 return creds.access_token
             return self._refresh_locked(creds, deadline)
 
-    def refresh(self, deadline: float) -> str:
+    def refresh(self, deadline: float, rejected: str) -> str:
         with self._lock:
             creds = self._current()
             if self._own is None:
+                if creds.access_token != rejected and creds.access_token:
+                    return creds.access_token  # the owning tool wrote a new one meanwhile
                 self._rejected = creds.access_token
-            return self._refresh_locked(creds, deadline, force=True)
+                return self._refresh_locked(creds, deadline, force=True)
+            return self._own.refresh(deadline, rejected)
 
     def _refresh_locked(
         self, creds: BorrowedCredentials, deadline: float, force: bool = False
@@ -206,7 +209,9 @@ class BorrowedFile:
             self._own = RefreshingToken(
                 refresher, secret=Secret(creds.refresh_token), clock=self._clock
             )
-        return self._own.refresh(deadline) if force else self._own.token(deadline)
+        if force:
+            return self._own.refresh(deadline, self._rejected or "")
+        return self._own.token(deadline)
 
     def hints(self) -> CredentialHints:
         with self._lock:

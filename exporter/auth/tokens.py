@@ -32,8 +32,10 @@ class TokenSource(Protocol):
     def token(self, deadline: float) -> str:
         """A usable access token; raises FetchError. `deadline` is time.monotonic()."""
 
-    def refresh(self, deadline: float) -> str:
-        """Force a new access token after a 401; raises FetchError(AUTH) if impossible."""
+    def refresh(self, deadline: float, rejected: str) -> str:
+        """A new access token after `rejected` got a 401; raises FetchError(AUTH) if
+        impossible. When another call already replaced `rejected`, its successor is
+        returned without a second refresh (an account's sources run side by side)."""
 
     @property
     def can_refresh(self) -> bool: ...
@@ -156,7 +158,7 @@ class StaticToken:
         assert self._secret is not None
         return self._secret.reveal()
 
-    def refresh(self, deadline: float) -> str:
+    def refresh(self, deadline: float, rejected: str) -> str:
         what = "access_token_file" if self._file else "access_token"
         raise FetchError(
             Reason.AUTH,
@@ -205,8 +207,10 @@ class RefreshingToken:
                 return self._cached.token
             return self._exchange(deadline)
 
-    def refresh(self, deadline: float) -> str:
+    def refresh(self, deadline: float, rejected: str) -> str:
         with self._lock:
+            if self._cached is not None and self._cached.token != rejected:
+                return self._cached.token
             self._cached = None
             return self._exchange(deadline)
 

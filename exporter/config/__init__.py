@@ -10,11 +10,7 @@ from exporter.config.loader import (
     parse_config,
 )
 from exporter.config.model import (
-    DEFAULT_ENDPOINTS,
-    DEFAULT_TOKEN_URL,
-    DEFAULT_USER_AGENT,
     PROVIDERS,
-    SOURCES,
     AccountConfig,
     Config,
     ConfigError,
@@ -25,8 +21,8 @@ from exporter.config.model import (
 )
 
 __all__ = [
-    "ACCOUNT_KEYS", "CREDENTIAL_KEYS", "DEFAULT_ENDPOINTS", "DEFAULT_TOKEN_URL",
-    "DEFAULT_USER_AGENT", "OAUTH_CLIENT_KEYS", "PROVIDERS", "SHARED_KEYS", "SOURCES", "TOP_KEYS",
+    "ACCOUNT_KEYS", "CREDENTIAL_KEYS", "OAUTH_CLIENT_KEYS", "PROVIDERS", "SHARED_KEYS",
+    "TOP_KEYS",
     "AccountConfig", "Config", "ConfigError", "CredentialKind", "Credentials", "OAuthClient",
     "Secret", "load_config", "parse_config",
 ]

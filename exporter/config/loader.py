@@ -20,7 +20,6 @@ import yaml
 
 from exporter.config.model import (
     PROVIDERS,
-    SOURCES,
     AccountConfig,
     Config,
     ConfigError,
@@ -29,6 +28,7 @@ from exporter.config.model import (
     OAuthClient,
     Secret,
 )
+from exporter.providers import REGISTRY
 from exporter.timefmt import parse_duration
 
 # Keys an account may inherit from `defaults` (name, provider, credentials and project may not).
@@ -40,6 +40,7 @@ SHARED_KEYS = (
     "timeout",
     "min_interval",
     "user_agent",
+    "headers",
     "project_cache_ttl",
     "expose_email",
     "expose_project",
@@ -56,6 +57,9 @@ CREDENTIAL_KEYS: tuple[CredentialKind, ...] = (
 OAUTH_CLIENT_KEYS = ("client_id", "client_secret", "client_secret_file")
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_.@-]+")
+_HEADER_RE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+# Headers the exporter sets itself: a config must not replace the token or the body type.
+_RESERVED_HEADERS = {"authorization", "content-type", "content-length", "host", "user-agent"}
 _VAR_RE = re.compile(r"\$\$\{|\$\{([^}]*)(\}?)")
 _VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # A token file is a few KiB at most; the cap keeps a mistaken /dev/zero from eating memory.
@@ -156,6 +160,7 @@ class _Parser:
         self.env = env
         self.base_dir = base_dir
         self.problems: list[tuple[str, str]] = []
+        self.raw_defaults: dict[object, object] = {}
 
     def problem(self, path: str, message: str) -> None:
         self.problems.append((path, message))
@@ -175,6 +180,7 @@ class _Parser:
         # `defaults:` with every child commented out parses as null: treat it as empty.
         if top.get("defaults") is not None:
             raw_defaults = self.mapping(top["defaults"], "defaults", SHARED_KEYS) or {}
+        self.raw_defaults = raw_defaults
         defaults = self.shared(raw_defaults, "defaults")
         raw_accounts = top.get("accounts")
         if "accounts" not in top:
@@ -228,6 +234,10 @@ class _Parser:
         credentials = self.field(m, path, "credentials", self.credentials, required=True)
         project = self.field(m, path, "project", self.text)
         merged = {**defaults, **self.shared(m, path)}
+        if provider is not None and credentials is not None and not self.fits_provider(
+            provider, credentials, merged, m, path
+        ):
+            return None
         # A present-but-invalid oauth_client was already reported; don't pile on.
         if (
             credentials is not None
@@ -245,6 +255,37 @@ class _Parser:
         base = AccountConfig(name=name, provider=provider, credentials=credentials, project=project)
         return replace(base, **merged)
 
+    def fits_provider(
+        self,
+        provider: str,
+        credentials: Credentials,
+        merged: dict[str, Any],
+        m: dict[object, object],
+        path: str,
+    ) -> bool:
+        """The provider accepts these credentials and sources (which may come from defaults)."""
+        spec = REGISTRY[provider]
+        ok = True
+        if credentials.kind not in spec.credential_kinds:
+            accepted = ", ".join(spec.credential_kinds)
+            self.problem(
+                _join(_join(path, "credentials"), credentials.kind),
+                f"provider {provider} does not accept {credentials.kind}; use one of {accepted}",
+            )
+            ok = False
+        # Name the exact list item, in the account or in defaults, wherever it came from.
+        where, raw = (path, m) if "sources" in m else ("defaults", self.raw_defaults)
+        items = raw.get("sources")
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, str) and self.expand(item, "") not in spec.sources:
+                self.problem(
+                    f"{_join(where, 'sources')}[{i}]",
+                    f"unknown source {_quote(item)} for provider {provider}; "
+                    f"expected one of {', '.join(spec.sources)}",
+                )
+                ok = False
+        return ok
+
     def shared(self, m: dict[object, object], path: str) -> dict[str, Any]:
         """Typed values of the keys an account may inherit from `defaults`."""
         parsers: dict[str, _Parse[object]] = {
@@ -255,6 +296,7 @@ class _Parser:
             "timeout": self.timeout,
             "min_interval": self.duration,
             "user_agent": self.text,
+            "headers": self.headers,
             "project_cache_ttl": self.duration,
             "expose_email": self.boolean,
             "expose_project": self.boolean,
@@ -322,14 +364,32 @@ class _Parser:
         ok = items is not None and None not in names
         for i, name in enumerate(names):
             shown = _quote((items or [])[i])
-            if name is not None and name not in SOURCES:
-                expected = ", ".join(SOURCES)
-                self.problem(f"{path}[{i}]", f"unknown source {shown}; expected one of {expected}")
-                ok = False
-            elif name is not None and name in names[:i]:
+            if name is not None and name in names[:i]:
                 self.problem(f"{path}[{i}]", f"duplicate source {shown}")
                 ok = False
         return frozenset(n for n in names if n is not None) if ok else None
+
+    def headers(self, value: object, path: str) -> tuple[tuple[str, str], ...] | None:
+        """A mapping of extra request headers, e.g. `{Editor-Version: vscode/1.107.0}`."""
+        if not isinstance(value, dict) or not value:
+            self.problem(path, f"expected a mapping of header names to values, got "
+                               f"{'an empty mapping' if value == {} else _type_name(value)}")
+            return None
+        out: list[tuple[str, str]] = []
+        for key, raw in value.items():
+            key_path = _join(path, key)
+            if not isinstance(key, str) or not _HEADER_RE.fullmatch(key):
+                self.problem(key_path, "not a valid header name")
+                continue
+            if key.lower() in _RESERVED_HEADERS:
+                self.problem(key_path, f"{key} is set by the exporter and cannot be overridden")
+                continue
+            text = self.string(raw, key_path)
+            if text is not None and ("\n" in text or "\r" in text):
+                self.problem(key_path, "header values must be one line")
+            elif text is not None:
+                out.append((key, text))
+        return tuple(out) if len(out) == len(value) else None
 
     def field(
         self,

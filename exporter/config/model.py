@@ -6,14 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-DEFAULT_ENDPOINTS = (
-    "https://daily-cloudcode-pa.googleapis.com",
-    "https://cloudcode-pa.googleapis.com",
-)
-DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"
-DEFAULT_USER_AGENT = "antigravity/1.11.9 linux/amd64"
-PROVIDERS = ("antigravity",)
-SOURCES = ("models", "summary")
+from exporter.providers import REGISTRY
+
+# Registered provider names, in registry order.
+PROVIDERS = tuple(REGISTRY)
 
 
 class Secret:
@@ -69,20 +65,38 @@ class OAuthClient:
 
 @dataclass(frozen=True)
 class AccountConfig:
+    """One account. Empty endpoints, token_url, sources and user_agent take the
+    provider's defaults (its `ProviderSpec`)."""
+
     name: str
     provider: str
     credentials: Credentials
     oauth_client: OAuthClient | None = None
     project: str | None = None
-    endpoints: tuple[str, ...] = DEFAULT_ENDPOINTS
-    token_url: str = DEFAULT_TOKEN_URL
-    sources: frozenset[str] = frozenset(SOURCES)
+    endpoints: tuple[str, ...] = ()
+    token_url: str = ""
+    sources: frozenset[str] = frozenset()
     timeout: float = 10.0  # seconds; per-scrape fetch deadline cap
     min_interval: float = 0.0  # seconds; reuse a result this long
-    user_agent: str = DEFAULT_USER_AGENT
+    user_agent: str = ""
+    headers: tuple[tuple[str, str], ...] = ()  # extra request headers, e.g. an editor version
     project_cache_ttl: float = 3600.0  # seconds; loadCodeAssist result cache
     expose_email: bool = False
     expose_project: bool = False
+
+    def __post_init__(self) -> None:
+        spec = REGISTRY.get(self.provider)
+        if spec is None:
+            return  # the loader reports unknown providers; hand-built configs fail later
+        defaults = {
+            "endpoints": spec.endpoints,
+            "token_url": spec.token_url or "",
+            "sources": frozenset(spec.sources),
+            "user_agent": spec.user_agent,
+        }
+        for key, value in defaults.items():
+            if not getattr(self, key):
+                object.__setattr__(self, key, value)
 
 
 @dataclass(frozen=True)

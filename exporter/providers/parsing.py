@@ -12,9 +12,6 @@ from typing import Any
 
 from exporter.timefmt import parse_rfc3339
 
-# Small rounding noise above 1.0 is clamped; anything further out is a changed API.
-_FRACTION_SLACK = 1e-6
-
 
 class ParseError(ValueError):
     """An upstream body that does not have the shape we rely on; names the field."""
@@ -35,7 +32,14 @@ def opt_str(value: Any, where: str) -> str | None:
 
 
 def parse_fraction(value: Any, where: str) -> float | None:
-    """A fraction 0..1; numeric strings accepted; None when absent."""
+    """A fraction clamped to 0..1; numeric strings accepted; None when absent.
+
+    Above 1 is clamped (rounding noise, or an upstream that over-reports); below 0
+    or not a number is a ParseError: the entry is wrong, not "a bit off".
+
+    >>> parse_fraction("0.25", "f"), parse_fraction(1.2, "f"), parse_fraction(None, "f")
+    (0.25, 1.0, None)
+    """
     if value is None:
         return None
     if isinstance(value, bool):
@@ -48,9 +52,38 @@ def parse_fraction(value: Any, where: str) -> float | None:
     if not isinstance(value, int | float):
         raise ParseError(f"{where}: expected a number, got {type(value).__name__}")
     f = float(value)
-    if math.isnan(f) or f < 0 or f > 1 + _FRACTION_SLACK:
-        raise ParseError(f"{where}: {f!r} is outside 0..1")
+    if math.isnan(f) or f < 0:
+        raise ParseError(f"{where}: {f!r} is not a fraction (0..1)")
     return min(f, 1.0)
+
+
+def proto3_fraction(value: Any, where: str) -> tuple[float, bool]:
+    """(fraction, omitted): a quota entry without its fraction is at 0.
+
+    Google's APIs speak proto3 JSON, which leaves out fields whose value is 0, so
+    an absent `remainingFraction` in a quota entry is an exhausted quota.
+
+    >>> proto3_fraction(None, "f"), proto3_fraction(0.5, "f")
+    ((0.0, True), (0.5, False))
+    """
+    fraction = parse_fraction(value, where)
+    return (0.0, True) if fraction is None else (fraction, False)
+
+
+def number(value: Any, where: str) -> float | None:
+    """A finite number; numeric strings (`"1000"`, `" 42 "`) accepted; None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ParseError(f"{where}: expected a number, got a boolean")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ParseError(f"{where}: expected a number, got {value[:40]!r}") from None
+    if not isinstance(value, int | float) or not math.isfinite(float(value)):
+        raise ParseError(f"{where}: expected a finite number, got {value!r}"[:120])
+    return float(value)
 
 
 def parse_time(value: Any, where: str) -> float | None:

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from exporter.config import Config
-from exporter.snapshot import Snapshot, to_json
+from exporter.snapshot import Snapshot
+from exporter.views.document import to_json
 
 DEFAULT_REFRESH_GAP = 5.0  # seconds between two refreshes of one account
 

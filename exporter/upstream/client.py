@@ -118,7 +118,7 @@ class UpstreamClient:
             return self._try_hosts(name, path, method, payload, token, deadline)
         except _Unauthorized as exc:
             # A source that cannot refresh raises an auth error that says why.
-            token = self._tokens.refresh(deadline)
+            token = self._tokens.refresh(deadline, rejected=token)
             try:
                 return self._try_hosts(name, path, method, payload, token, deadline)
             except _Unauthorized:

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from exporter.snapshot import AccountSnapshot
+from exporter.quota import Limit, effective
+from exporter.snapshot import AccountData, AccountSnapshot, ModelQuota, PoolQuota
 from exporter.timefmt import countdown, human_duration
 
 # LOW is the LLMQuotaLow alert's threshold (llm_quota:threshold_low:fraction in
@@ -20,6 +21,8 @@ LOW = 0.10
 WARN = 0.25
 
 UNKNOWN_TEXT = "unknown"
+UNLIMITED_TEXT = "unlimited"
+OMITTED_TEXT = "upstream sent no fraction: 0 (exhausted)"
 NO_POOLS_TEXT = "no pools (no licence)"
 NO_QUOTAS_TEXT = "no quotas reported"
 
@@ -31,7 +34,7 @@ class Level(StrEnum):
     WARN = "warn"  # >= LOW: yellow
     LOW = "low"  # below LOW: red
     EXHAUSTED = "exhausted"  # exactly 0: red
-    UNKNOWN = "unknown"  # upstream gave no fraction: neither good nor bad
+    UNKNOWN = "unknown"  # the number cannot be known now: neither good nor bad
 
 
 def level(fraction: float | None) -> Level:
@@ -51,12 +54,14 @@ def level(fraction: float | None) -> Level:
     return Level.OK
 
 
-def percent_text(fraction: float | None) -> str:
+def percent_text(fraction: float | None, *, unlimited: bool = False) -> str:
     """`78%`; never rounds a non-empty quota to `0%` or a partly used one to `100%`.
 
     >>> percent_text(0.7829875), percent_text(0.004), percent_text(0.999), percent_text(None)
     ('78%', '<1%', '99%', 'unknown')
     """
+    if unlimited:
+        return UNLIMITED_TEXT
     if fraction is None:
         return UNKNOWN_TEXT
     pct = round(fraction * 100)
@@ -65,6 +70,19 @@ def percent_text(fraction: float | None) -> str:
     if pct >= 100 > fraction * 100:
         return "99%"
     return f"{pct}%"
+
+
+def count_text(remaining: float | None, limit: float | None) -> str:
+    """`42 of 300 left`, `42 left`, or "" when upstream gives no count.
+
+    >>> count_text(42, 300), count_text(12.5, None), count_text(None, 300)
+    ('42 of 300 left', '12.5 left', '')
+    """
+    if remaining is None:
+        return ""
+    if limit is None or limit <= 0:
+        return f"{remaining:g} left"
+    return f"{remaining:g} of {limit:g} left"
 
 
 def bar_fraction(fraction: float | None) -> float:
@@ -91,41 +109,90 @@ def tier_text(account: AccountSnapshot) -> str:
 
 @dataclass(frozen=True)
 class QuotaRow:
-    """One line of a quota table: a pool window or a model."""
+    """One line of a quota table: a pool window, or a model led by its effective number."""
 
     kind: Literal["pool", "model"]
     label: str  # what people recognise: pool display name or model display name
     detail: str  # the pool window ("5h") or the upstream model id
-    fraction: float | None
-    reset_time: float | None
+    fraction: float | None  # a model's effective fraction; None when unknown
+    reset_time: float | None  # when the binding limit resets
+    limit: str = ""  # a model's binding limit: "Claude and GPT models, 5h window"
+    note: str = ""  # why the number is what it is, when that is not obvious
+    count: str = ""  # "42 of 300 left", where upstream counts requests
+    unlimited: bool = False
 
     @property
     def level(self) -> Level:
-        return level(self.fraction)
+        return Level.OK if self.unlimited else level(self.fraction)
+
+    @property
+    def percent(self) -> str:
+        return percent_text(self.fraction, unlimited=self.unlimited)
+
+
+def _pool_row(p: PoolQuota) -> QuotaRow:
+    return QuotaRow(
+        "pool", p.pool_name or p.pool, p.window,
+        None if p.unlimited else p.remaining_fraction, p.reset_time,
+        note=OMITTED_TEXT if p.omitted else "",
+        count=count_text(p.remaining_requests, p.limit_requests),
+        unlimited=p.unlimited,
+    )
+
+
+def limit_text(limit: Limit) -> str:
+    """`Claude and GPT models, 5h window`, or `model quota` when the model's own binds."""
+    if limit.pool is None:
+        return "model quota"
+    return f"{limit.pool.pool_name or limit.pool.pool}, {limit.pool.window} window"
+
+
+def _model_row(m: ModelQuota, account: AccountSnapshot, data: AccountData) -> QuotaRow:
+    limit = effective(m, data)
+    notes = [OMITTED_TEXT] if m.omitted else []
+    if limit is None:
+        failed = "; ".join(
+            f"{r.source} failed ({r.error.reason.value})" for r in account.sources if r.error
+        )
+        notes.append(f"own quota {percent_text(m.remaining_fraction)}; pools unknown"
+                     + (f" ({failed})" if failed else ""))
+        return QuotaRow("model", m.display_name or m.model, m.model, None, m.reset_time,
+                        note="; ".join(notes))
+    if limit.pool is not None and level(m.remaining_fraction) != level(limit.fraction):
+        # The trap this column exists for: the model's own number looks fine.
+        notes.append(f"own quota {percent_text(m.remaining_fraction)}")
+    return QuotaRow(
+        "model", m.display_name or m.model, m.model, limit.fraction, limit.reset_time,
+        limit=limit_text(limit), note="; ".join(notes),
+        count=count_text(m.remaining_requests, None),
+    )
 
 
 def account_rows(account: AccountSnapshot) -> list[QuotaRow]:
-    """Pool windows first (they are the binding limits), then models, upstream order."""
-    if account.data is None:
+    """Pool windows first (they are the shared limits), then models, upstream order."""
+    data = account.data
+    if data is None:
         return []
-    rows = [
-        QuotaRow("pool", p.pool_name or p.pool, p.window, p.remaining_fraction, p.reset_time)
-        for p in account.data.pools
-    ]
-    rows.extend(
-        QuotaRow("model", m.display_name or m.model, m.model, m.remaining_fraction, m.reset_time)
-        for m in account.data.models
-    )
+    rows = [_pool_row(p) for p in data.pools]
+    rows.extend(_model_row(m, account, data) for m in data.models)
     return rows
 
 
 def failure_text(account: AccountSnapshot) -> str:
-    """`auth: token expired` for a failed account; empty when the account is up."""
+    """`auth: token expired` for a failed account; empty when the account is up.
+
+    When some sources answered, each failed one is named: `summary failed: ...`.
+    """
     if account.up:
         return ""
     if account.error is None:
         return "failed (no error recorded)"
-    return f"{account.error.reason.value}: {account.error.message}"
+    if account.data is None:
+        return f"{account.error.reason.value}: {account.error.message}"
+    return "; ".join(
+        f"{r.source} failed: {r.error.reason.value}: {r.error.message}"
+        for r in account.sources if r.error is not None
+    )
 
 
 def last_success_text(account: AccountSnapshot, now: float) -> str:

@@ -22,7 +22,6 @@ from exporter.views import (
     bar_fraction,
     failure_text,
     last_success_text,
-    percent_text,
     reset_text,
     tier_text,
 )
@@ -64,6 +63,7 @@ th { font-size: .8rem; font-weight: 600; color: var(--muted); border-top: 0; }
 th.group { padding-top: .6rem; }
 td.name { overflow-wrap: anywhere; }
 td.name small { display: block; color: var(--muted); }
+td.name small.limit { color: var(--fg); }
 td.bar { width: 40%; }
 .pct { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums;
   width: 4.5rem; }
@@ -134,7 +134,8 @@ yellow from {LOW:.0%}, red below. llm-quota-exporter {escape(__version__)}.</foo
 def _account_section(account: AccountSnapshot, *, now: float) -> str:
     badges = ""
     if not account.up:
-        badges += '<span class="badge failed">FAILED</span>'
+        badges += ('<span class="badge failed">FAILED</span>' if account.data is None
+                   else '<span class="badge failed">PARTIAL</span>')
     elif account.cached:
         badges += '<span class="badge cached">cached</span>'
     head = (
@@ -143,11 +144,13 @@ def _account_section(account: AccountSnapshot, *, now: float) -> str:
     )
     if not account.up:
         last = last_success_text(account, now)
-        return (
-            f'<section class="account down">\n{head}\n'
+        failure = (
             f'<p class="error">{escape(failure_text(account))}</p>\n'
-            f'<p class="note">Last success: {escape(last)}</p>\n</section>'
+            f'<p class="note">Last success: {escape(last)}</p>'
         )
+        if account.data is None:
+            return f'<section class="account down">\n{head}\n{failure}\n</section>'
+        head += "\n" + failure
     return f'<section class="account">\n{head}\n{_quota_table(account, now=now)}\n</section>'
 
 
@@ -166,29 +169,37 @@ def _quota_table(account: AccountSnapshot, *, now: float) -> str:
             parts.append(f'<tr><td class="note" colspan="4">{escape(NO_POOLS_TEXT)}</td></tr>')
         parts.extend(_row(r, now=now) for r in pools)
     if models:
-        parts.append(_group_header("Model"))
+        parts.append(_group_header("Model", "Effective quota (with its pools)"))
         parts.extend(_row(r, now=now) for r in models)
     parts.append("</table>")
     return "\n".join(parts)
 
 
-def _group_header(first: str) -> str:
+def _group_header(first: str, remaining: str = "Remaining") -> str:
     return (
-        f'<tr><th class="group" scope="col">{first}</th><th scope="col">Remaining</th>'
+        f'<tr><th class="group" scope="col">{first}</th><th scope="col">{remaining}</th>'
         '<th scope="col" class="pct">Left</th><th scope="col">Resets</th></tr>'
     )
 
 
 def _row(row: QuotaRow, *, now: float) -> str:
-    pct = percent_text(row.fraction)
-    width = f"{bar_fraction(row.fraction) * 100:.1f}%"
-    fill_class = "fill empty" if row.fraction is None or row.fraction <= 0 else "fill"
-    # Model ids are long and secondary: hidden on narrow screens.
+    pct = row.percent
+    shown = 1.0 if row.unlimited else row.fraction
+    width = f"{bar_fraction(shown) * 100:.1f}%"
+    fill_class = "fill empty" if shown is None or shown <= 0 else "fill"
+    # Model ids are long and secondary: hidden on narrow screens. The binding limit
+    # and notes say why a number is what it is.
     detail = (
         f"<small>{escape(row.detail)} window</small>"
         if row.kind == "pool"
         else f'<small class="id">{escape(row.detail)}</small>'
     )
+    if row.limit:
+        detail += f'<small class="limit">limited by {escape(row.limit)}</small>'
+    for extra in (row.count, row.note):
+        if extra:
+            detail += f'<small class="note">{escape(extra)}</small>'
+
     reset = escape(reset_text(row.reset_time, now))
     if row.reset_time is not None:
         stamp = escape(rfc3339(row.reset_time))

@@ -3,16 +3,22 @@
 Looks like this (colours dropped)::
 
     work  antigravity  Google AI Pro (g1-pro-tier)
-     Quota                       Window  Remaining                Left  Resets
-    ───────────────────────────────────────────────────────────────────────────
-     Gemini Models               5h      █████████████░░░░░░░      64%  in 2h 10m
-     Claude and GPT models       5h      ░░░░░░░░░░░░░░░░░░░░       0%  in 1h 15m
+     Quota                 Window  Remaining              Left  Resets     Detail
+    ─────────────────────────────────────────────────────────────────────────────────────
+     Gemini Models         5h      █████████████░░░░░░░    64%  in 2h 10m
+     Claude and GPT models 5h      ░░░░░░░░░░░░░░░░░░░░     0%  in 1h 15m
 
-     Gemini 3 Pro (High)                 ████████████████░░░░      78%  in 2h 48m
-     Claude Opus 4.5 (Thinking)                                unknown  in 1h 15m
+     Gemini 3 Pro (High)           ████████████████░░░░    78%  in 2h 48m  model quota
+     Claude Sonnet 4.5             ░░░░░░░░░░░░░░░░░░░░     0%  in 1h 15m  Claude and GPT
+                                                                           models, 5h window;
+                                                                           model quota alone
+                                                                           says 100%
 
     team-ci  antigravity  unknown  FAILED
       auth: token refresh failed: invalid_grant (last success 3h ago)
+
+Models lead with their effective number: the lowest of their own quota and every
+pool window they draw on; Detail names the limit that binds.
 """
 
 from __future__ import annotations
@@ -38,7 +44,6 @@ from exporter.views import (
     bar_fraction,
     failure_text,
     last_success_text,
-    percent_text,
     reset_text,
     tier_text,
 )
@@ -98,11 +103,13 @@ def render_account(account: AccountSnapshot, *, now: float) -> RenderableType:
         tier_text(account),
     )
     if not account.up:
-        heading.append("  FAILED", style="bold red")
+        heading.append("  FAILED" if account.data is None else "  PARTIAL", style="bold red")
         detail = Text("  ")
         detail.append(failure_text(account), style="red")
         detail.append(f" (last success {last_success_text(account, now)})", style="dim")
-        return Group(heading, detail)
+        if account.data is None:
+            return Group(heading, detail)
+        return Group(heading, detail, _quota_table(account, now=now))
     if account.cached:
         age = human_duration(max(now - account.fetched_at, 0.0))
         heading.append(f"  cached {age} ago", style="dim")
@@ -122,13 +129,14 @@ def _quota_table(account: AccountSnapshot, *, now: float) -> RenderableType:
     table.add_column("Remaining", no_wrap=True)
     table.add_column("Left", no_wrap=True, justify="right")
     table.add_column("Resets", no_wrap=True)
+    table.add_column("Detail", overflow="fold", style="dim")
 
     rows = account_rows(account)
     pools = [r for r in rows if r.kind == "pool"]
     models = [r for r in rows if r.kind == "model"]
     data = account.data
     if data is not None and not data.pools_available:
-        table.add_row(Text(NO_POOLS_TEXT, style="dim"), "", "", "", "")
+        table.add_row(Text(NO_POOLS_TEXT, style="dim"), "", "", "", "", "")
     for row in pools:
         table.add_row(*_cells(row, now=now))
     if models and table.row_count:
@@ -146,9 +154,10 @@ def _cells(row: QuotaRow, *, now: float) -> tuple[RenderableType, ...]:
         Text(row.label),
         # A model's detail is its id: too long for the table and not a window.
         Text(row.detail if row.kind == "pool" else ""),
-        Bar(row.fraction, style=style),
-        Text(percent_text(row.fraction), style=style),
+        Bar(1.0 if row.unlimited else row.fraction, style=style),
+        Text(row.percent, style=style),
         Text(reset_text(row.reset_time, now)),
+        Text("; ".join(t for t in (row.count, row.limit, row.note) if t)),
     )
 
 

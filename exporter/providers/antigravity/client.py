@@ -1,8 +1,10 @@
-"""Google Antigravity: loadCodeAssist (cached), fetchAvailableModels, retrieveUserQuotaSummary.
+"""Google Antigravity: loadCodeAssist (cached), then fetchAvailableModels and
+retrieveUserQuotaSummary side by side.
 
-Steady state is one call per configured source per fetch: the access token and
-the loadCodeAssist answer (project, tier) are cached. `onboardUser` is never
-called: it changes the account.
+Steady state is one call per configured source per fetch, about one round trip:
+the access token and the loadCodeAssist answer (project, tier, credits) are
+cached. `onboardUser` is never called: it changes the account. A source that
+fails drops only its own series.
 """
 
 from __future__ import annotations
@@ -16,18 +18,32 @@ from typing import Any, TypeVar
 
 from exporter.auth import TokenSource, token_source_for
 from exporter.config import AccountConfig
-from exporter.providers.antigravity.parse import parse_models, parse_summary
+from exporter.providers.antigravity import SPEC
+from exporter.providers.antigravity.parse import (
+    ModelsReply,
+    SummaryReply,
+    parse_models,
+    parse_summary,
+    with_pools,
+)
 from exporter.providers.google.codeassist import ProjectInfo, parse_load_code_assist
 from exporter.providers.google.errors import parse_error
 from exporter.providers.parsing import ParseError
-from exporter.snapshot import AccountData, AccountInfo, FetchError, ModelQuota, PoolQuota, Reason
+from exporter.snapshot import (
+    AccountData,
+    AccountInfo,
+    FetchError,
+    PoolQuota,
+    Reason,
+    SourceResult,
+)
 from exporter.upstream.client import UpstreamClient, UpstreamError
+from exporter.upstream.parallel import side_by_side
 from exporter.upstream.transport import HttpClients
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-NAME = "antigravity"
 LOAD_CODE_ASSIST_BODY = {
     "metadata": {
         "ideType": "ANTIGRAVITY",
@@ -37,6 +53,8 @@ LOAD_CODE_ASSIST_BODY = {
 }
 # A not-onboarded answer is cached briefly, so signing in shows up soon.
 NOT_ONBOARDED_TTL = 300.0
+# source -> upstream method
+METHODS = {"models": "fetchAvailableModels", "summary": "retrieveUserQuotaSummary"}
 
 
 @dataclass
@@ -46,7 +64,7 @@ class _ProjectCache:
 
 
 class AntigravityProvider:
-    name = NAME
+    name = SPEC.name
 
     def __init__(
         self,
@@ -61,7 +79,7 @@ class AntigravityProvider:
             clients.transport,
             account.endpoints,
             self._tokens,
-            headers={"User-Agent": account.user_agent},
+            headers={"User-Agent": account.user_agent, **dict(account.headers)},
             decode_error=parse_error,
         )
         self._monotonic = monotonic
@@ -69,8 +87,12 @@ class AntigravityProvider:
         self._lock = threading.Lock()
 
     def fetch(self, deadline: float) -> AccountData:
-        """One account's quota; `deadline` is time.monotonic(). Raises FetchError."""
+        """One account's quota; `deadline` is time.monotonic(). Raises FetchError when
+        no source can be asked (no token, no project)."""
         info = self._project_info(deadline)
+        refusal = info.refusal()
+        if refusal is not None:
+            raise refusal
         hints = self._tokens.hints()
         project = self.account.project or info.project or hints.project
         if not project:
@@ -80,36 +102,51 @@ class AntigravityProvider:
                 "account has no Cloud Code project (never onboarded): sign in to "
                 f"Antigravity once with this account, then wait a few minutes.{why}",
             )
-        models: tuple[ModelQuota, ...] = ()
+        wanted = [s for s in SPEC.sources if s in self.account.sources]
+        replies = side_by_side({
+            source: self._caller(METHODS[source], project, deadline) for source in wanted
+        })
+        models_reply, models_result = self._models(replies.get("models"))
+        summary_reply, summary_result, pools_available = self._summary(replies.get("summary"))
+        models = models_reply.models if models_reply else ()
         pools: tuple[PoolQuota, ...] = ()
-        pools_available = "summary" in self.account.sources
-        if "models" in self.account.sources:
-            models = self._parsed("fetchAvailableModels", project, deadline, parse_models)
-        if "summary" in self.account.sources:
-            try:
-                pools = self._parsed("retrieveUserQuotaSummary", project, deadline, parse_summary)
-            except UpstreamError as exc:
-                if not _is_no_license(exc):
-                    raise
-                # Free accounts have no pool licence: "no pools", not "account down".
-                pools_available = False
+        if summary_reply is not None:
+            pools = summary_reply.pools
+            models = with_pools(models, summary_reply.groups)
+        results = tuple(r for r in (models_result, summary_result) if r is not None)
         return AccountData(
             info=AccountInfo(
                 tier=info.tier, tier_name=info.tier_name, project=project, email=hints.email
             ),
             models=models,
             pools=pools,
+            credits=info.credits,
             pools_available=pools_available,
+            pools_known=summary_result is None or summary_result.up,
+            sources=results,
         )
 
-    def _parsed(
-        self, method: str, project: str, deadline: float, parse: Callable[[Any], T]
-    ) -> T:
-        body = self._call(method, {"project": project}, deadline)
-        try:
-            return parse(body)
-        except ParseError as exc:
-            raise FetchError(Reason.PARSE, f"{method}: unexpected reply: {exc}") from None
+    def _caller(self, method: str, project: str, deadline: float) -> Callable[[], Any]:
+        return lambda: self._call(method, {"project": project}, deadline)
+
+    def _models(self, reply: Any) -> tuple[ModelsReply | None, SourceResult | None]:
+        if "models" not in self.account.sources:
+            return None, None
+        parsed = _parsed(reply, "fetchAvailableModels", parse_models)
+        if isinstance(parsed, FetchError):
+            return None, SourceResult("models", parsed)
+        return parsed, SourceResult("models", skipped=parsed.skipped)
+
+    def _summary(self, reply: Any) -> tuple[SummaryReply | None, SourceResult | None, bool]:
+        if "summary" not in self.account.sources:
+            return None, None, False
+        if isinstance(reply, UpstreamError) and _is_no_license(reply):
+            # Free accounts have no pool licence: "no pools", not "source down".
+            return None, SourceResult("summary"), False
+        parsed = _parsed(reply, "retrieveUserQuotaSummary", parse_summary)
+        if isinstance(parsed, FetchError):
+            return None, SourceResult("summary", parsed), True
+        return parsed, SourceResult("summary", skipped=parsed.skipped), True
 
     def _call(self, method: str, body: dict[str, Any], deadline: float) -> Any:
         return self._client.call(method, f"/v1internal:{method}", deadline, body=body)
@@ -127,9 +164,21 @@ class AntigravityProvider:
         ttl = self.account.project_cache_ttl if info.project else NOT_ONBOARDED_TTL
         with self._lock:
             self._project = _ProjectCache(info, self._monotonic() + ttl)
-        log.debug("loadCodeAssist account=%s tier=%s", self.account.name, info.tier)
+        log.debug("loadCodeAssist", extra={"kv": {"account": self.account.name,
+                                                  "tier": info.tier}})
         return info
+
+
+def _parsed(reply: Any, method: str, parse: Callable[[Any], T]) -> T | FetchError:
+    """`parse(reply)`, or the FetchError the call raised or the parse failed with."""
+    if isinstance(reply, FetchError):
+        return reply
+    try:
+        return parse(reply)
+    except ParseError as exc:
+        return FetchError(Reason.PARSE, f"{method}: unexpected reply: {exc}")
 
 
 def _is_no_license(exc: UpstreamError) -> bool:
     return exc.http_status == 403 and "license" in exc.info.message.lower()
+
