@@ -76,7 +76,7 @@ def test_probe_with_the_matching_provider_answers(engine: FakeEngine) -> None:
     ("account=work&provider=claude&provider=codex", 400, "give at most one 'provider' to probe"),
     ("account=nope", 404, "unknown account 'nope' (configured: work, personal, team-ci)"),
     ("account=work&provider=claude", 404,
-     "account 'work' is a antigravity account, not claude"),
+     "account 'work' has provider antigravity, not claude"),
 ])
 def test_probe_refuses_bad_requests_naming_the_problem(
         engine: FakeEngine, query: str, status: int, message: str) -> None:

@@ -272,11 +272,13 @@ def probe_account(query: Mapping[str, list[str]], engine: QuotaSource) -> str:
     providers = _values(query, "provider")
     if len(providers) > 1:
         raise RequestError(400, "give at most one 'provider' to probe")
-    _check_known([name], engine)
-    actual = next(a.provider for a in engine.config.accounts if a.name == name)
-    if providers and providers[0] != actual:
+    # One read of the config: a reload in between cannot split the two checks.
+    provider_of = {a.name: a.provider for a in engine.config.accounts}
+    if name not in provider_of:
+        raise RequestError(404, unknown_accounts_message([name], provider_of))
+    if providers and providers[0] != provider_of[name]:
         raise RequestError(
-            404, f"account {name!r} is a {actual} account, not {providers[0]}"
+            404, f"account {name!r} has provider {provider_of[name]}, not {providers[0]}"
         )
     return name
 
