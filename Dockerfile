@@ -1,7 +1,11 @@
 # llm-quota-exporter. Default: the built-in demo (simulated upstream, no
 # accounts needed). For real accounts mount a config and run
 #   --config.file /etc/llm-quota/config.yml --web.listen-address 0.0.0.0:10977
-FROM python:3.11-slim
+# An exact Python and Debian release, so a rebuild gets the same interpreter.
+# The digest is not pinned: it could not be looked up where this was written
+# (no registry access). To pin it, append the one your registry reports:
+#   docker buildx imagetools inspect python:3.11.14-slim-bookworm
+FROM python:3.11.14-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -15,6 +19,7 @@ RUN pip install . \
     && rm -rf /src \
     && useradd --system --uid 10001 --user-group --home-dir /home/exporter --create-home exporter
 
+# deploy/kubernetes runs it with the same uid and gid (runAsUser/runAsGroup).
 USER 10001:10001
 WORKDIR /home/exporter
 

@@ -366,7 +366,7 @@ def test_compose_real_accounts_variant_is_valid(tmp_path: Path) -> None:
 
 def test_dockerfile_runs_the_demo_as_non_root_with_a_healthcheck() -> None:
     text = (REPO / "Dockerfile").read_text(encoding="utf-8")
-    assert re.search(r"^FROM python:3\.11-slim$", text, re.MULTILINE)
+    assert re.search(r"^FROM python:3\.11\.\d+-slim-bookworm$", text, re.MULTILINE)
     assert "pip install ." in text
     user = re.search(r"^USER (\S+)$", text, re.MULTILINE)
     assert user and user.group(1).split(":")[0] not in ("root", "0")

@@ -2,6 +2,7 @@
 
     GET  /api/v1/quota[?provider=P][&account=A]   the snapshot, `to_json` schema
     POST /api/v1/refresh?account=A                fetch A now, bypassing min_interval
+    GET  /api/v1/targets                          the accounts for Prometheus HTTP SD
 
 Both parameters may repeat (`?account=a&account=b`). Errors are JSON too:
 
@@ -30,6 +31,11 @@ DEFAULT_REFRESH_GAP = 5.0  # seconds between two refreshes of one account
 _QUOTA_METHODS = ("GET", "HEAD")
 _QUOTA_PARAMS = frozenset({"provider", "account"})
 _REFRESH_PARAMS = frozenset({"account"})
+_PROBE_PARAMS = frozenset({"account", "provider"})
+# The provider rides along as a meta label: relabeling can use it, and it never
+# becomes a target label, which would clash with the exposition's own `provider`
+# (Prometheus would rename that one to `exported_provider`).
+SD_PROVIDER_LABEL = "__meta_llm_quota_provider"
 
 
 class QuotaSource(Protocol):
@@ -65,7 +71,7 @@ class RequestError(Exception):
 
 
 def json_response(
-    status: int, payload: Mapping[str, Any], headers: Iterable[tuple[str, str]] = ()
+    status: int, payload: object, headers: Iterable[tuple[str, str]] = ()
 ) -> Response:
     body = (json.dumps(payload, indent=2) + "\n").encode("utf-8")
     # No Content-Length: the router sets it after any compression.
@@ -115,8 +121,20 @@ def _check_params(query: Mapping[str, list[str]], allowed: frozenset[str]) -> No
         raise RequestError(
             400,
             f"unknown query parameter {', '.join(repr(u) for u in unknown)}"
-            f" (allowed: {', '.join(sorted(allowed))})",
+            f" (allowed: {', '.join(sorted(allowed)) or 'none'})",
         )
+
+
+def _one_account(query: Mapping[str, list[str]], what: str) -> str:
+    accounts = _values(query, "account")
+    if len(accounts) != 1:
+        raise RequestError(
+            400,
+            "query parameter 'account' is required"
+            if not accounts
+            else f"give exactly one 'account' to {what}",
+        )
+    return accounts[0]
 
 
 def _check_known(names: Iterable[str], engine: QuotaSource) -> None:
@@ -227,15 +245,7 @@ def handle_refresh(
         return method_not_allowed(method, ["POST"])
     try:
         _check_params(query, _REFRESH_PARAMS)
-        accounts = _values(query, "account")
-        if len(accounts) != 1:
-            raise RequestError(
-                400,
-                "query parameter 'account' is required"
-                if not accounts
-                else "give exactly one 'account' to refresh",
-            )
-        name = accounts[0]
+        name = _one_account(query, "refresh")
         _check_known([name], engine)
     except RequestError as exc:
         return error_response(exc.status, exc.message)
@@ -250,3 +260,56 @@ def handle_refresh(
         )
     snapshot = engine.collect(timeout=timeout, accounts=[name], force=True)
     return json_response(200, to_json(select(snapshot, (), [name])))
+
+
+def probe_account(query: Mapping[str, list[str]], engine: QuotaSource) -> str:
+    """The one account a `/probe?account=NAME[&provider=P]` request names.
+
+    Raises RequestError: 400 for a missing, repeated or unknown parameter, 404 for
+    an unknown account or one of another provider than `provider` says.
+    """
+    _check_params(query, _PROBE_PARAMS)
+    name = _one_account(query, "probe")
+    providers = _values(query, "provider")
+    if len(providers) > 1:
+        raise RequestError(400, "give at most one 'provider' to probe")
+    # One read of the config: a reload in between cannot split the two checks.
+    provider_of = {a.name: a.provider for a in engine.config.accounts}
+    if name not in provider_of:
+        raise RequestError(404, unknown_accounts_message([name], provider_of))
+    if providers and providers[0] != provider_of[name]:
+        raise RequestError(
+            404, f"account {name!r} has provider {provider_of[name]}, not {providers[0]}"
+        )
+    return name
+
+
+def sd_target_groups(engine: QuotaSource) -> list[dict[str, Any]]:
+    """The accounts as Prometheus HTTP service discovery target groups, one per provider.
+
+        [{"targets": ["work", "personal"],
+          "labels": {"__meta_llm_quota_provider": "antigravity"}}]
+
+    A target is an account name, as `/probe?account=` takes it; nothing else about
+    the account (no email, no project) is given.
+    """
+    groups: dict[str, list[str]] = {}
+    for account in engine.config.accounts:
+        groups.setdefault(account.provider, []).append(account.name)
+    return [
+        {"targets": names, "labels": {SD_PROVIDER_LABEL: provider}}
+        for provider, names in groups.items()
+    ]
+
+
+def handle_targets(
+    method: str, query: Mapping[str, list[str]], engine: QuotaSource
+) -> Response:
+    """GET /api/v1/targets: the configured accounts for `http_sd_configs`; no fetch."""
+    if method not in _QUOTA_METHODS:
+        return method_not_allowed(method, _QUOTA_METHODS)
+    try:
+        _check_params(query, frozenset())
+    except RequestError as exc:
+        return error_response(exc.status, exc.message)
+    return json_response(200, sd_target_groups(engine))

@@ -2,10 +2,12 @@
 
     /                 landing page with the quota table
     /metrics          Prometheus exposition (path set by --web.telemetry-path)
+    /probe            ?account=NAME[&provider=P]: the exposition of that account only
     /-/healthy        liveness; never calls upstream
     /-/ready          readiness; never calls upstream
     /api/v1/quota     JSON snapshot (?provider=, ?account=)
     /api/v1/refresh   POST ?account=NAME: fetch now, bypassing min_interval
+    /api/v1/targets   the accounts as Prometheus HTTP service discovery, for /probe
     /-/reload         POST: re-read the config file (when a reloader is set)
 """
 
@@ -22,7 +24,16 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from exporter.collector import registry_for
 from exporter.fetch import FetchEngine
-from exporter.server.api import RefreshLimiter, Response, handle_quota, handle_refresh
+from exporter.server.api import (
+    RefreshLimiter,
+    RequestError,
+    Response,
+    handle_quota,
+    handle_refresh,
+    handle_targets,
+    probe_account,
+)
+from exporter.snapshot import Snapshot
 from exporter.views.page import render_page
 
 log = logging.getLogger(__name__)
@@ -99,6 +110,8 @@ class ExporterApp:
         query = parse_qs(environ.get("QUERY_STRING", ""))
         if path == self.telemetry_path:
             return self._only_get(method) or self.metrics(environ)
+        if path == "/probe":
+            return self._only_get(method) or self.probe(environ, query)
         if path == "/-/healthy":
             return self._only_get(method) or _text(200, "Healthy.\n")
         if path == "/-/ready":
@@ -109,6 +122,8 @@ class ExporterApp:
             return self.reload(method)
         if path == "/api/v1/quota":
             return handle_quota(method, query, self.engine, scrape_budget(environ))
+        if path == "/api/v1/targets":
+            return handle_targets(method, query, self.engine)
         if path == "/api/v1/refresh":
             return handle_refresh(
                 method, query, self.engine, self.limiter, scrape_budget(environ)
@@ -124,7 +139,21 @@ class ExporterApp:
         return _text(405, "Method not allowed.\n", ("Allow", "GET, HEAD"))
 
     def metrics(self, environ: Environ) -> Response:
-        snapshot = self.engine.collect(timeout=scrape_budget(environ))
+        return self._exposition(self.engine.collect(timeout=scrape_budget(environ)))
+
+    def probe(self, environ: Environ, query: dict[str, list[str]]) -> Response:
+        """One account, blackbox style: the same deadline, shared fetch and min_interval
+        as /metrics, so Prometheus can spread accounts over several exporters."""
+        try:
+            name = probe_account(query, self.engine)
+        except RequestError as exc:
+            return _text(exc.status, f"{exc.message}\n")
+        return self._exposition(
+            self.engine.collect(timeout=scrape_budget(environ), accounts=[name])
+        )
+
+    @staticmethod
+    def _exposition(snapshot: Snapshot) -> Response:
         # Always the text format: it carries everything we expose, and encodes in
         # 60% of OpenMetrics' time (the encoding follows the last fetch, so it adds
         # straight to the scrape's wall time; docs/benchmarks.md).
