@@ -274,3 +274,17 @@ def test_token_endpoint_html_200_is_a_parse_error() -> None:
     with pytest.raises(FetchError) as err:
         refreshing(Clock()).token(far())
     assert err.value.reason is Reason.PARSE
+
+
+def test_a_file_replaced_in_place_with_same_size_and_mtime_is_reread(tmp_path: Path) -> None:
+    path = tmp_path / "at"
+    path.write_text("at-one\n")
+    source = StaticToken(path=path)
+    assert source.token(far()) == "at-one"
+    stamp = os.stat(path)
+    replacement = tmp_path / "at.new"
+    replacement.write_text("at-two\n")  # same size
+    os.utime(replacement, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    os.replace(replacement, path)  # new inode, same size and mtime
+    assert os.stat(path).st_mtime_ns == stamp.st_mtime_ns
+    assert source.token(far()) == "at-two"

@@ -622,3 +622,47 @@ def test_any_yaml_shaped_document_yields_config_or_config_error(data: object) ->
     else:
         assert isinstance(config, Config)
         assert all(isinstance(a, AccountConfig) for a in config.accounts)
+
+
+# -- provider-specific checks, credentials.user, headers ---------------------------
+
+
+def test_credentials_user_picks_an_account_of_a_shared_file(tmp_path: Path) -> None:
+    (tmp_path / "accounts.json").write_text('{"accounts": []}')
+    config = parse({"accounts": [account(credentials={"file": "accounts.json",
+                                                      "user": "b@example.com"})]}, tmp_path)
+    assert config.accounts[0].credentials.user == "b@example.com"
+    problems = parse_problems(
+        {"accounts": [account(credentials={"access_token": "t", "user": "x"})]}, tmp_path)
+    assert problems == [("accounts[0].credentials.user",
+                         "user only goes with file (it picks one of the accounts a credentials "
+                         "file holds)")]
+
+
+def test_an_unreadable_file_path_does_not_show_the_email_in_its_name(tmp_path: Path) -> None:
+    missing = tmp_path / "antigravity-alice@example.com.json"
+    problems = parse_problems({"accounts": [account(credentials={"file": str(missing)})]},
+                              tmp_path)
+    assert problems[0][0] == "accounts[0].credentials.file"
+    assert "alice" not in problems[0][1] and "<email>.json" in problems[0][1]
+
+
+def test_headers_are_validated_and_reserved_ones_refused(tmp_path: Path) -> None:
+    config = parse({"accounts": [account(headers={"Editor-Version": "vscode/1.107.0"})]},
+                   tmp_path)
+    assert config.accounts[0].headers == (("Editor-Version", "vscode/1.107.0"),)
+    problems = dict(parse_problems({"accounts": [account(headers={
+        "Authorization": "x", "Bad Name": "y", "X-Ok": "line\nbreak"})]}, tmp_path))
+    assert set(problems) == {"accounts[0].headers.Authorization",
+                             "accounts[0].headers.Bad Name", "accounts[0].headers.X-Ok"}
+    assert "set by the exporter" in problems["accounts[0].headers.Authorization"]
+
+
+def test_a_source_the_provider_does_not_have_is_named_where_it_was_written(
+    tmp_path: Path,
+) -> None:
+    problems = parse_problems({"defaults": {"sources": ["usage"]}, "accounts": [account()]},
+                              tmp_path)
+    assert problems == [("defaults.sources[0]",
+                         'unknown source "usage" for provider antigravity; '
+                         "expected one of models, summary")]

@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 import requests
 
-from exporter.auth.borrowed import BorrowedCredentials, BorrowedFile, parse_borrowed
+from exporter.auth.borrowed import BorrowedFile, parse_borrowed
+from exporter.auth.credfile import CredentialFile
 from exporter.auth.tokens import (
     ASSUMED_TOKEN_LIFETIME,
     EXPIRY_MARGIN,
@@ -28,7 +29,7 @@ from exporter.auth.tokens import (
 from exporter.config import AccountConfig
 
 __all__ = [
-    "ASSUMED_TOKEN_LIFETIME", "EXPIRY_MARGIN", "BorrowedCredentials", "BorrowedFile",
+    "ASSUMED_TOKEN_LIFETIME", "EXPIRY_MARGIN", "BorrowedFile", "CredentialFile",
     "CredentialHints", "DeadRefreshToken", "OAuthRefresher", "RefreshingToken", "StaticToken",
     "TokenSource", "parse_borrowed", "token_source_for",
 ]
@@ -45,7 +46,8 @@ def token_source_for(
         return StaticToken(path=creds.path)
     if creds.kind == "file":
         assert creds.path is not None
-        return BorrowedFile(creds.path, session, account.oauth_client, account.token_url, clock)
+        return BorrowedFile(creds.path, session, account.oauth_client, account.token_url, clock,
+                            user=creds.user)
     if account.oauth_client is None:
         # The config loader refuses this; kept as a guard for hand-built configs.
         raise ValueError(f"account {account.name}: refresh tokens need an oauth_client")

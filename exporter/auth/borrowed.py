@@ -7,16 +7,15 @@ carries a refresh token, we refresh in memory and never write the file.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from exporter.auth.credfile import CredentialFile, jwt_claims, load_object, number, text
 from exporter.auth.tokens import (
     EXPIRY_MARGIN,
     CredentialHints,
@@ -28,99 +27,91 @@ from exporter.config import OAuthClient, Secret
 from exporter.snapshot import FetchError, Reason
 from exporter.timefmt import parse_rfc3339
 
-
-@dataclass(frozen=True)
-class BorrowedCredentials:
-    access_token: str | None
-    refresh_token: str | None
-    expires_at: float | None  # wall clock; None when the file does not say
-    email: str | None
-    project: str | None
-    client_id: str | None = None
-    client_secret: str | None = None
-
-    def __repr__(self) -> str:  # never show tokens
-        return f"BorrowedCredentials(email={self.email!r}, project={self.project!r})"
+# CLIProxyAPI's `type` -> the exporter provider its Google files serve.
+_CLIPROXY_TYPES = {"antigravity": "antigravity", "gemini": "gemini-cli", "gemini-cli": "gemini-cli"}
 
 
-def _s(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
+def _expiry(tok: dict[str, Any]) -> float | None:
+    """Seconds since the epoch from any of the expiry fields Google-token files use."""
+    if number(tok.get("expiry_timestamp")) is not None:  # Antigravity-Manager, seconds
+        return number(tok.get("expiry_timestamp"))
+    if number(tok.get("expiry_date")) is not None:  # gemini-cli, milliseconds
+        return (number(tok.get("expiry_date")) or 0.0) / 1000.0
+    for key in ("expired", "expiry"):  # CLIProxyAPI, agy: RFC 3339 (agy with a local offset)
+        if text(tok.get(key)):
+            try:
+                return parse_rfc3339(tok[key])
+            except ValueError:
+                pass
+    issued, lifetime = number(tok.get("timestamp")), number(tok.get("expires_in"))
+    if issued and lifetime:  # CLIProxyAPI: issued (ms) + lifetime (s)
+        return issued / 1000.0 + lifetime
     return None
 
 
-def parse_borrowed(text: str, path: Path) -> BorrowedCredentials:
-    """Read another tool's auth JSON. Formats (all read only):
-
-    - CLIProxyAPI / llm-mux: access_token, refresh_token, expired (RFC 3339) or
-      timestamp (ms) + expires_in, email, project_id
-    - Antigravity-Manager: {"token": {access_token, refresh_token, expiry_timestamp (s),
-      email, project_id}}
-    - gemini-cli oauth_creds.json: access_token, refresh_token, expiry_date (ms)
-    - opencode-antigravity-auth: {"accounts": [{refreshToken, email, projectId}]}, one account
-    """
-    try:
-        doc = json.loads(text)
-    except ValueError as exc:
+def _opencode(doc: dict[str, Any], path: Path, user: str | None) -> CredentialFile:
+    """opencode-antigravity-auth: several accounts, refresh tokens only."""
+    accounts = [a for a in doc["accounts"] if isinstance(a, dict)]
+    if user is not None:
+        accounts = [a for a in accounts if str(a.get("email", "")).lower() == user.lower()]
+        if not accounts:
+            raise FetchError(Reason.AUTH, f"credentials file {path} has no account {user}")
+    if len(accounts) != 1:
         raise FetchError(
-            Reason.AUTH, f"credentials file {path} is not JSON (line {_lineno(exc)})"
-        ) from None
-    if not isinstance(doc, dict):
-        raise FetchError(Reason.AUTH, f"credentials file {path} is not a JSON object")
-    if isinstance(doc.get("accounts"), list):
-        accounts = [a for a in doc["accounts"] if isinstance(a, dict)]
-        if len(accounts) != 1:
-            raise FetchError(
-                Reason.AUTH,
-                f"credentials file {path} holds {len(accounts)} accounts; "
-                "only files with exactly one account are supported",
-            )
-        acc = accounts[0]
-        return BorrowedCredentials(
-            access_token=_s(acc.get("accessToken")),
-            refresh_token=_s(acc.get("refreshToken")),
-            expires_at=None,
-            email=_s(acc.get("email")),
-            project=_s(acc.get("projectId")),
+            Reason.AUTH,
+            f"credentials file {path} holds {len(accounts)} accounts; set credentials.user "
+            "to the email of the one this account is",
         )
-    nested = doc.get("token")
-    tok: dict[str, Any] = nested if isinstance(nested, dict) else doc
-    expires_at: float | None = None
-    if _num(tok.get("expiry_timestamp")) is not None:
-        expires_at = _num(tok.get("expiry_timestamp"))
-    elif _num(tok.get("expiry_date")) is not None:
-        expires_at = (_num(tok.get("expiry_date")) or 0) / 1000.0
-    elif _s(tok.get("expired")):
-        try:
-            expires_at = parse_rfc3339(tok["expired"])
-        except ValueError:
-            expires_at = None
-    if expires_at is None and _num(tok.get("timestamp")) and _num(tok.get("expires_in")):
-        expires_at = (_num(tok["timestamp"]) or 0) / 1000.0 + (_num(tok["expires_in"]) or 0)
-    return BorrowedCredentials(
-        access_token=_s(tok.get("access_token")),
-        refresh_token=_s(tok.get("refresh_token")),
-        expires_at=expires_at,
-        email=_s(tok.get("email")) or _s(doc.get("email")),
-        project=_s(tok.get("project_id")) or _s(doc.get("project_id")),
-        client_id=_s(tok.get("client_id")),
-        client_secret=_s(tok.get("client_secret")),
+    acc = accounts[0]
+    return CredentialFile(
+        tool="opencode", provider="antigravity",
+        access_token=text(acc.get("accessToken")), refresh_token=text(acc.get("refreshToken")),
+        email=text(acc.get("email")), project=text(acc.get("projectId")),
+        disabled=acc.get("enabled") is False,
     )
 
 
-def _lineno(exc: ValueError) -> int:
-    return getattr(exc, "lineno", 0)
+def parse_borrowed(text_: str, path: Path, user: str | None = None) -> CredentialFile:
+    """Read a Google account's auth JSON kept by another tool. Formats (all read only):
+
+    - CLIProxyAPI / llm-mux: `type` (antigravity, gemini), access_token,
+      refresh_token, expired (RFC 3339) or timestamp (ms) + expires_in, email,
+      project_id; gemini files nest the token under `token` with `expiry`
+    - Antigravity-Manager: {"token": {access_token, refresh_token, expiry_timestamp (s),
+      email, project_id}, "email", "disabled"}
+    - gemini-cli oauth_creds.json: access_token, refresh_token, expiry_date (ms), id_token
+    - agy: {"token": {access_token, refresh_token, expiry}, "id_token", "auth_method"}
+    - opencode-antigravity-auth: {"accounts": [{refreshToken, email, projectId}, ...]};
+      `user` picks one by email when it holds several
+    """
+    doc = load_object(text_, path)
+    if isinstance(doc.get("accounts"), list):
+        return _opencode(doc, path, user)
+    nested = doc.get("token")
+    tok: dict[str, Any] = nested if isinstance(nested, dict) else doc
+    id_token = text(tok.get("id_token")) or text(doc.get("id_token"))
+    kind = text(doc.get("type"))
+    if kind:
+        tool, provider = "cliproxyapi", _CLIPROXY_TYPES.get(kind, kind)
+    elif isinstance(nested, dict) and "expiry_timestamp" in nested:
+        tool, provider = "antigravity-manager", "antigravity"
+    elif isinstance(nested, dict):
+        tool, provider = "agy", "antigravity"
+    else:
+        tool, provider = "gemini-cli", "gemini-cli"
+    return CredentialFile(
+        tool=tool,
+        provider=provider,
+        access_token=text(tok.get("access_token")),
+        refresh_token=text(tok.get("refresh_token")),
+        expires_at=_expiry(tok),
+        email=text(tok.get("email")) or text(doc.get("email"))
+        or text(jwt_claims(id_token).get("email")),
+        project=text(tok.get("project_id")) or text(doc.get("project_id")),
+        client_id=text(tok.get("client_id")),
+        client_secret=text(tok.get("client_secret")),
+        disabled=doc.get("disabled") is True,
+    )
 
 
 class BorrowedFile:
@@ -133,28 +124,30 @@ class BorrowedFile:
         client: OAuthClient | None,
         token_url: str,
         clock: Callable[[], float] = time.time,
+        user: str | None = None,
     ) -> None:
         self._file = WatchedFile(path)
+        self._user = user
         self._session = session
         self._client = client
         self._token_url = token_url
         self._clock = clock
         self._lock = threading.Lock()
-        self._parsed_stamp: tuple[int, int] | None = None
-        self._creds: BorrowedCredentials | None = None
+        self._parsed_stamp: tuple[int, ...] | None = None
+        self._creds: CredentialFile | None = None
         self._own: RefreshingToken | None = None  # in-memory refreshes, never written
         self._rejected: str | None = None  # file access token a 401 was said of
 
-    def _current(self) -> BorrowedCredentials:
+    def _current(self) -> CredentialFile:
         text = self._file.read_text()
         if self._creds is None or self._file.changed_stamp != self._parsed_stamp:
-            self._creds = parse_borrowed(text, self._file.path)
+            self._creds = parse_borrowed(text, self._file.path, self._user)
             self._parsed_stamp = self._file.changed_stamp
             self._own = None  # the owning tool wrote new tokens: prefer them
             self._rejected = None
         return self._creds
 
-    def _oauth_client(self, creds: BorrowedCredentials) -> OAuthClient | None:
+    def _oauth_client(self, creds: CredentialFile) -> OAuthClient | None:
         if self._client is not None:
             return self._client
         if creds.client_id:
@@ -194,7 +187,7 @@ class BorrowedFile:
             return self._own.refresh(deadline, rejected)
 
     def _refresh_locked(
-        self, creds: BorrowedCredentials, deadline: float, force: bool = False
+        self, creds: CredentialFile, deadline: float, force: bool = False
     ) -> str:
         client = self._oauth_client(creds)
         if not creds.refresh_token or client is None:

@@ -48,6 +48,7 @@ class TokenSource(Protocol):
 class CredentialHints:
     email: str | None = None
     project: str | None = None
+    plan: str | None = None  # the plan a credentials file names ("max", "plus", ...)
 
 
 @dataclass
@@ -234,11 +235,16 @@ class RefreshingToken:
 
 
 class WatchedFile:
-    """A file re-read only when its mtime or size changes. Never written."""
+    """A file re-read only when it changes. Never written.
+
+    "Changed" is any of inode, mtime, ctime and size: a tool that replaces the file
+    in place (write a temporary file, rename it over) within one mtime tick, with
+    the same size, still gives a new inode.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, ...] | None = None
         self._text = ""
         self._lock = threading.Lock()
 
@@ -246,7 +252,7 @@ class WatchedFile:
         with self._lock:
             try:
                 st = os.stat(self.path)
-                stamp = (st.st_mtime_ns, st.st_size)
+                stamp = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
                 if stamp != self._stamp:
                     self._text = self.path.read_text(encoding="utf-8")
                     self._stamp = stamp
@@ -257,5 +263,5 @@ class WatchedFile:
             return self._text
 
     @property
-    def changed_stamp(self) -> tuple[int, int] | None:
+    def changed_stamp(self) -> tuple[int, ...] | None:
         return self._stamp

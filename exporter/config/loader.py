@@ -29,6 +29,7 @@ from exporter.config.model import (
     Secret,
 )
 from exporter.providers import REGISTRY
+from exporter.redact import mask_emails
 from exporter.timefmt import parse_duration
 
 # Keys an account may inherit from `defaults` (name, provider, credentials and project may not).
@@ -55,6 +56,8 @@ CREDENTIAL_KEYS: tuple[CredentialKind, ...] = (
     "refresh_token_file",
 )
 OAUTH_CLIENT_KEYS = ("client_id", "client_secret", "client_secret_file")
+# Optional beside `file`: which account of a file that holds several.
+CREDENTIAL_OPTIONS = ("user",)
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_.@-]+")
 _HEADER_RE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
@@ -305,8 +308,13 @@ class _Parser:
         return {key: value for key, value in values.items() if value is not None}
 
     def credentials(self, value: object, path: str) -> Credentials | None:
-        m = self.mapping(value, path, CREDENTIAL_KEYS)
+        m = self.mapping(value, path, (*CREDENTIAL_KEYS, *CREDENTIAL_OPTIONS))
         if m is None:
+            return None
+        user = self.field(m, path, "user", self.text)
+        if "user" in m and "file" not in m:
+            self.problem(_join(path, "user"), "user only goes with file (it picks one of "
+                                              "the accounts a credentials file holds)")
             return None
         given = [k for k in CREDENTIAL_KEYS if k in m]
         if len(given) != 1:
@@ -326,7 +334,7 @@ class _Parser:
             readable = self.opens(file_path, key_path)
         else:
             readable = self.read_secret_file(file_path, key_path) is not None
-        return Credentials(kind=kind, path=file_path) if readable else None
+        return Credentials(kind=kind, path=file_path, user=user) if readable else None
 
     def oauth_client(self, value: object, path: str) -> OAuthClient | None:
         m = self.mapping(value, path, OAUTH_CLIENT_KEYS)
@@ -542,27 +550,28 @@ class _Parser:
             with file_path.open("rb"):
                 return True
         except (OSError, ValueError) as exc:
-            self.problem(path, f"cannot read {file_path}: {_reason(exc)}")
+            self.problem(path, f"cannot read {mask_emails(str(file_path))}: {_reason(exc)}")
             return False
 
     def read_secret_file(self, file_path: Path, path: str) -> str | None:
         """The stripped contents, or None after reporting why not (never the contents)."""
+        shown = mask_emails(str(file_path))
         try:
             with file_path.open("rb") as f:
                 data = f.read(_MAX_SECRET_BYTES + 1)
         except (OSError, ValueError) as exc:
-            self.problem(path, f"cannot read {file_path}: {_reason(exc)}")
+            self.problem(path, f"cannot read {shown}: {_reason(exc)}")
             return None
         try:
             text = data.decode("utf-8").strip()
         except UnicodeDecodeError:
             text = None
         if len(data) > _MAX_SECRET_BYTES:
-            self.problem(path, f"{file_path} is over 64 KiB; expected just the secret")
+            self.problem(path, f"{shown} is over 64 KiB; expected just the secret")
         elif text is None:
-            self.problem(path, f"cannot read {file_path}: not UTF-8 text")
+            self.problem(path, f"cannot read {shown}: not UTF-8 text")
         elif not text:
-            self.problem(path, f"{file_path} is empty")
+            self.problem(path, f"{shown} is empty")
         else:
             return text
         return None

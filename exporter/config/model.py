@@ -55,6 +55,8 @@ class Credentials:
     kind: CredentialKind
     secret: Secret | None = None
     path: Path | None = None
+    # With `file`: which account of a file that holds several (an email, a GitHub login).
+    user: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""GitHub Copilot: premium requests, chat and completions quotas of the Copilot plan."""

@@ -1,0 +1,54 @@
+"""GitHub Copilot's credentials, read only: `~/.config/github-copilot/apps.json`
+(`{"github.com:<client id>": {user, oauth_token, githubAppId}}`) or the older
+`hosts.json` (`{"github.com": {user, oauth_token}}`), under `$XDG_CONFIG_HOME`
+when set. A file may hold several signed-in users; `user` picks one.
+
+The OAuth token does not expire on a timer; a 401 means it was revoked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from exporter.auth.credfile import CredentialFile, load_object, text
+from exporter.snapshot import FetchError, Reason
+
+
+def copilot_accounts(text_: str, path: Path) -> list[CredentialFile]:
+    """Every GitHub sign-in the file holds, in file order (github.com hosts only)."""
+    doc = load_object(text_, path)
+    found: list[CredentialFile] = []
+    for key, entry in doc.items():
+        host = key.split(":", 1)[0]
+        if host != "github.com" or not isinstance(entry, dict):
+            continue
+        token = text(entry.get("oauth_token"))
+        if token is None:
+            continue
+        found.append(CredentialFile(
+            tool="copilot", provider="copilot", access_token=token,
+            account_id=text(entry.get("user")),
+        ))
+    return found
+
+
+def parse_copilot(text_: str, path: Path, user: str | None = None) -> CredentialFile:
+    """The one sign-in to use: the only one, or the one whose GitHub login is `user`."""
+    accounts = copilot_accounts(text_, path)
+    if user is not None:
+        accounts = [a for a in accounts if (a.account_id or "").lower() == user.lower()]
+        if not accounts:
+            raise FetchError(Reason.AUTH, f"credentials file {path} has no GitHub user {user}")
+    if not accounts:
+        raise FetchError(
+            Reason.AUTH,
+            f"credentials file {path} holds no github.com oauth_token: sign in to Copilot "
+            "in your editor (or `gh copilot`) first",
+        )
+    if len(accounts) > 1:
+        raise FetchError(
+            Reason.AUTH,
+            f"credentials file {path} holds {len(accounts)} GitHub sign-ins; set "
+            "credentials.user to the login of the one this account is",
+        )
+    return accounts[0]

@@ -1,0 +1,1 @@
+"""Gemini CLI: per-model daily quotas from Cloud Code's retrieveUserQuota."""
