@@ -59,7 +59,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
         config: dict[str, Any] = sim.exporter_config(tmp_path)
         entries = {a["name"]: a for a in config["accounts"]}
         path = write_config(tmp_path, {"accounts": [entries[KEEP], entries[CHANGE]]})
-        exp = start_exporter(path)
+        exp = start_exporter(path, "--web.enable-lifecycle")
         try:
             yield Setup(sim, exp, path, entries)
         finally:

@@ -8,15 +8,12 @@ import ipaddress
 import shutil
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import bcrypt
 import pytest
@@ -26,8 +23,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from exporter.server.httpd import make_http_server
 from exporter.server.webconfig import WebConfig, WebConfigError, load_web_config, ssl_context
-from exporter.server.webserver import BasicAuth, TLSMixin, enable_tls, wrap_wsgi
+from exporter.server.webserver import BasicAuth, wrap_wsgi
 
 PASSWORD = "s3cret-Pa55"
 # Low cost keeps the suite fast; the code path is the same as cost 10.
@@ -128,7 +126,7 @@ MTLS = TLS + """
 """
 
 
-# --- a real threaded WSGI server, built the way exporter/server/httpd.py builds one --------------
+# --- the exporter's real HTTP server (exporter/server/httpd.py) around a tiny app ------------
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -139,31 +137,12 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable
     return [f"ok {environ['wsgi.url_scheme']}".encode()]
 
 
-class QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class Server(TLSMixin, ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    tls_handshake_timeout = 5.0
-
-
 @contextmanager
 def serving(cfg: WebConfig, handshake_timeout: float = 5.0) -> Iterator[str]:
-    server = make_server(
-        "127.0.0.1", 0, wrap_wsgi(app, cfg), server_class=Server, handler_class=QuietHandler
-    )
-    assert isinstance(server, Server)
-    server.tls_handshake_timeout = handshake_timeout
-    scheme = "https" if enable_tls(server, cfg) else "http"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    """`handshake_timeout`: the server's read timeout, which bounds the handshake too."""
+    with make_http_server(app, "127.0.0.1:0", cfg, read_timeout=handshake_timeout) as server:
+        scheme = "https" if server.tls else "http"
+        yield f"{scheme}://127.0.0.1:{server.address[1]}"
 
 
 @pytest.fixture
