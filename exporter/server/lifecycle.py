@@ -13,6 +13,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -55,7 +56,7 @@ class MainLoop:
     Without a reloader (the demo) SIGHUP stops, as a hangup does by default.
     """
 
-    def __init__(self, reloader: Reloader | None) -> None:
+    def __init__(self, reloader: Callable[[], str] | None) -> None:
         self._reloader = reloader
         # Plain attributes, not Events: Event.set() takes a lock, which a handler
         # must not do when the thread it interrupted may hold that same lock.
