@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pki import PKI, make_pki
+
 _STASH_KEY = pytest.StashKey[Path]()
 
 
@@ -38,3 +40,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write_line(
                 f"temporary files left behind by the tests: {', '.join(left)}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
+    """ca.crt signs server.* and client.*; other-ca.crt signs rogue.* (a client it must refuse)."""
+    return make_pki(tmp_path_factory.mktemp("pki"))

@@ -58,6 +58,7 @@ MAX_REQUEST_BODY = 64 * 1024  # no route reads a body
 # How often the selector wakes to close expired connections; also bounds stop().
 _TICK = 0.2
 _CONTENT_LENGTH = re.compile(rb"\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
+_ERRNO = re.compile(r"\[Errno (\d+)\] ([^)]+)\)*$")
 
 
 def parse_listen_address(address: str) -> tuple[str, int]:
@@ -317,7 +318,9 @@ def make_http_server(
     try:
         server.prepare()
     except OSError as exc:
-        # cheroot words its own error and keeps the system's as the cause.
-        cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
-        raise OSError(cause.errno, reason_text(cause)) from None
+        # cheroot folds the system's error into its own text: give it back its errno.
+        found = _ERRNO.search(str(exc))
+        if found is None:
+            raise
+        raise OSError(int(found.group(1)), found.group(2)) from None
     return HttpServer(server)
