@@ -10,11 +10,35 @@ import contextlib
 import selectors
 import socket
 import ssl
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
+
+from exporter.server.httpd import MAX_WORKERS
+
+T = TypeVar("T")
 
 HALF_SENT = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slow\r\n"  # no blank line
+# An exporter's threads: main, the selector, cheroot's 503 thread, fetch threads (one
+# per account in these tests) and at most MAX_WORKERS workers. A thread per
+# connection, as before, would be one more per open socket.
+THREAD_BOUND = MAX_WORKERS + 8
+
+
+def all_at_once(calls: list[Callable[[], T]]) -> list[T]:
+    """Run every call in its own thread, released together by one barrier."""
+    start = threading.Barrier(len(calls))
+
+    def go(call: Callable[[], T]) -> T:
+        start.wait()
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(go, calls))
 
 
 def thread_count(pid: int) -> int:

@@ -9,11 +9,10 @@ simulator, with the engine's clock injected so 30 s pass without waiting.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from exporter.server.api import VIEW_MAX_AGE
 from exporter.server.app import ExporterApp
 from exporter.server.httpd import make_http_server
 from exporter.simulator import SimAccount, Simulator
+from tests.flood import all_at_once
 from tests.procs import write_config
 
 ACCOUNTS = ("vf-a", "vf-b")
@@ -57,15 +57,7 @@ class Served:
         return requests.request(method, self.url + path, timeout=30).status_code
 
     def flood(self, requests_: list[tuple[str, str]]) -> list[int]:
-        """All at once: every request waits at one barrier, then goes."""
-        start = threading.Barrier(len(requests_))
-
-        def go(item: tuple[str, str]) -> int:
-            start.wait()
-            return self.request(*item)
-
-        with ThreadPoolExecutor(len(requests_)) as pool:
-            return list(pool.map(go, requests_))
+        return all_at_once([partial(self.request, *item) for item in requests_])
 
 
 def _serve(tmp_path: Path, latency: float = 0.0, top: dict[str, object] | None = None,
