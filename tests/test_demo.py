@@ -1,9 +1,13 @@
-"""The demo as a user starts it: bad flags are refused like `serve` refuses them, and
-the banner's URLs reach the address the demo really listens on."""
+"""The demo as a user starts it: bad flags are refused like `serve` refuses them, the
+banner's URLs reach the address the demo really listens on, and README's walk-through
+(`quota` and `serve` on the simulator's accounts) works as written."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -12,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.procs import REPO, ExporterProcess
+from tests.procs import REPO, ExporterProcess, by_label, start_exporter
 
 BAD_ADDRESS_ERROR = ("error: --web.listen-address: listen address 'nonsense' has no port "
                      "(use host:port or :port)\n")
@@ -72,3 +76,30 @@ def test_demo_banner_urls_reach_where_it_listens(listen: str, bound: str, reach:
                             timeout=10).status_code == 200
     finally:
         exp.stop()
+
+
+def test_readme_walkthrough_quota_and_serve_on_the_simulators_accounts(tmp_path: Path) -> None:
+    config = tmp_path / "sim" / "config.yml"
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "exporter.simulator", "--demo", "--write-config", str(config)],
+        stdout=subprocess.PIPE, text=True, cwd=str(REPO),
+        env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        assert sim.stdout is not None
+        base_url = json.loads(sim.stdout.readline())["base_url"]
+        assert run("check-config", "--config.file", str(config)).returncode == 0
+        table = run("quota", "--config.file", str(config), "--account", "demo-pro-2")
+        assert table.returncode == 0, table.stderr
+        assert table.stdout.startswith("demo-pro-2  antigravity  Google AI Pro")
+        assert "Claude and GPT models" in table.stdout
+        exp = start_exporter(config)
+        try:
+            up = by_label(exp.get("/metrics").text, "llm_quota_up", "account")
+        finally:
+            exp.stop()
+        assert up[("demo-pro-2",)] == 1.0 and up[("demo-revoked",)] == 0.0
+        assert base_url.startswith("http://127.0.0.1:")
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.communicate(timeout=10)
+    assert sim.returncode == 0

@@ -176,7 +176,7 @@ def _metrics_answers_through_a_connection_flood(run: Run, text: str) -> None:
             _assert_healthy_unaffected(run.sim, scraped)
         flood.wait_closed_by_server(idle + half, within=FLOOD_READ_TIMEOUT + 5)
         closed = time.monotonic() - opened_at
-    print(f"FAULT connection-flood: {IDLE} idle + {HALF} half-sent -> scrape max "
+    print(f"FAULT idle-and-slow-connection-flood: {IDLE} idle + {HALF} half-sent -> scrape max "
           f"{max(times):.3f}s, {threads} threads, all closed by the server {closed:.1f}s "
           f"after opening (--web.read-timeout {FLOOD_READ_TIMEOUT:g}s)")
     assert max(times) < FLOOD_SCRAPE, times
