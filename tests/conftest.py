@@ -37,6 +37,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if left:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
+            reporter.ensure_newline()
             reporter.write_line(
                 f"temporary files left behind by the tests: {', '.join(left)}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -224,12 +224,17 @@ class _Pool(ThreadPool):
     _threads: list[threading.Thread]
     _spawn_worker: Callable[[], threading.Thread]
 
+    def __init__(self, server: Any, workers: int, max_workers: int) -> None:
+        super().__init__(server, min=workers, max=max_workers)
+        self._grow_lock = threading.Lock()  # the selector and a worker may both grow it
+
     def put_growing(self, conn: _Connection) -> None:
         """Queue `conn`; start one more worker first when none is free."""
-        if self.idle <= self.qsize and len(self._threads) < self.max:
-            # cheroot's own grow() polls in 0.1 s steps until the thread runs;
-            # here the selector thread must not wait, and the queue holds `conn`.
-            self._threads.append(self._spawn_worker())
+        with self._grow_lock:
+            if self.idle <= self.qsize and len(self._threads) < self.max:
+                # cheroot's own grow() polls in 0.1 s steps until the thread runs;
+                # here the selector thread must not wait, and the queue holds `conn`.
+                self._threads.append(self._spawn_worker())
         self.put(conn)
 
 
@@ -246,7 +251,7 @@ class _Server(wsgi.Server):
         super().__init__(bind_addr, app, server_name="llm-quota-exporter",
                          request_queue_size=128, shutdown_timeout=2)
         self.timeout = read_timeout
-        self.requests = _Pool(self, min=MIN_WORKERS, max=MAX_WORKERS)
+        self.requests = _Pool(self, MIN_WORKERS, MAX_WORKERS)
         self.max_connections = self.keep_alive_conn_limit = max_connections
         self.ssl_adapter = adapter
 
