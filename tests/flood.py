@@ -1,6 +1,6 @@
 """Connection floods with real sockets on loopback: idle, half-sent, TLS never finished.
 
-Every helper is bounded in count and time and the caller closes what it opened
+Every function here is bounded in count and time and the caller closes what it opened
 (`Flood` is a context manager). Nothing here talks to anything but 127.0.0.1.
 """
 
