@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import signal
 import sys
 import tempfile
-import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import FrameType
 
 import yaml
 
@@ -19,8 +15,10 @@ from exporter import __version__, logs
 from exporter.config import Config, ConfigError, load_config
 from exporter.fetch import FetchEngine
 from exporter.server.app import ExporterApp
-from exporter.server.httpd import make_http_server, parse_listen_address
+from exporter.server.httpd import READ_TIMEOUT, make_http_server, parse_listen_address, url_base
+from exporter.server.lifecycle import MainLoop, Reloader
 from exporter.server.webconfig import WebConfigError, load_web_config
+from exporter.timefmt import parse_duration
 
 log = logging.getLogger("exporter")
 
@@ -61,6 +59,27 @@ def _web(parser: argparse.ArgumentParser) -> None:
         "--web.config.file", dest="web_config_file", default=None, metavar="PATH",
         help="exporter-toolkit web config: TLS and basic auth (optional)",
     )
+    parser.add_argument(
+        "--web.enable-lifecycle", dest="enable_lifecycle", action="store_true",
+        help="allow POST /-/reload (without it: 403); SIGHUP always reloads",
+    )
+    parser.add_argument(
+        "--web.read-timeout", dest="read_timeout", type=_positive_duration,
+        default=READ_TIMEOUT, metavar="DURATION",
+        help=f"time a client has to send a whole request; idle connections are closed "
+             f"after it (default: {READ_TIMEOUT:g}s)",
+    )
+
+
+def _positive_duration(text: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration (e.g. 500ms, 10s, 1m)") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than zero")
+    return seconds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,13 +154,22 @@ def check_config(path: str) -> int:
     return 0
 
 
-def serve(
-    args: argparse.Namespace, config: Config, *, demo: bool = False, banner: str = ""
-) -> int:
+def _listen_address_ok(address: str) -> bool:
     try:
-        parse_listen_address(args.listen_address)
+        parse_listen_address(address)
     except ValueError as exc:
         print(f"error: --web.listen-address: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def serve(
+    args: argparse.Namespace, config: Config, *, demo: bool = False,
+    banner: Callable[[tuple[str, int], str], str] | None = None,
+) -> int:
+    """Serve until SIGTERM or SIGINT; `banner(bound address, URL that reaches it)` is
+    printed once listening."""
+    if not _listen_address_ok(args.listen_address):
         return EXIT_CONFIG
     web = None
     if args.web_config_file:
@@ -154,62 +182,34 @@ def serve(
             return EXIT_CONFIG
     engine = FetchEngine(config)
     config_file: str | None = getattr(args, "config_file", None)
-
-    def reload() -> str:
-        assert config_file is not None
-        try:
-            new = load_config(config_file)
-        except ConfigError as exc:
-            for line in exc.lines():
-                log.error(
-                    "reload refused; old config keeps serving", extra={"kv": {"problem": line}}
-                )
-            raise
-        engine.reload(new)
-        log.info("config reloaded", extra={"kv": {"accounts": str(len(new.accounts))}})
-        return f"Reloaded: {len(new.accounts)} account(s)."
-
+    reloader = Reloader(config_file, engine) if config_file and not demo else None
     app = ExporterApp(
-        engine,
-        telemetry_path=args.telemetry_path,
-        demo=demo,
-        reloader=reload if config_file and not demo else None,
+        engine, telemetry_path=args.telemetry_path, demo=demo, reloader=reloader,
+        lifecycle=args.enable_lifecycle,
     )
     try:
-        server = make_http_server(app, args.listen_address, web)
+        server = make_http_server(app, args.listen_address, web, read_timeout=args.read_timeout)
     except OSError as exc:
         print(f"error: cannot listen on {args.listen_address}: {exc.strerror}", file=sys.stderr)
         engine.close()
         return 1
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        if signum == signal.SIGHUP and app.reloader is not None:
-            # A bad config is logged by reload(); the old one keeps serving.
-            with contextlib.suppress(ConfigError):
-                app.reloader()
-            return
-        stop.set()
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, on_signal)
-    host, port = str(server.server_address[0]), int(server.server_address[1])
+    loop = MainLoop(reloader)
+    loop.install()
+    host, port = server.address
     log.info(
         "listening",
         extra={"kv": {"address": f"{host}:{port}", "accounts": str(len(config.accounts)),
                       "version": __version__}},
     )
-    if banner:
-        print(banner.format(port=port), flush=True)
-    thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
-    thread.start()
+    if banner is not None:
+        base = url_base(server.address, "https" if server.tls else "http")
+        print(banner(server.address, base), flush=True)
+    server.start()
     try:
-        while not stop.wait(0.5):
-            pass
+        loop.run()
     finally:
         app.ready = False
-        server.shutdown()
-        server.server_close()
+        server.stop()
         engine.close()
         log.info("stopped")
     return 0
@@ -218,23 +218,31 @@ def serve(
 def run_demo(args: argparse.Namespace) -> int:
     from exporter.simulator import Simulator, demo_accounts
 
+    # Refuse a bad address before the simulator starts, as `serve` does.
+    if not _listen_address_ok(args.listen_address):
+        return EXIT_CONFIG
     sim = Simulator(demo_accounts()).start()
-    with tempfile.TemporaryDirectory(prefix="llm-quota-demo-") as tmp:
-        config_path = Path(tmp) / "demo.yml"
-        data = sim.exporter_config(Path(tmp))
-        config_path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-        config = load_config(config_path)
-        host, _ = parse_listen_address(args.listen_address)
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        banner = (
+
+    def banner(address: tuple[str, int], base: str) -> str:
+        host, port = address
+        bound = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        if host in ("0.0.0.0", "::"):
+            bound += ", every interface"
+        return (
             "llm-quota-exporter DEMO: simulated accounts on a fake upstream, not real data.\n"
+            f"  listening on:       {bound}\n"
             f"  simulated upstream: {sim.base_url}\n"
-            f"  landing page:       http://{shown}:{{port}}/\n"
-            f"  metrics:            http://{shown}:{{port}}{args.telemetry_path}\n"
-            f"  JSON API:           http://{shown}:{{port}}/api/v1/quota\n"
+            f"  landing page:       {base}/\n"
+            f"  metrics:            {base}{args.telemetry_path}\n"
+            f"  JSON API:           {base}/api/v1/quota\n"
             "Press Ctrl-C to stop."
         )
-        try:
-            return serve(args, config, demo=True, banner=banner)
-        finally:
-            sim.stop()
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="llm-quota-demo-") as tmp:
+            config_path = Path(tmp) / "demo.yml"
+            data = sim.exporter_config(Path(tmp))
+            config_path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+            return serve(args, load_config(config_path), demo=True, banner=banner)
+    finally:
+        sim.stop()

@@ -84,16 +84,21 @@ class AccountWorker:
         self._projects: set[str] = {config.project} if config.project else set()
 
     def begin(
-        self, pool: cf.Executor, deadline: float, force: bool
+        self, pool: cf.Executor, deadline: float, force: bool, max_age: float | None = None
     ) -> AccountSnapshot | cf.Future[AccountSnapshot]:
-        """A reusable result, or the future of the fetch that will produce one."""
+        """A reusable result, or the future of the fetch that will produce one.
+
+        A result is reused while younger than max(min_interval, max_age), and a
+        failed one until its back-off has passed.
+        """
         with self._lock:
             if self._inflight is not None:
                 return self._inflight
             last = self._last
             now = self._clock()
+            reuse_for = max(self.config.min_interval, max_age or 0.0)
             if not force and last is not None and (
-                now - last.fetched_at < self.config.min_interval
+                now - last.fetched_at < reuse_for
                 or (last.data is None and now < self._retry_at)
             ):
                 return replace(last, cached=True, errors_total=dict(self._errors),
@@ -306,10 +311,13 @@ class FetchEngine:
         timeout: float | None = None,
         accounts: Iterable[str] | None = None,
         force: bool = False,
+        max_age: float | None = None,
     ) -> Snapshot:
         """Fetch (or reuse) the selected accounts, never waiting past the deadline.
 
         `timeout` caps every account's own `timeout`; unknown names are ignored.
+        `max_age` lets a view reuse results up to that many seconds old even when
+        `min_interval` is shorter: visitors read the newest snapshot, scrapes fetch.
         """
         with self._lock:
             selected = (
@@ -326,7 +334,7 @@ class FetchEngine:
             if timeout is not None:
                 budget = max(min(timeout, budget), 0.0)
             budgets[worker.config.name] = budget
-            got = worker.begin(self._pool, start + budget, force)
+            got = worker.begin(self._pool, start + budget, force, max_age)
             if isinstance(got, AccountSnapshot):
                 results[worker.config.name] = got
             else:

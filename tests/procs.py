@@ -17,19 +17,25 @@ import requests
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-# The "listening" line, in logfmt or in JSON (--log.format json).
+# The "listening" line, in logfmt or in JSON (--log.format json); IPv4 or IPv6.
 _LISTEN_RE = re.compile(
-    r'msg=listening address=([0-9.]+):(\d+)|"msg": "listening".*?"address": "([0-9.]+):(\d+)"'
+    r'msg=listening address=([0-9a-f.:]+):(\d+)'
+    r'|"msg": "listening".*?"address": "([0-9a-f.:]+):(\d+)"'
 )
 
 
 class ExporterProcess:
-    """`python -m exporter` on 127.0.0.1:<ephemeral>, stderr captured for assertions."""
+    """`python -m exporter` on 127.0.0.1:<ephemeral>, stderr captured for assertions.
+
+    The log lives in a temporary file while the process runs; stop() keeps its
+    text in memory and deletes the file.
+    """
 
     def __init__(self, args: Sequence[str], env: dict[str, str] | None = None) -> None:
-        self._log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives with the process
+        self._log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by stop()
             prefix="exporter-", suffix=".log", delete=False
         )
+        self._final_logs: str | None = None
         full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
         full_env["PYTHONPATH"] = str(REPO) + os.pathsep + full_env.get("PYTHONPATH", "")
         self.proc = subprocess.Popen(
@@ -53,6 +59,8 @@ class ExporterProcess:
 
     @property
     def logs(self) -> str:
+        if self._final_logs is not None:
+            return self._final_logs
         return Path(self._log_file.name).read_text(encoding="utf-8", errors="replace")
 
     @property
@@ -66,6 +74,7 @@ class ExporterProcess:
             if match:
                 return int(match.group(2) or match.group(4))
             if self.proc.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"exporter exited with {self.proc.returncode}:\n{self.logs}")
             time.sleep(0.05)
         self.stop()
@@ -86,7 +95,12 @@ class ExporterProcess:
         return requests.post(self.url + path, **kw)
 
     def stop(self) -> int:
-        return stop_process(self.proc)
+        code = stop_process(self.proc)
+        if self._final_logs is None:
+            self._final_logs = self.logs
+            self._log_file.close()
+            Path(self._log_file.name).unlink(missing_ok=True)
+        return code
 
 
 def stop_process(proc: subprocess.Popen[Any]) -> int:

@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from exporter.server.api import RefreshLimiter, Response, handle_quota, handle_refresh
+from exporter.server.api import (
+    VIEW_MAX_AGE,
+    RefreshLimiter,
+    Response,
+    handle_quota,
+    handle_refresh,
+)
 from exporter.snapshot import Snapshot
 from exporter.views.document import to_json
 from tests.view_samples import NOW, FakeEngine, sample_snapshot
@@ -53,7 +59,9 @@ def test_quota_returns_the_snapshot_schema(engine: FakeEngine) -> None:
     assert header(response, "Content-Type") == "application/json"
     assert header(response, "Cache-Control") == "no-store"
     assert body(response) == json.loads(json.dumps(to_json(engine.snapshot)))
-    assert engine.calls == [{"timeout": 7.5, "accounts": None, "force": False}]
+    assert engine.calls == [
+        {"timeout": 7.5, "accounts": None, "force": False, "max_age": VIEW_MAX_AGE}]
+    assert VIEW_MAX_AGE == 30.0
 
 
 def test_quota_models_carry_own_and_effective_numbers_and_failure_has_reason(
@@ -279,6 +287,33 @@ def test_limiter_lets_one_of_many_simultaneous_requests_through() -> None:
     assert sorted(results)[0] == 0.0
     assert [r for r in results if r == 0.0] == [0.0]
     assert all(r == 5.0 for r in results if r)
+
+
+def test_refresh_limit_defaults_to_30s() -> None:
+    clock = FakeClock()
+    limiter = RefreshLimiter(clock=clock)
+    assert limiter.acquire("work") == 0.0
+    clock.now += 29.5
+    assert limiter.acquire("work") == pytest.approx(0.5)
+    clock.now += 0.5
+    assert limiter.acquire("work") == 0.0
+
+
+def test_refresh_limit_follows_a_changing_interval_and_zero_turns_it_off(
+    engine: FakeEngine,
+) -> None:
+    clock, gap = FakeClock(), [10.0]
+    limiter = RefreshLimiter(lambda: gap[0], clock=clock)
+    query = {"account": ["work"]}
+    assert handle_refresh("POST", query, engine, limiter, None).status == 200
+    clock.now += 4.0
+    limited = handle_refresh("POST", query, engine, limiter, None)
+    assert (limited.status, header(limited, "Retry-After")) == (429, "6")
+    assert "less than 10s ago" in body(limited)["error"]["message"]
+    gap[0] = 0.0  # refresh_interval: 0s, e.g. after a reload
+    for _ in range(3):
+        assert handle_refresh("POST", query, engine, limiter, None).status == 200
+    assert len(engine.calls) == 4
 
 
 def test_limiter_rejects_negative_gap() -> None:

@@ -91,6 +91,7 @@ def test_full_config_round_trips_every_value(write_config: WriteConfig, tmp_path
     path = write_config(
         """
 concurrency: 8
+refresh_interval: 1m
 defaults:
   timeout: 5s
   min_interval: 30s
@@ -133,6 +134,7 @@ accounts:
             ),
         ),
         concurrency=8,
+        refresh_interval=60.0,
         path=path,
     )
 
@@ -141,6 +143,7 @@ def test_minimal_account_gets_documented_defaults(write_config: WriteConfig) -> 
     config = load_config(write_config("accounts:" + MINIMAL_ACCOUNT), env={})
     (acc,) = config.accounts
     assert config.concurrency == 100
+    assert config.refresh_interval == 30.0
     assert acc.credentials == Credentials(kind="access_token", secret=Secret("tok"))
     assert acc.oauth_client is None
     assert acc.project is None
@@ -417,7 +420,8 @@ def test_unknown_key_is_refused_with_its_path_and_the_allowed_keys(tmp_path: Pat
     data = {"accounts": [account(oauth_client={"client_id": "x", "secret": "s"})], "extra": 1}
     problems = dict(parse_problems(data, tmp_path))
     assert problems.keys() == {"extra", "accounts[0].oauth_client.secret"}
-    assert problems["extra"] == "unknown key; expected one of concurrency, defaults, accounts"
+    assert problems["extra"] == (
+        "unknown key; expected one of concurrency, refresh_interval, defaults, accounts")
     assert (
         "client_id, client_secret, client_secret_file"
         in problems["accounts[0].oauth_client.secret"]
@@ -473,6 +477,20 @@ def test_missing_required_account_keys_are_each_named(tmp_path: Path) -> None:
 def test_bad_durations_are_refused(tmp_path: Path, value: object) -> None:
     problems = parse_problems({"accounts": [account(project_cache_ttl=value)]}, tmp_path)
     assert paths_of(problems) == ["accounts[0].project_cache_ttl"]
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("0s", 0.0), ("45s", 45.0), (5, 5.0)])
+def test_refresh_interval_is_a_duration_and_zero_turns_it_off(
+    tmp_path: Path, value: object, seconds: float
+) -> None:
+    doc = {"refresh_interval": value, "accounts": [account()]}
+    assert parse(doc, tmp_path).refresh_interval == seconds
+
+
+@pytest.mark.parametrize("value", ["-5s", "soon", True, [30]])
+def test_bad_refresh_interval_is_named(tmp_path: Path, value: object) -> None:
+    problems = parse_problems({"refresh_interval": value, "accounts": [account()]}, tmp_path)
+    assert paths_of(problems) == ["refresh_interval"]
 
 
 def test_zero_min_interval_is_fine_but_zero_timeout_is_not(tmp_path: Path) -> None:

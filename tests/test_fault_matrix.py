@@ -7,6 +7,11 @@ is down with exactly one error of the expected reason (or stays up, for the
 faults the exporter should absorb), and the process is still alive and healthy.
 docs/reliability.md records what these rows observed.
 
+The last two rows are floods from the outside rather than upstream faults: a
+visitor flood (page, API and HEAD views, forced refreshes) and a flood of idle and
+half-sent connections. Each must leave the scrape and the healthy accounts as they
+are, and cost no upstream call beyond what the rules allow.
+
 No row sends traffic off this machine. The unresolvable-host row runs the
 exporter with RES_OPTIONS=attempts:0, which makes glibc's DNS client give up
 before it opens a socket, so even a name under the reserved `.invalid` TLD is
@@ -21,13 +26,16 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from exporter.simulator import SimAccount, Simulator
 from exporter.snapshot import Reason
+from tests.flood import HALF_SENT, THREAD_BOUND, Flood, all_at_once, thread_count
 from tests.procs import ExporterProcess, by_label, write_config
 
 HEALTHY = ("fm-healthy-refresh", "fm-healthy-file")
@@ -40,6 +48,11 @@ RETRY_DELAY = 3.0  # the 429 row's retryDelay
 UNRESOLVABLE = "quota-upstream.invalid"
 NO_DNS_ENV = {"RES_OPTIONS": "attempts:0", "LOCALDOMAIN": ""}
 MODELS = ("gemini-3-pro-high", "gemini-3-flash", "claude-sonnet-4-5", "gpt-oss-120b-medium")
+VIEWS = [("GET", "/"), ("GET", "/api/v1/quota"), ("HEAD", "/"), ("HEAD", "/api/v1/quota")]
+VIEWS_EACH, REFRESHES = 10, 5
+IDLE, HALF = 300, 40
+FLOOD_READ_TIMEOUT = 3.0  # --web.read-timeout of the connection-flood row
+FLOOD_SCRAPE = 2.0  # what a scrape may take under the connection flood
 
 
 def closed_loopback_port() -> int:
@@ -58,6 +71,7 @@ class Case:
     credential_style: str = "refresh_token"
     endpoints: Callable[[], list[str]] | None = None  # replaces the victim's base URLs
     env: dict[str, str] = field(default_factory=dict)
+    args: tuple[str, ...] = ()  # extra exporter flags
     scrape_timeout: float = SCRAPE_TIMEOUT
     # Row-specific checks after the common ones, in the same exporter.
     then: Callable[[Run, str], None] | None = None
@@ -125,6 +139,51 @@ def _second_host_answered(run: Run, text: str) -> None:
         run.sim.pool_fraction(VICTIM, "gemini", "weekly"), abs=1e-6)
 
 
+def _visitors_cost_no_upstream_call(run: Run, text: str) -> None:
+    """After a scrape: page, API and HEAD views call nothing upstream; of simultaneous
+    forced refreshes of one account, one gets through."""
+    before = run.sim.calls()
+
+    def call(method: str, path: str) -> int:
+        resp = requests.request(method, run.exp.url + path, timeout=30)
+        return resp.status_code
+
+    views = all_at_once([partial(call, *view) for view in VIEWS * VIEWS_EACH])
+    assert views == [200] * len(views)
+    assert run.sim.calls() == before, "a view called upstream"
+    refreshes = all_at_once([partial(call, "POST", f"/api/v1/refresh?account={HEALTHY[0]}")
+                             for _ in range(REFRESHES)])
+    assert sorted(refreshes) == [200] + [429] * (REFRESHES - 1)
+    after = run.sim.calls()
+    spent = {name: {m: n - before[name][m] for m, n in per.items() if n != before[name][m]}
+             for name, per in after.items()}
+    assert spent == {HEALTHY[0]: {"fetchAvailableModels": 1, "retrieveUserQuotaSummary": 1},
+                     HEALTHY[1]: {}, VICTIM: {}}, spent
+    print(f"FAULT visitor-flood: {len(views)} views + {REFRESHES} refreshes after a scrape "
+          f"-> {sum(sum(d.values()) for d in spent.values())} upstream calls "
+          f"(1 refresh of {HEALTHY[0]}; {refreshes.count(429)} refused with 429)")
+
+
+def _metrics_answers_through_a_connection_flood(run: Run, text: str) -> None:
+    """Idle and half-sent connections hold no thread, leave /metrics fast, and are closed
+    once the read timeout has passed."""
+    with Flood(run.exp.port) as flood:
+        opened_at = time.monotonic()
+        idle, half = flood.open(IDLE), flood.open(HALF, HALF_SENT)
+        texts, times = zip(*(run.scrape() for _ in range(3)), strict=True)
+        threads = thread_count(run.exp.proc.pid)
+        for scraped in texts:
+            _assert_healthy_unaffected(run.sim, scraped)
+        flood.wait_closed_by_server(idle + half, within=FLOOD_READ_TIMEOUT + 5)
+        closed = time.monotonic() - opened_at
+    print(f"FAULT idle-and-slow-connection-flood: {IDLE} idle + {HALF} half-sent -> scrape max "
+          f"{max(times):.3f}s, {threads} threads, all closed by the server {closed:.1f}s "
+          f"after opening (--web.read-timeout {FLOOD_READ_TIMEOUT:g}s)")
+    assert max(times) < FLOOD_SCRAPE, times
+    assert threads <= THREAD_BOUND, threads
+    assert closed >= FLOOD_READ_TIMEOUT - 0.5, "closed before the read timeout"
+
+
 def upstream_fault(kind: str, **options: Any) -> Callable[[Simulator], None]:
     """`kind` on both API hosts for the victim; its token endpoint stays healthy."""
     def setup(sim: Simulator) -> None:
@@ -167,6 +226,11 @@ CASES = [
              "failure, as a JSON reply without access_token already is; `auth` sends the "
              "operator to sign in again for nothing (exporter/auth.py "
              "OAuthRefresher._read_reply)"),
+    # Floods from the outside: nothing fails, and nothing may change.
+    Case("visitor-flood", None, then=_visitors_cost_no_upstream_call),
+    Case("idle-and-slow-connection-flood", None,
+         args=("--web.read-timeout", f"{FLOOD_READ_TIMEOUT:g}s"),
+         then=_metrics_answers_through_a_connection_flood),
 ]
 
 
@@ -188,7 +252,8 @@ def run(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Run]:
             victim["endpoints"] = case.endpoints()
         path = write_config(tmp_path, config)
         exp = ExporterProcess(
-            ["--config.file", str(path), "--web.listen-address", "127.0.0.1:0"], env=case.env)
+            ["--config.file", str(path), "--web.listen-address", "127.0.0.1:0", *case.args],
+            env=case.env)
         try:
             case.setup(sim)
             yield Run(sim, exp, case)

@@ -230,3 +230,50 @@ def test_retry_after_from_upstream_sets_the_minimum_backoff() -> None:
     assert backoff_delay(1, 42.0, 0.0) == 42.0
     assert backoff_delay(30, None, 1.0) == BACKOFF_MAX
     assert 1.6 <= backoff_delay(2, None, 0.0) <= 2.4
+
+
+def test_max_age_reuses_a_result_that_min_interval_would_refetch() -> None:
+    clock = [1000.0]
+    providers: dict[str, FakeProvider] = {}
+
+    def factory(acc: AccountConfig, clients: HttpClients) -> FakeProvider:
+        providers[acc.name] = FakeProvider(acc, {})
+        return providers[acc.name]
+
+    acc = AccountConfig(name="a", provider="antigravity", min_interval=5.0,
+                        credentials=Credentials(kind="access_token", secret=Secret("x")))
+    engine = FetchEngine(Config(accounts=(acc,)), clock=lambda: clock[0],
+                         provider_factory=factory)
+    engine.collect()
+    clock[0] += 29.9
+    assert engine.collect(max_age=30.0).accounts[0].cached
+    assert providers["a"].calls == 1
+    assert not engine.collect().accounts[0].cached  # a scrape: min_interval (5 s) passed
+    assert providers["a"].calls == 2
+    clock[0] += 4.0
+    assert engine.collect(max_age=0.0).accounts[0].cached  # min_interval still wins
+    clock[0] += 26.1
+    assert not engine.collect(max_age=30.0).accounts[0].cached
+    assert providers["a"].calls == 3
+    engine.close()
+
+
+def test_max_age_never_refetches_a_failed_account_inside_its_backoff() -> None:
+    clock = [1000.0]
+    behaviour: dict[str, Any] = {"a": {"error": FetchError(Reason.UPSTREAM, "500",
+                                                           retry_after=60.0)}}
+    providers: dict[str, FakeProvider] = {}
+
+    def factory(acc: AccountConfig, clients: HttpClients) -> FakeProvider:
+        providers[acc.name] = FakeProvider(acc, behaviour)
+        return providers[acc.name]
+
+    acc = AccountConfig(name="a", provider="antigravity",
+                        credentials=Credentials(kind="access_token", secret=Secret("x")))
+    engine = FetchEngine(Config(accounts=(acc,)), clock=lambda: clock[0],
+                         provider_factory=factory)
+    engine.collect()
+    clock[0] += 45.0  # older than max_age, still inside the 60 s retry-after
+    assert engine.collect(max_age=30.0).accounts[0].cached
+    assert providers["a"].calls == 1
+    engine.close()

@@ -9,7 +9,10 @@ named, in the HTTP answer and in the log, and the old config keeps serving.
 from __future__ import annotations
 
 import copy
+import os
 import signal
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +62,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
         config: dict[str, Any] = sim.exporter_config(tmp_path)
         entries = {a["name"]: a for a in config["accounts"]}
         path = write_config(tmp_path, {"accounts": [entries[KEEP], entries[CHANGE]]})
-        exp = start_exporter(path)
+        exp = start_exporter(path, "--web.enable-lifecycle")
         try:
             yield Setup(sim, exp, path, entries)
         finally:
@@ -139,3 +142,95 @@ def test_reload_needs_post(setup: Setup) -> None:
     assert resp.status_code == 405
     assert resp.headers["Allow"] == "POST"
     assert "reload" not in setup.exp.logs
+
+
+def test_reload_over_http_needs_the_lifecycle_flag_but_sighup_always_reloads(
+    tmp_path: Path,
+) -> None:
+    with Simulator([SimAccount(n, drain_per_hour=0.0) for n in (KEEP, NEW)]) as sim:
+        entries = {a["name"]: a for a in sim.exporter_config(tmp_path)["accounts"]}
+        path = write_config(tmp_path, {"accounts": [entries[KEEP]]})
+        exp = start_exporter(path)  # no --web.enable-lifecycle
+        try:
+            setup = Setup(sim, exp, path, entries)
+            setup.write(entries[KEEP], entries[NEW])
+            resp = exp.post("/-/reload")
+            assert resp.status_code == 403
+            assert resp.text == ("Lifecycle API is not enabled. Start the exporter with "
+                                 "--web.enable-lifecycle to reload over HTTP; SIGHUP always "
+                                 "reloads.\n")
+            assert "config reloaded" not in exp.logs
+            assert by_label(setup.scrape(), "llm_quota_up", "account") == {(KEEP,): 1.0}
+            setup.reload("sighup", 'msg="config reloaded"')
+            assert by_label(setup.scrape(), "llm_quota_up", "account") == {
+                (KEEP,): 1.0, (NEW,): 1.0}
+        finally:
+            exp.stop()
+
+
+RACE_ROUNDS = 25
+RACE_ACCOUNTS = [f"race-{i:02d}" for i in range(12)]
+
+
+def _write_atomically(path: Path, entries: list[dict[str, Any]]) -> None:
+    partial = write_config(path.parent, {"accounts": entries}, name=path.name + ".partial")
+    os.replace(partial, path)  # a reload never reads a half-written file
+
+
+def test_sighup_and_post_reload_together_never_race(tmp_path: Path) -> None:
+    """Each round rewrites the file and fires SIGHUP and POST /-/reload at the same
+    moment, without waiting for the SIGHUP's reload to finish."""
+    with Simulator([SimAccount(n, drain_per_hour=0.0) for n in RACE_ACCOUNTS]) as sim:
+        entries = sim.exporter_config(tmp_path)["accounts"]
+        path = write_config(tmp_path, {"accounts": entries[:1]})
+        exp = start_exporter(path, "--web.enable-lifecycle", "--log.level", "debug")
+        try:
+            answers: list[str] = []
+            for round_ in range(RACE_ROUNDS):
+                variant = entries[: 1 + (round_ * 5) % len(entries)]
+                _write_atomically(path, variant)
+                together = threading.Barrier(2)
+                threads = [threading.Thread(target=_post_reload, args=(exp, together, answers)),
+                           threading.Thread(target=_hangup, args=(exp, together))]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(30)
+                assert answers[-1] == f"200 Reloaded: {len(variant)} account(s).", answers
+            _wait_until_reloads_settle(exp)
+            up = by_label(exp.get("/metrics").text, "llm_quota_up", "account")
+            assert set(up) == {(e["name"],) for e in variant}, "not the last file's accounts"
+            assert exp.proc.poll() is None
+        finally:
+            exp.stop()
+    assert "Traceback" not in exp.logs
+    events = [line for line in exp.logs.splitlines()
+              if 'msg="reloading config"' in line or 'msg="config reloaded"' in line]
+    starts = [e for e in events if "reloading config" in e]
+    assert RACE_ROUNDS < len(starts) <= 2 * RACE_ROUNDS  # SIGHUPs may coalesce
+    for i, line in enumerate(events):  # one reload at a time: start, end, start, end, ...
+        assert ("reloading config" in line) == (i % 2 == 0), "\n".join(events[i - 2:i + 2])
+
+
+def _post_reload(exp: ExporterProcess, together: threading.Barrier, answers: list[str]) -> None:
+    together.wait()
+    resp = exp.post("/-/reload")
+    answers.append(f"{resp.status_code} {resp.text.strip()}")
+
+
+def _hangup(exp: ExporterProcess, together: threading.Barrier) -> None:
+    together.wait()
+    exp.proc.send_signal(signal.SIGHUP)
+
+
+def _wait_until_reloads_settle(exp: ExporterProcess, quiet: float = 1.0) -> None:
+    end = time.monotonic() + 30
+    count, since = -1, time.monotonic()
+    while time.monotonic() < end:
+        now_count = exp.logs.count('msg="config reloaded"')
+        if now_count != count:
+            count, since = now_count, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.1)
+    raise AssertionError("reloads kept coming for 30 s")

@@ -143,7 +143,7 @@ def serve_pass(exp: ExporterProcess, out: Outputs, label: str, refresh: bool) ->
 
 def start(config: Path, env: dict[str, str], fmt: str) -> ExporterProcess:
     return ExporterProcess(["--config.file", str(config), "--web.listen-address", "127.0.0.1:0",
-                 *DEBUG, "--log.format", fmt], env=env)
+                 "--web.enable-lifecycle", *DEBUG, "--log.format", fmt], env=env)
 
 
 def test_no_secret_reaches_any_output(sim: Simulator, tmp_path: Path) -> None:

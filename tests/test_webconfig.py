@@ -3,99 +3,28 @@
 from __future__ import annotations
 
 import base64
-import datetime
-import ipaddress
 import shutil
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import bcrypt
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from exporter.server.httpd import make_http_server
 from exporter.server.webconfig import WebConfig, WebConfigError, load_web_config, ssl_context
-from exporter.server.webserver import BasicAuth, TLSMixin, enable_tls, wrap_wsgi
+from exporter.server.webserver import BasicAuth, wrap_wsgi
+from tests.pki import PKI
 
 PASSWORD = "s3cret-Pa55"
 # Low cost keeps the suite fast; the code path is the same as cost 10.
 HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
 HTPASSWD_HASH = HASH.replace("$2b$", "$2y$", 1)  # what `htpasswd -B` writes
-
-
-# --- PKI -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PKI:
-    dir: Path
-
-    def __getitem__(self, name: str) -> str:
-        return str(self.dir / name)
-
-
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _issue(
-    cn: str, key: ec.EllipticCurvePrivateKey, issuer: tuple[x509.Certificate, Any] | None,
-    sans: list[x509.GeneralName] | None = None,
-) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.UTC)
-    issuer_name, issuer_key = (issuer[0].subject, issuer[1]) if issuer else (_name(cn), key)
-    builder = (
-        x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(issuer_name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True)
-    )
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _write(directory: Path, stem: str, cert: x509.Certificate, key: Any) -> None:
-    (directory / f"{stem}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (directory / f"{stem}.key").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ))
-
-
-@pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
-    """ca.crt signs server.* and client.*; other-ca.crt signs rogue.* (a client it must refuse)."""
-    d = tmp_path_factory.mktemp("pki")
-    ca_key, other_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(2))
-    ca, other = _issue("test CA", ca_key, None), _issue("other CA", other_key, None)
-    _write(d, "ca", ca, ca_key)
-    _write(d, "other-ca", other, other_key)
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    server = _issue("server", server_key, (ca, ca_key), [
-        x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-    _write(d, "server", server, server_key)
-    for stem, issuer in (("client", (ca, ca_key)), ("rogue", (other, other_key))):
-        key = ec.generate_private_key(ec.SECP256R1())
-        _write(d, stem, _issue(stem, key, issuer, [x509.DNSName(f"{stem}.example")]), key)
-    (d / "encrypted.key").write_bytes(server_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(b"passphrase"),
-    ))
-    return PKI(d)
 
 
 WriteConfig = Callable[[str], Path]
@@ -128,7 +57,7 @@ MTLS = TLS + """
 """
 
 
-# --- a real threaded WSGI server, built the way exporter/server/httpd.py builds one --------------
+# --- the exporter's real HTTP server (exporter/server/httpd.py) around a tiny app ------------
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -139,31 +68,12 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable
     return [f"ok {environ['wsgi.url_scheme']}".encode()]
 
 
-class QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class Server(TLSMixin, ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    tls_handshake_timeout = 5.0
-
-
 @contextmanager
 def serving(cfg: WebConfig, handshake_timeout: float = 5.0) -> Iterator[str]:
-    server = make_server(
-        "127.0.0.1", 0, wrap_wsgi(app, cfg), server_class=Server, handler_class=QuietHandler
-    )
-    assert isinstance(server, Server)
-    server.tls_handshake_timeout = handshake_timeout
-    scheme = "https" if enable_tls(server, cfg) else "http"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    """`handshake_timeout`: the server's read timeout, which bounds the handshake too."""
+    with make_http_server(app, "127.0.0.1:0", cfg, read_timeout=handshake_timeout) as server:
+        scheme = "https" if server.tls else "http"
+        yield f"{scheme}://127.0.0.1:{server.address[1]}"
 
 
 @pytest.fixture

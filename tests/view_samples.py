@@ -139,9 +139,13 @@ class FakeEngine:
         timeout: float | None = None,
         accounts: Iterable[str] | None = None,
         force: bool = False,
+        max_age: float | None = None,
     ) -> Snapshot:
         wanted = None if accounts is None else list(accounts)
-        self.calls.append({"timeout": timeout, "accounts": wanted, "force": force})
+        call: dict[str, object] = {"timeout": timeout, "accounts": wanted, "force": force}
+        if max_age is not None:  # only views pass it; the quota command does not
+            call["max_age"] = max_age
+        self.calls.append(call)
         kept = tuple(
             a for a in self.snapshot.accounts if wanted is None or a.account in wanted
         )

@@ -47,7 +47,7 @@ SHARED_KEYS = (
     "expose_project",
 )
 ACCOUNT_KEYS = ("name", "provider", "credentials", "project", *SHARED_KEYS)
-TOP_KEYS = ("concurrency", "defaults", "accounts")
+TOP_KEYS = ("concurrency", "refresh_interval", "defaults", "accounts")
 CREDENTIAL_KEYS: tuple[CredentialKind, ...] = (
     "file",
     "access_token",
@@ -179,6 +179,7 @@ class _Parser:
             return None
         top = self.mapping(data, "", TOP_KEYS) or {}
         concurrency = self.field(top, "", "concurrency", self.positive_int)
+        refresh_interval = self.field(top, "", "refresh_interval", self.duration)
         raw_defaults: dict[object, object] = {}
         # `defaults:` with every child commented out parses as null: treat it as empty.
         if top.get("defaults") is not None:
@@ -202,6 +203,9 @@ class _Parser:
         return Config(
             accounts=tuple(a for a in accounts if a is not None),
             concurrency=Config.concurrency if concurrency is None else concurrency,
+            refresh_interval=(
+                Config.refresh_interval if refresh_interval is None else refresh_interval
+            ),
             path=source,
         )
 

@@ -105,6 +105,8 @@ class AccountConfig:
 class Config:
     accounts: tuple[AccountConfig, ...]
     concurrency: int = 100  # accounts fetched at once (threads start only as needed)
+    # Seconds between two POST /api/v1/refresh of one account; 0 turns the limit off.
+    refresh_interval: float = 30.0
     path: Path | None = None
     extra: dict[str, object] = field(default_factory=dict)
 

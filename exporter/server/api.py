@@ -4,6 +4,10 @@
     POST /api/v1/refresh?account=A                fetch A now, bypassing min_interval
     GET  /api/v1/targets                          the accounts for Prometheus HTTP SD
 
+Only scrapes fetch on their own: a view reuses any result younger than
+VIEW_MAX_AGE, and a forced refresh is allowed once per account per
+`refresh_interval`, so no visitor can make the exporter call upstream more often.
+
 Both parameters may repeat (`?account=a&account=b`). Errors are JSON too:
 
     {"error": {"code": 404, "message": "unknown account 'x' (configured: work, personal)"}}
@@ -26,7 +30,9 @@ from exporter.config import Config
 from exporter.snapshot import Snapshot
 from exporter.views.document import to_json
 
-DEFAULT_REFRESH_GAP = 5.0  # seconds between two refreshes of one account
+# Seconds a view (landing page, /api/v1/quota, GET or HEAD) reuses the newest
+# result before it fetches; scrapes keep fetching per min_interval.
+VIEW_MAX_AGE = 30.0
 
 _QUOTA_METHODS = ("GET", "HEAD")
 _QUOTA_PARAMS = frozenset({"provider", "account"})
@@ -46,6 +52,7 @@ class QuotaSource(Protocol):
         timeout: float | None = None,
         accounts: Iterable[str] | None = None,
         force: bool = False,
+        max_age: float | None = None,
     ) -> Snapshot: ...
 
     def account_names(self) -> list[str]: ...
@@ -197,38 +204,45 @@ def handle_quota(
     except RequestError as exc:
         return error_response(exc.status, exc.message)
     wanted = accounts_for(engine, providers, accounts)
-    snapshot = engine.collect(timeout=timeout, accounts=wanted)
+    snapshot = engine.collect(timeout=timeout, accounts=wanted, max_age=VIEW_MAX_AGE)
     # The router drops the body of a HEAD answer.
     return json_response(200, to_json(select(snapshot, providers, accounts)))
 
 
 class RefreshLimiter:
-    """At most one forced refresh per account per `min_gap` seconds.
+    """At most one forced refresh per account per `min_gap` seconds (0: no limit).
 
     Forced refreshes bypass min_interval and cost upstream calls; without a gap a
     script in a loop could get an account flagged. The slot is taken before the
     fetch starts, so two simultaneous requests cannot both get through.
+    `min_gap` may be a callable, read at each request, so a reloaded
+    `refresh_interval` applies at once.
     """
 
     def __init__(
         self,
-        min_gap: float = DEFAULT_REFRESH_GAP,
+        min_gap: float | Callable[[], float] = Config.refresh_interval,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if min_gap < 0:
+        if not callable(min_gap) and min_gap < 0:
             raise ValueError(f"min_gap must be >= 0, got {min_gap}")
-        self.min_gap = min_gap
+        self._gap = min_gap
         self._clock = clock
         self._last: dict[str, float] = {}
         self._lock = threading.Lock()
 
+    @property
+    def min_gap(self) -> float:
+        return self._gap() if callable(self._gap) else self._gap
+
     def acquire(self, account: str) -> float:
         """0.0 and the slot is taken, or the seconds left before the next is allowed."""
+        gap = self.min_gap
         with self._lock:
             now = self._clock()
             last = self._last.get(account)
-            if last is not None and now - last < self.min_gap:
-                return self.min_gap - (now - last)
+            if last is not None and now - last < gap:
+                return gap - (now - last)
             self._last[account] = now
             return 0.0
 

@@ -8,7 +8,10 @@
     /api/v1/quota     JSON snapshot (?provider=, ?account=)
     /api/v1/refresh   POST ?account=NAME: fetch now, bypassing min_interval
     /api/v1/targets   the accounts as Prometheus HTTP service discovery, for /probe
-    /-/reload         POST: re-read the config file (when a reloader is set)
+    /-/reload         POST: re-read the config file (with --web.enable-lifecycle)
+
+The landing page and /api/v1/quota read the newest snapshot and fetch only when
+it is older than VIEW_MAX_AGE; /metrics and /probe fetch per min_interval, as a scrape.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from exporter.collector import registry_for
 from exporter.fetch import FetchEngine
 from exporter.server.api import (
+    VIEW_MAX_AGE,
     RefreshLimiter,
     RequestError,
     Response,
@@ -45,7 +49,7 @@ SCRAPE_TIMEOUT_OFFSET = 0.5
 
 
 _STATUS_TEXT = {
-    200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+    200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
     405: "Method Not Allowed", 429: "Too Many Requests", 500: "Internal Server Error",
     503: "Service Unavailable",
 }
@@ -79,14 +83,16 @@ class ExporterApp:
         telemetry_path: str = "/metrics",
         demo: bool = False,
         reloader: Callable[[], str] | None = None,
+        lifecycle: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
         self.telemetry_path = telemetry_path
         self.demo = demo
         self.reloader = reloader
+        self.lifecycle = lifecycle  # --web.enable-lifecycle: POST /-/reload allowed
         self.ready = True
-        self.limiter = RefreshLimiter(clock=clock)
+        self.limiter = RefreshLimiter(lambda: engine.config.refresh_interval, clock=clock)
         self._clock = clock
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -161,7 +167,7 @@ class ExporterApp:
         return Response(200, [("Content-Type", CONTENT_TYPE_LATEST)], body)
 
     def landing(self) -> Response:
-        snapshot = self.engine.collect()
+        snapshot = self.engine.collect(max_age=VIEW_MAX_AGE)
         html = render_page(
             snapshot, telemetry_path=self.telemetry_path, now=self._clock(), demo=self.demo
         )
@@ -170,6 +176,12 @@ class ExporterApp:
     def reload(self, method: str) -> Response:
         if method != "POST":
             return _text(405, "Use POST.\n", ("Allow", "POST"))
+        if not self.lifecycle:
+            # As Prometheus: reloading over HTTP is opt-in, so an exposed port
+            # cannot be used to make the exporter re-read its files.
+            return _text(403, "Lifecycle API is not enabled. Start the exporter with "
+                              "--web.enable-lifecycle to reload over HTTP; SIGHUP always "
+                              "reloads.\n")
         if self.reloader is None:
             return _text(400, "This exporter was not started from a config file.\n")
         try:

@@ -1,27 +1,27 @@
-"""Serving with a web config: basic auth middleware and TLS for the threaded server.
+"""Serving with a web config: basic auth middleware, and TLS for the server.
 
-The TLS handshake runs in the request's own thread with a timeout, never in the
-accept loop, so one slow client cannot stall the others.
+The TLS handshake is driven without blocking by the server's selector
+(exporter/server/httpd.py), never in a thread that others wait for.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import ipaddress
 import logging
 import socket
-import socketserver
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from cheroot.makefile import MakeFile
+
 from exporter.config import Secret
-from exporter.server.webconfig import REALM, WebConfig, reason_text, ssl_context
+from exporter.server.webconfig import REALM, WebConfig, ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -136,42 +136,44 @@ def wrap_wsgi(
     return middleware
 
 
-class TLSMixin(socketserver.BaseServer):
-    """Put before ThreadingMixIn: `class S(TLSMixin, ThreadingMixIn, WSGIServer)`.
+class TLSAdapter:
+    """TLS for the cheroot server (exporter/server/httpd.py), from our own SSLContext.
 
-    The accept loop only accepts; the TLS handshake runs in the request's own
-    thread with a deadline, so a client that connects and says nothing holds
-    one thread for `tls_handshake_timeout` seconds and blocks nobody else.
+    cheroot's builtin adapter handshakes inside its accept loop, so one silent
+    client would hold every other one up. Here `wrap` only wraps; the server's
+    selector drives `handshake` on the non-blocking socket as bytes arrive, and
+    then checks client_allowed_sans.
     """
 
-    tls_context: ssl.SSLContext | None = None
-    tls_allowed_sans: tuple[str, ...] = ()
-    tls_handshake_timeout: float = 10.0
+    def __init__(self, context: ssl.SSLContext, allowed_sans: tuple[str, ...] = ()) -> None:
+        self.context = context
+        self.allowed_sans = allowed_sans
 
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        ctx = self.tls_context
-        if ctx is None:
-            super().finish_request(request, client_address)
-            return
-        timeout = request.gettimeout()
-        request.settimeout(self.tls_handshake_timeout)
-        try:
-            conn = ctx.wrap_socket(request, server_side=True)
-        except (OSError, ssl.SSLError) as exc:  # scanners, plain HTTP, bad client certs
-            log.debug("TLS handshake failed",
-                      extra={"kv": {"client": str(client_address[0]), "reason": reason_text(exc)}})
-            return
-        try:
-            if _san_allowed(conn.getpeercert(), self.tls_allowed_sans):
-                conn.settimeout(timeout)
-                super().finish_request(conn, client_address)
-                with contextlib.suppress(OSError):  # the server's own shutdown hits `request`,
-                    conn.shutdown(socket.SHUT_WR)  # which wrap_socket detached
-            else:
-                log.info("client certificate SAN not allowed",
-                         extra={"kv": {"client": str(client_address[0])}})
-        finally:
-            conn.close()
+    def bind(self, sock: socket.socket) -> socket.socket:
+        return sock
+
+    def wrap(self, sock: socket.socket) -> tuple[ssl.SSLSocket, dict[str, str]]:
+        return self.context.wrap_socket(
+            sock, server_side=True, do_handshake_on_connect=False), {}
+
+    def makefile(self, sock: socket.socket, mode: str = "r", bufsize: int = -1) -> Any:
+        return MakeFile(sock, mode, bufsize)
+
+    def get_environ(self, sock: ssl.SSLSocket) -> dict[str, str]:
+        cipher = sock.cipher()
+        return {"HTTPS": "on", "SSL_PROTOCOL": sock.version() or "",
+                "SSL_CIPHER": cipher[0] if cipher else ""}
+
+    def handshake(self, sock: ssl.SSLSocket) -> dict[str, str] | None:
+        """Advance the handshake: the TLS environ once done, None when the client
+        certificate's SAN is not allowed. Raises ssl.SSLWantReadError while it needs
+        more bytes, another OSError when it failed."""
+        sock.do_handshake()
+        if not _san_allowed(sock.getpeercert(), self.allowed_sans):
+            log.info("client certificate SAN not allowed",
+                     extra={"kv": {"client": str(sock.getpeername()[0])}})
+            return None
+        return self.get_environ(sock)
 
 
 def _san_allowed(cert: dict[str, Any] | None, allowed: tuple[str, ...]) -> bool:
@@ -188,12 +190,9 @@ def _normal(value: str) -> str:
         return value
 
 
-def enable_tls(server: TLSMixin, cfg: WebConfig) -> bool:
-    """Serve TLS on `server` per `cfg`; returns False (plain HTTP) when cfg has no TLS."""
+def tls_adapter(cfg: WebConfig) -> TLSAdapter | None:
+    """The server's TLS per `cfg`, or None (plain HTTP). Raises WebConfigError."""
     ctx = ssl_context(cfg)
-    server.tls_context = ctx
-    server.tls_allowed_sans = cfg.tls.client_allowed_sans if cfg.tls else ()
-    base_environ = getattr(server, "base_environ", None)
-    if ctx is not None and isinstance(base_environ, dict):
-        base_environ["HTTPS"] = "on"  # so wsgiref reports wsgi.url_scheme https
-    return ctx is not None
+    if ctx is None:
+        return None
+    return TLSAdapter(ctx, cfg.tls.client_allowed_sans if cfg.tls else ())

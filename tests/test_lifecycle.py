@@ -1,0 +1,114 @@
+"""Reload serialization and the main loop, in process (tests/test_reload.py runs them
+in a real exporter)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import exporter.server.lifecycle as lifecycle
+from exporter.config import AccountConfig, Config, Credentials, Secret
+from exporter.fetch import FetchEngine
+from exporter.server.lifecycle import MainLoop, Reloader
+
+
+def _config(*names: str) -> Config:
+    return Config(accounts=tuple(
+        AccountConfig(name=n, provider="antigravity",
+                      credentials=Credentials(kind="access_token", secret=Secret("x")))
+        for n in names))
+
+
+def test_reloads_never_overlap(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    configs = iter([_config("first"), _config("second")])
+    active, most = [0], [0]
+    count_lock = threading.Lock()
+    first_inside, release = threading.Event(), threading.Event()
+
+    def slow_load(path: str) -> Config:
+        with count_lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        first_inside.set()
+        release.wait(5)
+        with count_lock:
+            active[0] -= 1
+        return next(configs)
+
+    monkeypatch.setattr(lifecycle, "load_config", slow_load)
+    engine = FetchEngine(_config("initial"))
+    reloader = Reloader(tmp_path / "config.yml", engine)
+    answers: list[str] = []
+    threads = [threading.Thread(target=lambda: answers.append(reloader())) for _ in range(2)]
+    threads[0].start()
+    assert first_inside.wait(5)
+    threads[1].start()
+    time.sleep(0.3)  # the second reload is waiting for the first, not reading the file
+    assert active[0] == 1
+    release.set()
+    for t in threads:
+        t.join(10)
+    engine.close()
+    assert most[0] == 1
+    assert answers == ["Reloaded: 1 account(s)."] * 2
+    assert engine.account_names() == ["second"]  # the reload that read last applied last
+
+
+@pytest.fixture
+def restore_signals() -> Iterator[None]:
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT,
+                                                    signal.SIGHUP)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def _in_signal_handler() -> bool:
+    frame = sys._getframe()
+    while frame is not None:
+        if frame.f_code.co_name == "_on_signal":
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+def test_sighup_during_a_reload_reloads_again_afterwards_never_inside(
+    restore_signals: None,
+) -> None:
+    calls: list[tuple[bool, bool]] = []  # (in a signal handler, nested in another reload)
+    depth = [0]
+
+    def reloader() -> str:
+        depth[0] += 1
+        calls.append((_in_signal_handler(), depth[0] > 1))
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGHUP)  # arrives while this reload runs
+            time.sleep(0.3)
+        elif len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        depth[0] -= 1
+        return "ok"
+
+    loop = MainLoop(reloader)
+    loop.install()
+    threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGHUP)).start()
+    started = time.monotonic()
+    loop.run()
+    assert time.monotonic() - started < 5
+    assert calls == [(False, False), (False, False)]
+
+
+def test_without_a_reloader_sighup_stops_the_loop(restore_signals: None) -> None:
+    loop = MainLoop(None)
+    loop.install()
+    threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGHUP)).start()
+    started = time.monotonic()
+    loop.run()
+    assert time.monotonic() - started < 5
