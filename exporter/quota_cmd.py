@@ -8,6 +8,11 @@ Exit codes:
     3    with --fail-below F: a known model or pool quota is below F
          (when 1 and 3 both apply, 1 wins: a failed account hides its quotas)
     130  interrupted (Ctrl-C), the normal way to leave --watch
+
+With --best MODEL it prints only the name of the account with the most effective
+quota left for MODEL (ties: the earlier reset) and exits 0; it exits 1, saying why
+on stderr, when no account has the model or none has usable quota (at or above
+the exhausted threshold). `--output json` prints the /api/v1/best document instead.
 """
 
 from __future__ import annotations
@@ -25,7 +30,13 @@ from rich.live import Live
 from rich.text import Text
 
 from exporter.quota import effective
-from exporter.server.api import QuotaSource, accounts_for, select, unknown_accounts_message
+from exporter.server.api import (
+    QuotaSource,
+    accounts_for,
+    best_answer,
+    select,
+    unknown_accounts_message,
+)
 from exporter.snapshot import Snapshot
 from exporter.timefmt import human_duration, parse_duration
 from exporter.views.document import to_json
@@ -74,6 +85,11 @@ def add_quota_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--provider", action="append", default=[], metavar="NAME",
         help="only accounts of this provider (repeatable), e.g. antigravity",
+    )
+    parser.add_argument(
+        "--best", default=None, metavar="MODEL",
+        help="print the account with the most quota left for MODEL (a model id, or a pool "
+             "such as opus or premium-interactions) and exit 0; exit 1 when none has any",
     )
     parser.add_argument(
         "--fail-below", type=_fraction, default=None, metavar="FRACTION",
@@ -132,6 +148,9 @@ def run_quota(
     def fetch() -> Snapshot:
         return select(engine.collect(accounts=wanted), providers, accounts)
 
+    if args.best is not None:
+        return _best(args, fetch(), stdout)
+
     try:
         if args.watch is not None:
             _watch(args, fetch, stdout, now=now, sleep=sleep)
@@ -140,6 +159,27 @@ def run_quota(
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     return exit_code(snapshot, args.fail_below)
+
+
+def _best(args: argparse.Namespace, snapshot: Snapshot, out: TextIO) -> int:
+    """`--best MODEL`: the account name (or the JSON answer); 1 when there is none to use.
+
+    `snapshot` is already narrowed to the --account / --provider selection."""
+    status, doc = best_answer(snapshot, args.best, None)
+    if args.output == "json":
+        out.write(json.dumps(doc, indent=2) + "\n")
+    if status != 200:
+        print(f"error: {doc['error']['message']}", file=sys.stderr)
+        return EXIT_ACCOUNT_FAILED
+    if not doc["usable"]:
+        left = doc["effective_remaining_fraction"]
+        print(f"error: no account has usable quota for {args.best!r}: the best, "
+              f"{doc['account']}, has {left:.1%} left"
+              + (f" until {doc['reset_time']}" if doc["reset_time"] else ""), file=sys.stderr)
+        return EXIT_ACCOUNT_FAILED
+    if args.output != "json":
+        out.write(doc["account"] + "\n")
+    return EXIT_OK
 
 
 def _print(output: str, snapshot: Snapshot, console: Console, *, now: float) -> None:

@@ -3,6 +3,8 @@ provider registry matches the provider folders."""
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import json
 import subprocess
 import sys
@@ -46,3 +48,29 @@ def test_every_module_imports_on_its_own() -> None:
     )
     failures = json.loads(out.stdout)
     assert failures == {}, "\n".join(f"{n}:\n{tb}" for n, tb in failures.items())
+
+
+def test_every_registered_provider_is_simulated_and_its_spec_is_whole() -> None:
+    from exporter.providers import REGISTRY, provider_spec
+    from exporter.simulator.upstreams import UPSTREAMS
+
+    assert "antigravity" in REGISTRY
+    for name, spec in REGISTRY.items():
+        assert spec.name == name and provider_spec(name) is spec
+        assert spec.sources and spec.endpoints and spec.user_agent and spec.credential_kinds
+        module, _, cls = spec.factory.partition(":")
+        assert getattr(importlib.import_module(module), cls).name == name
+        assert name in UPSTREAMS, f"provider {name} has no simulated upstream"
+
+
+def test_docstring_examples_hold() -> None:
+    """The examples in module docstrings are part of the documentation: they must run."""
+    failures: dict[str, int] = {}
+    attempted = 0
+    for name in module_names():
+        result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+        attempted += result.attempted
+        if result.failed:
+            failures[name] = result.failed
+    assert failures == {}
+    assert attempted >= 30  # the examples really ran

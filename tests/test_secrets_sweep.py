@@ -126,14 +126,15 @@ def yaml_error_text(sim: Simulator) -> str:
             f"    oauth_client: {{client_id: x, client_secret: {sim.client_secret}\n")
 
 
-def serve_pass(exp: ExporterProcess, out: Outputs, label: str, refresh: bool) -> dict[str, Any]:
+def serve_pass(exp: ExporterProcess, out: Outputs, label: str, refresh: bool,
+               accounts: list[SimAccount] = ACCOUNTS) -> dict[str, Any]:
     """Every HTTP view once; returns the JSON API answer."""
     for path in ("/metrics", "/api/v1/quota", "/"):
         resp = exp.get(path)
         assert resp.status_code == 200, (path, resp.status_code)
         out.add(f"{label} GET {path}", resp.text)
     if refresh:
-        for account in ACCOUNTS:
+        for account in accounts:
             resp = exp.post(f"/api/v1/refresh?account={account.name}")
             assert resp.status_code == 200, (account.name, resp.text)
             out.add(f"{label} POST /api/v1/refresh?account={account.name}", resp.text)
@@ -226,3 +227,52 @@ def test_no_secret_reaches_any_output(sim: Simulator, tmp_path: Path) -> None:
             for piece in fragments(secret):
                 assert piece not in text, (
                     f"secret fragment {piece!r} (of a {len(secret)}-char secret) in {where}")
+
+
+# -- identities: emails and project ids -----------------------------------------------------
+
+IDENTITY_ACCOUNTS = [
+    # CLIProxyAPI's file is named antigravity-<email>.json: the path carries the email.
+    SimAccount("id-file", credential_style="file", email="alice.smith@corp.example"),
+    SimAccount("id-403", email="bob.jones@corp.example"),  # the upstream error quotes both
+    SimAccount("id-project", email="carol@corp.example"),  # its configured project is wrong
+]
+
+
+def test_no_email_or_project_id_reaches_any_output(tmp_path: Path) -> None:
+    with Simulator(IDENTITY_ACCOUNTS) as sim:
+        config: dict[str, Any] = sim.exporter_config(tmp_path)
+        by_name = {a["name"]: a for a in config["accounts"]}
+        by_name["id-project"]["project"] = "wrong-project-4821"
+        cred = Path(by_name["id-file"]["credentials"]["file"])
+        assert "alice.smith@corp.example" in cred.name
+        path = write_config(tmp_path, config)
+        out = Outputs()
+        exp = start(path, {}, "logfmt")
+        try:
+            # The file goes away after start (a tool deleting it mid-rotation); the
+            # upstream answers a 403 that names the project and the user.
+            cred.unlink()
+            sim.set_fault("id-403", "403_identity", method="fetchAvailableModels")
+            sim.set_fault("id-403", "403_identity", method="retrieveUserQuotaSummary")
+            api = serve_pass(exp, out, "identity", refresh=True, accounts=IDENTITY_ACCOUNTS)
+            errors = {a["account"]: a["error"]["message"] for a in api["accounts"]}
+            assert "<email>.json" in errors["id-file"], errors
+            assert "project <project> for user <email>" in errors["id-403"], errors
+            assert "project <project>" in errors["id-project"], errors
+            for output in ("table", "json"):
+                result = run_cli("quota", "--config.file", str(path), "--output", output,
+                                 *DEBUG, env={})
+                out.add(f"quota --output {output}", cli_output(result))
+            result = run_cli("check-config", "--config.file", str(path), env={})
+            assert result.returncode == 2, cli_output(result)  # the file is gone
+            out.add("check-config", cli_output(result))
+        finally:
+            exp.stop()
+        out.add("log", exp.logs)
+        identities = {a.email for a in IDENTITY_ACCOUNTS} | {
+            a.project for a in IDENTITY_ACCOUNTS if a.project} | {"wrong-project-4821"}
+        local_parts = {a.email.split("@")[0] for a in IDENTITY_ACCOUNTS}
+        for where, text in out.texts.items():
+            for value in identities | local_parts:
+                assert value not in text, f"{value!r} appears in {where}"

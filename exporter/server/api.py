@@ -3,6 +3,7 @@
     GET  /api/v1/quota[?provider=P][&account=A]   the snapshot, `to_json` schema
     POST /api/v1/refresh?account=A                fetch A now, bypassing min_interval
     GET  /api/v1/targets                          the accounts for Prometheus HTTP SD
+    GET  /api/v1/best?model=M[&provider=P]        the account with the most quota for M
 
 Only scrapes fetch on their own: a view reuses any result younger than
 VIEW_MAX_AGE, and a forced refresh is allowed once per account per
@@ -27,7 +28,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from exporter.config import Config
+from exporter.quota import best, candidates
 from exporter.snapshot import Snapshot
+from exporter.timefmt import rfc3339
 from exporter.views.document import to_json
 
 # Seconds a view (landing page, /api/v1/quota, GET or HEAD) reuses the newest
@@ -38,6 +41,7 @@ _QUOTA_METHODS = ("GET", "HEAD")
 _QUOTA_PARAMS = frozenset({"provider", "account"})
 _REFRESH_PARAMS = frozenset({"account"})
 _PROBE_PARAMS = frozenset({"account", "provider"})
+_BEST_PARAMS = frozenset({"model", "provider"})
 # The provider rides along as a meta label: relabeling can use it, and it never
 # becomes a target label, which would clash with the exposition's own `provider`
 # (Prometheus would rename that one to `exported_provider`).
@@ -327,3 +331,56 @@ def handle_targets(
     except RequestError as exc:
         return error_response(exc.status, exc.message)
     return json_response(200, sd_target_groups(engine))
+
+
+def best_answer(snapshot: Snapshot, model: str, provider: str | None) -> tuple[int, dict[str, Any]]:
+    """(status, document) of the account with the most effective quota for `model`.
+
+    200 with the answer (`usable` false when even the best is exhausted); 404 when no
+    account has the model; 503 when accounts have it but none's number is known now
+    (their pool source is failing). Shared by `/api/v1/best` and `quota --best`.
+    """
+    found = best(snapshot, model, provider)
+    if found is None:
+        holders = [a.account for a in snapshot.accounts if a.data is not None and (
+            any(m.model == model for m in a.data.models) or a.data.pool_windows(model))]
+        if holders:
+            return 503, {"error": {"code": 503, "message": (
+                f"the quota for {model!r} is unknown right now on every account that has it "
+                f"({', '.join(holders)}): their pool source is failing")}}
+        scope = f" of provider {provider!r}" if provider else ""
+        return 404, {"error": {"code": 404, "message": (
+            f"no account{scope} has a model or pool {model!r} with current data")}}
+    return 200, {
+        "account": found.account,
+        "provider": found.provider,
+        "model": found.model,
+        "effective_remaining_fraction": None if found.unlimited else found.fraction,
+        "unlimited": found.unlimited,
+        "reset_time": rfc3339(found.reset_time) if found.reset_time is not None else None,
+        "usable": found.usable,
+        "candidates": len(candidates(snapshot, model, provider)),
+    }
+
+
+def handle_best(
+    method: str, query: Mapping[str, list[str]], engine: QuotaSource, timeout: float | None
+) -> Response:
+    """GET /api/v1/best?model=ID[&provider=P]: where to send the next request for ID."""
+    if method not in _QUOTA_METHODS:
+        return method_not_allowed(method, _QUOTA_METHODS)
+    try:
+        _check_params(query, _BEST_PARAMS)
+        models = _values(query, "model")
+        providers = _values(query, "provider")
+        if len(models) != 1:
+            raise RequestError(400, "query parameter 'model' is required (once)")
+        if len(providers) > 1:
+            raise RequestError(400, "give at most one 'provider'")
+    except RequestError as exc:
+        return error_response(exc.status, exc.message)
+    provider = providers[0] if providers else None
+    wanted = accounts_for(engine, providers, [])
+    snapshot = engine.collect(timeout=timeout, accounts=wanted, max_age=VIEW_MAX_AGE)
+    status, doc = best_answer(snapshot, models[0], provider)
+    return json_response(status, doc)

@@ -8,6 +8,7 @@
     /api/v1/quota     JSON snapshot (?provider=, ?account=)
     /api/v1/refresh   POST ?account=NAME: fetch now, bypassing min_interval
     /api/v1/targets   the accounts as Prometheus HTTP service discovery, for /probe
+    /api/v1/best      ?model=ID[&provider=]: the account with the most quota left for ID
     /-/reload         POST: re-read the config file (with --web.enable-lifecycle)
 
 The landing page and /api/v1/quota read the newest snapshot and fetch only when
@@ -32,6 +33,7 @@ from exporter.server.api import (
     RefreshLimiter,
     RequestError,
     Response,
+    handle_best,
     handle_quota,
     handle_refresh,
     handle_targets,
@@ -130,6 +132,8 @@ class ExporterApp:
             return handle_quota(method, query, self.engine, scrape_budget(environ))
         if path == "/api/v1/targets":
             return handle_targets(method, query, self.engine)
+        if path == "/api/v1/best":
+            return handle_best(method, query, self.engine, scrape_budget(environ))
         if path == "/api/v1/refresh":
             return handle_refresh(
                 method, query, self.engine, self.limiter, scrape_budget(environ)

@@ -185,6 +185,10 @@ class AntigravityUpstream:
                fault: Fault | None) -> Reply:
         onboarded = fault is None or fault.kind != "not_onboarded"
         project = acct.spec.project if onboarded else None
+        if fault is not None and fault.kind == "403_identity":
+            return google.google_error(
+                403, "PERMISSION_DENIED", f"Permission denied on resource project "
+                f"{acct.spec.project} for user {acct.spec.email}.")
         if method == "loadCodeAssist":
             return json_reply(load_code_assist(acct.spec, project))
         if method not in QUOTA_METHODS:

@@ -25,8 +25,13 @@ DAY = 86400.0
 WEEK = 7 * DAY
 MONTH = 30 * DAY
 # Generic misbehaviours; each upstream renders the error kinds in its own style.
-FAULT_KINDS = ("401", "403", "403_license", "429", "500", "503", "hang", "malformed", "html",
-               "wrong_types", "large", "not_onboarded")
+# "403_identity" is a 403 whose message quotes the account's email and project, as
+# Google's permission errors do: what the exporter must never pass on.
+FAULT_KINDS = ("401", "403", "403_license", "403_identity", "429", "500", "503", "hang",
+               "malformed", "html", "wrong_types", "large", "not_onboarded")
+# Kinds the upstream's own answer() renders (they need the account); apply_fault
+# leaves its reply as it is.
+ANSWERED_FAULTS = ("not_onboarded", "403_identity")
 
 
 def is_number(value: object) -> TypeGuard[float]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from exporter.simulator.antigravity import ANTIGRAVITY
-from exporter.simulator.common import Fault, Reply, json_reply
+from exporter.simulator.common import ANSWERED_FAULTS, Fault, Reply, json_reply
 from exporter.simulator.google import google_error
 from exporter.simulator.state import TOKEN_METHOD
 from exporter.simulator.upstreams import UPSTREAMS, SimUpstream
@@ -28,7 +28,7 @@ _HTML = (b"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>Sign 
          b"Accounts</title></head><body><p>Please sign in to continue.</p></body></html>\n")
 def apply_fault(fault: Fault | None, method: str, reply: Reply, upstream: SimUpstream) -> Reply:
     """What the client gets instead of `reply` (the honest answer) under `fault`."""
-    if fault is None or fault.kind == "not_onboarded":  # already applied by the model
+    if fault is None or fault.kind in ANSWERED_FAULTS:  # already applied by the upstream
         return reply
     if fault.kind == "hang":
         return dataclasses.replace(reply, delay=fault.hang_seconds)
