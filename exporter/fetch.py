@@ -184,9 +184,12 @@ class AccountWorker:
         now = self._clock()
         with self._lock:
             previous = self._last
-            # One error shared by every source (no token, say) is one failure.
+            # One error shared by every source (no token, say) is one failure, and a
+            # fetch whose timeout a scrape already counted is not counted again.
+            already = self._timed_out is not None and self._timed_out is self._inflight
             for failure in {id(f): f for f in failed}.values():
-                self._errors[failure.reason.value] += 1
+                if not (already and failure.reason is Reason.TIMEOUT):
+                    self._errors[failure.reason.value] += 1
             for r in results:
                 if r.skipped:
                     self._skipped[r.source] += r.skipped

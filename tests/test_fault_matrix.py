@@ -76,6 +76,7 @@ class Case:
     # Row-specific checks after the common ones, in the same exporter.
     then: Callable[[Run, str], None] | None = None
     why: str = ""  # the rule behind `reason`, shown when it does not hold
+    partial: bool = False  # one source fails: the other one's series stay
 
 
 @dataclass
@@ -184,6 +185,32 @@ def _metrics_answers_through_a_connection_flood(run: Run, text: str) -> None:
     assert closed >= FLOOD_READ_TIMEOUT - 0.5, "closed before the read timeout"
 
 
+def _summary_down_models_kept(run: Run, text: str) -> None:
+    """The pool source failing drops only the pool series; the models stay, their
+    effective numbers become unknown, and every view says which source failed."""
+    assert by_label(text, "llm_quota_source_up", "account", "source")[(VICTIM, "summary")] == 0
+    assert by_label(text, "llm_quota_source_up", "account", "source")[(VICTIM, "models")] == 1
+    assert (VICTIM,) not in by_label(text, "llm_quota_pool_remaining_fraction", "account")
+    assert (VICTIM,) not in by_label(text, "llm_quota_effective_remaining_fraction", "account")
+    doc = run.exp.get(f"/api/v1/quota?account={VICTIM}").json()["accounts"][0]
+    summary = next(src for src in doc["sources"] if src["source"] == "summary")
+    assert summary["error"]["reason"] == "upstream"
+
+
+def _no_identity_in_error_text(run: Run, text: str) -> None:
+    """Google's 403 names the project and the user; no output may repeat them."""
+    spec = run.sim.account(VICTIM)
+    assert spec.project is not None
+    doc = run.exp.get(f"/api/v1/quota?account={VICTIM}").json()["accounts"][0]
+    message = doc["error"]["message"]
+    assert "project <project> for user <email>" in message, message
+    for where, output in (("metrics", text), ("api", str(doc)), ("log", run.exp.logs),
+                          ("page", run.exp.get("/").text)):
+        for value in (spec.email, spec.project):
+            assert value not in output, (value, where)
+    print(f"FAULT identity-in-error-text: {message}")
+
+
 def upstream_fault(kind: str, **options: Any) -> Callable[[Simulator], None]:
     """`kind` on both API hosts for the victim; its token endpoint stays healthy."""
     def setup(sim: Simulator) -> None:
@@ -226,6 +253,14 @@ CASES = [
              "failure, as a JSON reply without access_token already is; `auth` sends the "
              "operator to sign in again for nothing (exporter/auth.py "
              "OAuthRefresher._read_reply)"),
+    # One source failing while the other answers.
+    Case("summary-fails-models-answer", "upstream", partial=True,
+         then=_summary_down_models_kept,
+         setup=upstream_fault("503", method="retrieveUserQuotaSummary")),
+    # An upstream error that names the account's user and project.
+    Case("identity-in-error-text", "forbidden", partial=True,
+         then=_no_identity_in_error_text,
+         setup=upstream_fault("403_identity", method="retrieveUserQuotaSummary")),
     # Floods from the outside: nothing fails, and nothing may change.
     Case("visitor-flood", None, then=_visitors_cost_no_upstream_call),
     Case("idle-and-slow-connection-flood", None,
@@ -285,8 +320,8 @@ def _assert_still_serving(exp: ExporterProcess) -> None:
 def _logged_error(logs: str) -> str:
     """The victim's warn line, as the operator sees it in the log."""
     for line in logs.splitlines():
-        if ('msg="account fetch failed"' in line and f"account={VICTIM}" in line
-                and "level=warn" in line):
+        if (('msg="account fetch failed"' in line or 'msg="account source failed"' in line)
+                and f"account={VICTIM}" in line and "level=warn" in line):
             match = re.search(r'error=("(?:[^"\\]|\\.)*"|\S+)', line)
             return match.group(1) if match else line
     return ""
@@ -304,7 +339,7 @@ def test_failing_account_is_isolated_within_the_deadline(run: Run) -> None:
         f"{run.case.id}: expected one error of reason {run.case.reason or 'none'}, got "
         f"{ {r: v for r, v in errors.items() if v} }. {run.case.why}")
     victim_series = by_label(text, "llm_quota_remaining_fraction", "account")
-    assert ((VICTIM,) in victim_series) == (run.case.reason is None)
+    assert ((VICTIM,) in victim_series) == (run.case.reason is None or run.case.partial)
     _assert_still_serving(run.exp)
     logged = _logged_error(run.exp.logs)
     if run.case.reason is not None:

@@ -11,7 +11,14 @@ import pytest
 
 from exporter.config import AccountConfig, Config, Credentials, Secret
 from exporter.fetch import FetchEngine
-from exporter.snapshot import AccountData, AccountInfo, FetchError, ModelQuota, Reason
+from exporter.snapshot import (
+    AccountData,
+    AccountInfo,
+    FetchError,
+    ModelQuota,
+    Reason,
+    Snapshot,
+)
 from exporter.upstream.transport import HttpClients
 
 
@@ -34,6 +41,9 @@ class FakeProvider:
             time.sleep(max(0.0, min(sleep, deadline - time.monotonic())))
             if time.monotonic() >= deadline:
                 raise FetchError(Reason.TIMEOUT, "slow")
+        if "hang" in b:  # a call that ignores the deadline, then gives up
+            time.sleep(b["hang"])
+            raise FetchError(Reason.TIMEOUT, "hung")
         if "error" in b:
             raise b["error"]
         if "crash" in b:
@@ -276,4 +286,27 @@ def test_max_age_never_refetches_a_failed_account_inside_its_backoff() -> None:
     clock[0] += 45.0  # older than max_age, still inside the 60 s retry-after
     assert engine.collect(max_age=30.0).accounts[0].cached
     assert providers["a"].calls == 1
+    engine.close()
+
+
+def test_a_timeout_is_counted_once_per_fetch_however_many_scrapes_joined_it() -> None:
+    # min_interval: the last collect below reuses the hung fetch's own result.
+    engine, providers = make_engine(["a", "b"], {"a": {"hang": 0.6}}, min_interval=60.0)
+    results: list[Snapshot] = []
+    threads = [threading.Thread(target=lambda: results.append(engine.collect(timeout=0.2)))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert providers["a"].calls == 1
+    for snap in results:
+        by = {a.account: a for a in snap.accounts}
+        assert by["a"].error is not None and by["a"].error.reason is Reason.TIMEOUT
+        assert by["a"].errors_total == {"timeout": 1}
+        assert by["b"].up
+    time.sleep(0.6)  # the hung call ends with its own timeout: the same event
+    later = engine.collect(timeout=0.2, accounts=["a"]).accounts[0]
+    assert later.cached and later.error is not None and later.error.message == "hung"
+    assert later.errors_total == {"timeout": 1} and providers["a"].calls == 1
     engine.close()

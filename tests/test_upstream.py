@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -429,3 +430,41 @@ def test_retry_after_header_closes_the_host(up: Upstream) -> None:
 def test_plain_error_reads_the_common_shapes(doc: Any, message: str, status: str) -> None:
     info = plain_error(doc)
     assert (info.message, info.status) == (message, status)
+
+
+def test_a_trickling_body_cannot_hold_a_call_past_the_deadline() -> None:
+    """One byte every 0.3 s keeps every single read alive; the deadline still holds."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 100\r\n\r\n")
+            for _ in range(100):
+                if stop.wait(0.3):
+                    return
+                try:
+                    conn.sendall(b" ")
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    transport = Transport(2)
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchError) as err:
+            transport.request("GET", f"http://127.0.0.1:{server.getsockname()[1]}", "/x", None,
+                              {}, started + 1.0, name="usage", host="slow")
+        assert time.monotonic() - started < 1.5
+        assert err.value.reason is Reason.TIMEOUT
+    finally:
+        stop.set()
+        transport.close()
+        server.close()
+        thread.join(5)

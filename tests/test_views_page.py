@@ -124,7 +124,7 @@ def test_rows_show_percent_countdown_and_bar_width(page: str) -> None:
     assert gemini_5h.bar_width == "91.0%"
     assert gemini_5h.css_class == "ok"
     pro = row(parser, "Gemini 3 Pro (High)")
-    assert pro.cells[0] == "Gemini 3 Pro (High) gemini-3-pro-high limited by model quota"
+    assert pro.cells[0] == "Gemini 3 Pro (High) gemini-3-pro-high"
     assert pro.bar_width == "78.3%"
     assert pro.cells[2:] == ["78%", "in 2h 48m"]
     # 100% of its own, bounded by its pool's 91%.

@@ -56,6 +56,19 @@ def line_with(text: str, needle: str) -> str:
     return matches[0]
 
 
+def detail_under(text: str, needle: str) -> str:
+    """The dim detail line(s) printed under the row that contains `needle`."""
+    lines = text.splitlines()
+    i = next(i for i, line in enumerate(lines) if needle in line)
+    under = []
+    for line in lines[i + 1:]:
+        # A detail line is indented past the row's label and has no bar.
+        if not line.startswith("   ") or not line.strip() or any(c in line for c in "\u2588\u2591"):
+            break
+        under.append(line.strip())
+    return " ".join(under)
+
+
 @pytest.mark.parametrize(
     ("fraction", "expected"),
     [
@@ -129,7 +142,7 @@ def test_model_rows_lead_with_the_effective_number_and_name_the_binding_limit() 
     assert sonnet.reset_time == NOW + 75 * 60
     assert "own quota 12%" in sonnet.note
     pro = rows["gemini-3-pro-high"]
-    assert (pro.fraction, pro.limit, pro.note) == (0.7829875, "model quota", "")
+    assert (pro.fraction, pro.limit, pro.note) == (0.7829875, "", "")
     flash = rows["gemini-3-flash"]
     assert (flash.fraction, flash.limit) == (0.91, "Gemini Models, 5h window")
     opus = rows["claude-opus-4-5-thinking"]
@@ -147,7 +160,9 @@ def test_table_shows_tier_percent_and_countdown_per_row() -> None:
     assert " 0%" in exhausted and "in 1h 15m" in exhausted
     wide = plain(sample_snapshot(), width=160)
     sonnet = line_with(wide, "Claude Sonnet 4.5")
-    assert " 0%" in sonnet and "Claude and GPT models, 5h window" in sonnet
+    assert " 0%" in sonnet
+    assert detail_under(wide, "Claude Sonnet 4.5") == (
+        "Claude and GPT models, 5h window; own quota 12%")
 
 
 def test_bar_length_follows_fraction() -> None:
@@ -165,7 +180,8 @@ def test_an_omitted_fraction_is_shown_as_exhausted_not_unknown() -> None:
     row = line_with(text, "Claude Opus 4.5 (Thinking)")
     assert " 0%" in row and "unknown" not in row
     assert row.count("\u2591") == BAR_WIDTH
-    assert "in 1h 15m" in row and "upstream sent no fraction" in row
+    assert "in 1h 15m" in row
+    assert "upstream sent no fraction" in detail_under(text, "Claude Opus 4.5 (Thinking)")
 
 
 def test_unknown_effective_number_when_the_pool_source_failed() -> None:
@@ -175,7 +191,8 @@ def test_unknown_effective_number_when_the_pool_source_failed() -> None:
     assert "PARTIAL" in line_with(text, "work")
     assert "summary failed: rate_limited" in text
     row = line_with(text, "Gemini 3 Pro (High)")
-    assert "unknown" in row and "own quota 78%" in row and "\u2588" not in row
+    assert "unknown" in row and "\u2588" not in row
+    assert "own quota 78%" in detail_under(text, "Gemini 3 Pro (High)")
     # A model already at 0 stays exhausted whatever its pools say.
     assert " 0%" in line_with(text, "Claude Opus 4.5 (Thinking)")
 

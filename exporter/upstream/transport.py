@@ -151,9 +151,25 @@ class RawReply:
 def _read_capped(
     resp: urllib3.BaseHTTPResponse, deadline: float, method: str, host: str
 ) -> bytes:
+    """The body, within the fetch deadline as a whole and at most MAX_BODY_BYTES.
+
+    A per-read socket timeout alone would let a server that trickles a byte at a
+    time hold the call for ever; so every read gets only the time that is left
+    of the deadline, and returns what has arrived (read1) instead of waiting for a
+    full buffer.
+    """
+    sock = getattr(getattr(resp, "connection", None), "sock", None)
     chunks: list[bytes] = []
     size = 0
-    for chunk in resp.stream(65536):
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchError(Reason.TIMEOUT, f"{method}: {host} body did not arrive in time")
+        if sock is not None:
+            sock.settimeout(remaining)
+        chunk = resp.read1(65536)
+        if not chunk:
+            return b"".join(chunks)
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             raise FetchError(
@@ -161,10 +177,7 @@ def _read_capped(
                 f"{method}: {host} sent more than {MAX_BODY_BYTES // (1024 * 1024)} MiB; "
                 "refusing to parse",
             )
-        if time.monotonic() > deadline:
-            raise FetchError(Reason.TIMEOUT, f"{method}: {host} body did not arrive in time")
         chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @dataclass(frozen=True)

@@ -141,9 +141,9 @@ def _pool_row(p: PoolQuota) -> QuotaRow:
 
 
 def limit_text(limit: Limit) -> str:
-    """`Claude and GPT models, 5h window`, or `model quota` when the model's own binds."""
+    """`Claude and GPT models, 5h window` when a pool binds; "" when the model's own does."""
     if limit.pool is None:
-        return "model quota"
+        return ""
     return f"{limit.pool.pool_name or limit.pool.pool}, {limit.pool.window} window"
 
 
@@ -151,11 +151,9 @@ def _model_row(m: ModelQuota, account: AccountSnapshot, data: AccountData) -> Qu
     limit = effective(m, data)
     notes = [OMITTED_TEXT] if m.omitted else []
     if limit is None:
-        failed = "; ".join(
-            f"{r.source} failed ({r.error.reason.value})" for r in account.sources if r.error
-        )
+        failed = ", ".join(r.source for r in account.sources if r.error)
         notes.append(f"own quota {percent_text(m.remaining_fraction)}; pools unknown"
-                     + (f" ({failed})" if failed else ""))
+                     + (f": {failed} failed" if failed else ""))
         return QuotaRow("model", m.display_name or m.model, m.model, None, m.reset_time,
                         note="; ".join(notes))
     if limit.pool is not None and level(m.remaining_fraction) != level(limit.fraction):

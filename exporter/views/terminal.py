@@ -3,22 +3,24 @@
 Looks like this (colours dropped)::
 
     work  antigravity  Google AI Pro (g1-pro-tier)
-     Quota                 Window  Remaining              Left  Resets     Detail
-    ─────────────────────────────────────────────────────────────────────────────────────
-     Gemini Models         5h      █████████████░░░░░░░    64%  in 2h 10m
-     Claude and GPT models 5h      ░░░░░░░░░░░░░░░░░░░░     0%  in 1h 15m
+     Quota                         Window  Remaining              Left  Resets
+    ──────────────────────────────────────────────────────────────────────────────
+     Gemini Models                 5h      ████████████████████    91%  in 2h 10m
+     Claude and GPT models         5h      ░░░░░░░░░░░░░░░░░░░░     0%  in 1h 15m
 
-     Gemini 3 Pro (High)           ████████████████░░░░    78%  in 2h 48m  model quota
-     Claude Sonnet 4.5             ░░░░░░░░░░░░░░░░░░░░     0%  in 1h 15m  Claude and GPT
-                                                                           models, 5h window;
-                                                                           model quota alone
-                                                                           says 100%
+     Gemini 3 Pro (High)                   ████████████████░░░░    78%  in 2h 48m
+       model quota
+     Claude Sonnet 4.5                     ░░░░░░░░░░░░░░░░░░░░     0%  in 1h 15m
+       Claude and GPT models, 5h
+       window; own quota 12%
 
     team-ci  antigravity  unknown  FAILED
       auth: token refresh failed: invalid_grant (last success 3h ago)
 
 Models lead with their effective number: the lowest of their own quota and every
-pool window they draw on; Detail names the limit that binds.
+pool window they draw on; the dim line under a model names the limit that binds
+(and the model's own number when that alone would look safe). Counts ("42 of 300
+left") go under their pool.
 """
 
 from __future__ import annotations
@@ -129,14 +131,13 @@ def _quota_table(account: AccountSnapshot, *, now: float) -> RenderableType:
     table.add_column("Remaining", no_wrap=True)
     table.add_column("Left", no_wrap=True, justify="right")
     table.add_column("Resets", no_wrap=True)
-    table.add_column("Detail", overflow="fold", style="dim")
 
     rows = account_rows(account)
     pools = [r for r in rows if r.kind == "pool"]
     models = [r for r in rows if r.kind == "model"]
     data = account.data
     if data is not None and not data.pools_available:
-        table.add_row(Text(NO_POOLS_TEXT, style="dim"), "", "", "", "", "")
+        table.add_row(Text(NO_POOLS_TEXT, style="dim"), "", "", "", "")
     for row in pools:
         table.add_row(*_cells(row, now=now))
     if models and table.row_count:
@@ -150,14 +151,17 @@ def _quota_table(account: AccountSnapshot, *, now: float) -> RenderableType:
 
 def _cells(row: QuotaRow, *, now: float) -> tuple[RenderableType, ...]:
     style = LEVEL_STYLE[row.level]
+    label = Text(row.label)
+    detail = "; ".join(t for t in (row.count, row.limit, row.note) if t)
+    if detail:
+        label.append("\n  " + detail, style="dim")
     return (
-        Text(row.label),
+        label,
         # A model's detail is its id: too long for the table and not a window.
         Text(row.detail if row.kind == "pool" else ""),
         Bar(1.0 if row.unlimited else row.fraction, style=style),
         Text(row.percent, style=style),
         Text(reset_text(row.reset_time, now)),
-        Text("; ".join(t for t in (row.count, row.limit, row.note) if t)),
     )
 
 
