@@ -181,6 +181,18 @@ def demo_accounts() -> list[SimAccount]:
                    model_fractions={"claude-opus-4-5-thinking": None}),
         SimAccount("demo-summary-down", drain_per_hour=0.3,
                    failing_methods=("retrieveUserQuotaSummary",)),
+        # GitHub Copilot: 42 of 300 premium requests left (chat and completions
+        # unlimited), and a free plan in GitHub's older shape.
+        SimAccount("demo-copilot", provider="copilot", drain_per_hour=0.3,
+                   pool_fractions={"premium-interactions/monthly": 0.14}),
+        SimAccount("demo-copilot-free", provider="copilot", tier="individual",
+                   credential_style="access_token", drain_per_hour=0.3),
+        # Gemini CLI from its own oauth_creds.json; a free account whose Pro quota
+        # is used up (upstream leaves the fraction out).
+        SimAccount("demo-gemini-cli", provider="gemini-cli", credential_style="file",
+                   drain_per_hour=0.5),
+        SimAccount("demo-gemini-cli-free", provider="gemini-cli", tier="free-tier",
+                   drain_per_hour=0.4, model_fractions={"gemini-2.5-pro": None}),
     ]
 
 
@@ -191,7 +203,7 @@ def bench_accounts(n: int) -> list[SimAccount]:
 
 def write_config(sim: Simulator, path: Path) -> None:
     """The exporter config YAML for all accounts at `path`, credential files beside it."""
-    config = sim.exporter_config(path.parent)
+    config = sim.exporter_config(path.parent.resolve())  # paths hold from any directory
     write_secret(path, yaml.safe_dump(config, sort_keys=False))
 
 

@@ -93,8 +93,7 @@ def _pool(key: str, reset: float | None, *, fraction: float | None = None,
     slug, name = _pool_names(key)
     return PoolQuota(
         pool=slug, pool_name=name, window=WINDOW, remaining_fraction=fraction,
-        reset_time=None if unlimited else reset, bucket_id=key, remaining_requests=remaining,
-        limit_requests=limit,
+        reset_time=reset, bucket_id=key, remaining_requests=remaining, limit_requests=limit,
         unlimited=unlimited,
     )
 
