@@ -16,7 +16,7 @@ import pytest
 
 from exporter.auth.credfile import CredentialFile
 from exporter.auth.filetoken import FileToken
-from exporter.config import AccountConfig, Credentials, Secret, load_config
+from exporter.config import AccountConfig, ConfigError, Credentials, Secret, load_config
 from exporter.providers import make_provider
 from exporter.providers.copilot.client import CopilotProvider
 from exporter.providers.copilot.credentials import copilot_token_source, parse_copilot
@@ -338,3 +338,36 @@ def test_gemini_cli_skipped_buckets_are_counted_on_the_source(
     add(server, "retrieveUserQuota", json_body=fixture("peers/geminicli.mixed-buckets.json"))
     data = gemini(base, clients).fetch(deadline())
     assert data.sources[0].skipped == 1 and len(data.models) == 4
+
+
+# -- config ----------------------------------------------------------------------------
+
+
+def test_config_knows_each_providers_sources_credentials_and_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "c.yml"
+    config.write_text(
+        "accounts:\n"
+        "  - {name: a, provider: copilot, credentials: {refresh_token: r},\n"
+        "     oauth_client: {client_id: x}}\n"
+        "  - {name: b, provider: gemini-cli, credentials: {access_token: t}, sources: [usage]}\n"
+        "  - {name: c, provider: copilot, credentials: {access_token: t}, sources: [quota]}\n",
+        encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(config, env={})
+    lines = err.value.lines()
+    assert ("accounts[0].credentials.refresh_token: provider copilot does not accept "
+            "refresh_token; use one of file, access_token, access_token_file") in lines
+    assert any(line.startswith('accounts[1].sources[0]: unknown source "usage" for provider '
+                               "gemini-cli; expected one of quota") for line in lines), lines
+    assert any('unknown source "quota" for provider copilot' in line for line in lines)
+    config.write_text(
+        "accounts:\n"
+        "  - {name: a, provider: copilot, credentials: {access_token: t}}\n"
+        "  - {name: b, provider: gemini-cli, credentials: {access_token: t}}\n",
+        encoding="utf-8")
+    a, b = load_config(config, env={}).accounts
+    assert (a.endpoints, a.sources, a.user_agent, a.token_url) == (
+        ("https://api.github.com",), frozenset({"usage"}), "GitHubCopilotChat/0.35.0", "")
+    assert (b.endpoints, b.sources, b.token_url) == (
+        ("https://cloudcode-pa.googleapis.com",), frozenset({"quota"}),
+        "https://oauth2.googleapis.com/token")
