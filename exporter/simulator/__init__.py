@@ -5,17 +5,18 @@
         sim.set_fault("work", "429", times=1)      # the next call of "work" gets a 429
         sim.set_model_fraction("home", "gemini-3-flash", 0.25)
 
-Two fake hosts share one port, told apart by a path prefix: `{base_url}/daily` and
-`{base_url}/prod` (a bare `base_url` is "prod"); the OAuth token endpoint is
-`{base_url}/token`. The same controls are reachable over HTTP under `/_sim/` for a
-simulator in another process:
+Every fake host shares one port, told apart by a path prefix: Google's Cloud Code at
+`{base_url}/daily` and `{base_url}/prod` (a bare `base_url` is "prod"; Antigravity
+and Gemini CLI accounts share them, each answered by its own upstream), GitHub at
+`{base_url}/copilot`; the OAuth token endpoint is `{base_url}/token`. The same
+controls are reachable over HTTP under `/_sim/` for a simulator in another process:
 
     python -m exporter.simulator --demo --write-config ./sim/config.yml
 
 Modules: `common` (accounts, draining quotas, faults), one module per simulated
-upstream (`antigravity`, ...; registered in `upstreams`), `google` (what the Google
-upstreams share), `state` (live state behind one lock), `server` (the loopback
-HTTP server and faults).
+upstream (`antigravity`, `gemini_cli`, `copilot`; registered in `upstreams`),
+`google` (what the Google upstreams share), `state` (live state behind one lock),
+`server` (the loopback HTTP server and faults).
 """
 
 from __future__ import annotations
