@@ -36,10 +36,18 @@ ACCOUNTS = [
     SimAccount("sw-refresh-file", credential_style="refresh_token_file"),  # invalid_grant
     SimAccount("sw-cliproxy", credential_style="file"),  # 500 from both hosts
     SimAccount("sw-env", credential_style="refresh_token"),  # ${VAR}, refreshed again
+    # GitHub Copilot: two logins in one apps.json; the first is revoked (401, no refresh).
+    SimAccount("sw-copilot", provider="copilot", credential_style="shared_file"),
+    SimAccount("sw-copilot-2", provider="copilot", credential_style="shared_file"),
+    # Gemini CLI: its oauth_creds.json (email in the id_token) and a CLIProxyAPI file
+    # carrying the OAuth client; both refreshed in memory in the second pass.
+    SimAccount("sw-gemini-cli", provider="gemini-cli", credential_style="file"),
+    SimAccount("sw-gemini-proxy", provider="gemini-cli", credential_style="cliproxyapi"),
 ]
 SECRET_FILE_ACCOUNT = "sw-refresh-file"  # its oauth_client uses client_secret_file
 ENV_ACCOUNT = "sw-env"
-FAILING = {"sw-access": "auth", "sw-refresh-file": "auth", "sw-cliproxy": "upstream"}
+FAILING = {"sw-access": "auth", "sw-refresh-file": "auth", "sw-cliproxy": "upstream",
+           "sw-copilot": "auth"}
 DEBUG = ("--log.level", "debug")
 FRAGMENT = 8  # characters of a secret's random tail that must not appear either
 
@@ -174,6 +182,8 @@ def test_no_secret_reaches_any_output(sim: Simulator, tmp_path: Path) -> None:
         sim.expire_access_tokens(ENV_ACCOUNT)  # a second refresh with the ${VAR} secrets
         for host in ("daily", "prod"):
             sim.set_fault("sw-cliproxy", "500", host=host)
+        for name in ("sw-copilot", "sw-gemini-cli", "sw-gemini-proxy"):
+            sim.expire_access_tokens(name)
         for fmt, exp in exporters.items():
             api = serve_pass(exp, out, f"failing {fmt}", refresh=True)
             reasons = {a["account"]: (a["error"] or {}).get("reason") for a in api["accounts"]}
@@ -221,8 +231,15 @@ def test_no_secret_reaches_any_output(sim: Simulator, tmp_path: Path) -> None:
 
     planted = {*sim.issued_tokens(), sim.client_secret}
     assert len(planted) > 2 * len(ACCOUNTS)
+    # Identities: GitHub logins (apps.json, the reply's `login`) and the emails of
+    # credential files, whole (their pieces are the account names, which may show).
+    identities = {f"{a.name}-gh" for a in ACCOUNTS if a.provider == "copilot"}
+    identities |= {a.email for a in ACCOUNTS}
     for where, text in out.texts.items():
         assert "ya29." not in text, f"an access token prefix appears in {where}"
+        assert "gho_" not in text, f"a GitHub token prefix appears in {where}"
+        for identity in identities:
+            assert identity not in text, f"{identity!r} appears in {where}"
         for secret in planted:
             for piece in fragments(secret):
                 assert piece not in text, (

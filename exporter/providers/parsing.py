@@ -8,9 +8,13 @@ what it claims to be.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from exporter.snapshot import FetchError, Reason
 from exporter.timefmt import parse_rfc3339
+
+T = TypeVar("T")
 
 
 class ParseError(ValueError):
@@ -96,3 +100,14 @@ def parse_time(value: Any, where: str) -> float | None:
         raise ParseError(f"{where}: {text[:40]!r} is not an RFC 3339 time") from None
 
 
+
+
+def parsed(reply: Any, call: str, parse: Callable[[Any], T]) -> T | FetchError:
+    """`parse(reply)`; or the FetchError the call gave as its reply (a source run by
+    `side_by_side`), or a PARSE one naming the call when the body has the wrong shape."""
+    if isinstance(reply, FetchError):
+        return reply
+    try:
+        return parse(reply)
+    except ParseError as exc:
+        return FetchError(Reason.PARSE, f"{call}: unexpected reply: {exc}")

@@ -7,7 +7,7 @@ account (sources, credential kinds, defaults) without loading any client code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -24,3 +24,19 @@ class ProviderSpec:
     # The source whose failure leaves pools unknown (effective numbers then unknown).
     pool_source: str | None = None
     summary: str = ""  # one line for --help and docs
+
+    def request_headers(
+        self, user_agent: str, extra: Iterable[tuple[str, str]] = ()
+    ) -> dict[str, str]:
+        """The headers of every call: the spec's defaults, the account's User-Agent,
+        then the config's `headers:` over both. Names compare case-insensitively (as
+        HTTP's do), so `editor-version` in a config replaces `Editor-Version`.
+
+        >>> spec = ProviderSpec("p", (), (), "ua/1", (), "m:C", headers={"Editor-Version": "a/1"})
+        >>> spec.request_headers("ua/2", [("editor-version", "a/2")])
+        {'editor-version': 'a/2', 'User-Agent': 'ua/2'}
+        """
+        merged: dict[str, tuple[str, str]] = {}
+        for name, value in (*self.headers.items(), ("User-Agent", user_agent), *extra):
+            merged[name.lower()] = (name, value)
+        return dict(merged.values())

@@ -5,17 +5,18 @@
         sim.set_fault("work", "429", times=1)      # the next call of "work" gets a 429
         sim.set_model_fraction("home", "gemini-3-flash", 0.25)
 
-Two fake hosts share one port, told apart by a path prefix: `{base_url}/daily` and
-`{base_url}/prod` (a bare `base_url` is "prod"); the OAuth token endpoint is
-`{base_url}/token`. The same controls are reachable over HTTP under `/_sim/` for a
-simulator in another process:
+Every fake host shares one port, told apart by a path prefix: Google's Cloud Code at
+`{base_url}/daily` and `{base_url}/prod` (a bare `base_url` is "prod"; Antigravity
+and Gemini CLI accounts share them, each answered by its own upstream), GitHub at
+`{base_url}/copilot`; the OAuth token endpoint is `{base_url}/token`. The same
+controls are reachable over HTTP under `/_sim/` for a simulator in another process:
 
     python -m exporter.simulator --demo --write-config ./sim/config.yml
 
 Modules: `common` (accounts, draining quotas, faults), one module per simulated
-upstream (`antigravity`, ...; registered in `upstreams`), `google` (what the Google
-upstreams share), `state` (live state behind one lock), `server` (the loopback
-HTTP server and faults).
+upstream (`antigravity`, `gemini_cli`, `copilot`; registered in `upstreams`),
+`google` (what the Google upstreams share), `state` (live state behind one lock),
+`server` (the loopback HTTP server and faults).
 """
 
 from __future__ import annotations
@@ -181,6 +182,18 @@ def demo_accounts() -> list[SimAccount]:
                    model_fractions={"claude-opus-4-5-thinking": None}),
         SimAccount("demo-summary-down", drain_per_hour=0.3,
                    failing_methods=("retrieveUserQuotaSummary",)),
+        # GitHub Copilot: 42 of 300 premium requests left (chat and completions
+        # unlimited), and a free plan in GitHub's older shape.
+        SimAccount("demo-copilot", provider="copilot", drain_per_hour=0.3,
+                   pool_fractions={"premium-interactions/monthly": 0.14}),
+        SimAccount("demo-copilot-free", provider="copilot", tier="individual",
+                   credential_style="access_token", drain_per_hour=0.3),
+        # Gemini CLI from its own oauth_creds.json; a free account whose Pro quota
+        # is used up (upstream leaves the fraction out).
+        SimAccount("demo-gemini-cli", provider="gemini-cli", credential_style="file",
+                   drain_per_hour=0.5),
+        SimAccount("demo-gemini-cli-free", provider="gemini-cli", tier="free-tier",
+                   drain_per_hour=0.4, model_fractions={"gemini-2.5-pro": None}),
     ]
 
 
@@ -191,7 +204,7 @@ def bench_accounts(n: int) -> list[SimAccount]:
 
 def write_config(sim: Simulator, path: Path) -> None:
     """The exporter config YAML for all accounts at `path`, credential files beside it."""
-    config = sim.exporter_config(path.parent)
+    config = sim.exporter_config(path.parent.resolve())  # paths hold from any directory
     write_secret(path, yaml.safe_dump(config, sort_keys=False))
 
 

@@ -15,7 +15,8 @@ from exporter.simulator import Simulator, bench_accounts, demo_accounts, write_c
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m exporter.simulator",
-        description="Run a fake Antigravity upstream on loopback until SIGTERM or Ctrl-C.")
+        description="Run the fake upstreams (Antigravity, Gemini CLI, GitHub Copilot) on "
+                    "loopback until SIGTERM or Ctrl-C.")
     parser.add_argument("--listen", default="127.0.0.1:0", metavar="HOST:PORT",
                         help="address to bind (default %(default)s: loopback, any free port)")
     which = parser.add_mutually_exclusive_group()

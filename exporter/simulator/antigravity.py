@@ -31,12 +31,6 @@ from exporter.simulator.common import (
 if TYPE_CHECKING:
     from exporter.simulator.state import SimState
 
-TIER_NAMES = {
-    "g1-pro-tier": "Google AI Pro",
-    "g1-ultra-tier": "Google AI Ultra",
-    "standard-tier": "Gemini Code Assist",
-    "free-tier": "Gemini Code Assist for individuals",
-}
 
 
 @dataclass(frozen=True)
@@ -80,38 +74,6 @@ _WRONG_TYPES: Mapping[str, object] = {
 }
 
 
-def is_paid(tier: str) -> bool:
-    return tier.startswith("g1-")
-
-
-def load_code_assist(spec: SimAccount, project: str | None) -> dict[str, Any]:
-    """The loadCodeAssist reply: paid tiers as paidTier over standard-tier, like upstream."""
-    def tier(tier_id: str, default: bool = False) -> dict[str, Any]:
-        return {"id": tier_id, "name": TIER_NAMES[tier_id], "isDefault": default}
-
-    free = tier("free-tier", default=True)
-    if project is None:
-        return {"allowedTiers": [free], "ineligibleTiers": [{
-            "reasonCode": "VALIDATION_REQUIRED",
-            "reasonMessage": "Verify your account to continue.",
-            "tierId": "standard-tier", "tierName": TIER_NAMES["standard-tier"]}]}
-    if spec.tier == "free-tier":
-        return {"cloudaicompanionProject": {"id": project, "name": project},
-                "currentTier": free, "allowedTiers": [free]}
-    reply: dict[str, Any] = {"cloudaicompanionProject": project,
-                             "currentTier": {**tier("standard-tier"),
-                                             "description": "Unlimited coding assistant"},
-                             "allowedTiers": [tier("standard-tier", default=True)]}
-    if is_paid(spec.tier):
-        reply["paidTier"] = {"id": spec.tier, "name": spec.tier_name,
-                             "description": spec.tier_name}
-        if spec.tier == "g1-ultra-tier":
-            reply["paidTier"]["availableCredits"] = [{
-                "creditType": "GOOGLE_ONE_AI", "creditAmount": "25000",
-                "minimumCreditAmountForUsage": "50"}]
-    return reply
-
-
 def models_body(acct: AccountState, now: float) -> dict[str, Any]:
     models: dict[str, Any] = {}
     for m in MODELS:
@@ -149,7 +111,7 @@ def summary_body(acct: AccountState, now: float) -> dict[str, Any]:
 
 class AntigravityUpstream:
     provider = "antigravity"
-    tiers = TIER_NAMES
+    tiers = google.TIER_NAMES
     credential_styles = google.CREDENTIAL_STYLES
     methods = ("loadCodeAssist", *QUOTA_METHODS)
     hosts = google.HOSTS
@@ -190,7 +152,7 @@ class AntigravityUpstream:
                 403, "PERMISSION_DENIED", f"Permission denied on resource project "
                 f"{acct.spec.project} for user {acct.spec.email}.")
         if method == "loadCodeAssist":
-            return json_reply(load_code_assist(acct.spec, project))
+            return json_reply(google.load_code_assist(acct.spec, project))
         if method not in QUOTA_METHODS:
             return google.google_error(404, "NOT_FOUND", f"Method {method!r} not found.")
         asked = google.requested_project(body)
@@ -216,9 +178,8 @@ class AntigravityUpstream:
 
     def account_config(self, sim: SimState, spec: SimAccount, directory: Path,
                        base_url: str) -> dict[str, object]:
-        # CLIProxyAPI's ~/.cli-proxy-api/antigravity-<email>.json
         return google.account_config(sim, spec, directory, base_url,
-                                     f"antigravity-{spec.email}.json")
+                                     {"file": google.cliproxyapi_antigravity})
 
 
 ANTIGRAVITY = AntigravityUpstream()

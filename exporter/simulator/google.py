@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from exporter.simulator.common import Fault, Reply, SimAccount, json_reply
 from exporter.timefmt import rfc3339
@@ -27,6 +28,13 @@ TOKEN_SCOPE = (
 )
 CREDENTIAL_STYLES = (
     "refresh_token", "refresh_token_file", "access_token", "access_token_file", "file")
+# Paid tiers first: the first is Antigravity's default.
+TIER_NAMES = {
+    "g1-pro-tier": "Google AI Pro",
+    "g1-ultra-tier": "Google AI Ultra",
+    "standard-tier": "Gemini Code Assist",
+    "free-tier": "Gemini Code Assist for individuals",
+}
 
 
 def google_error(code: int, status: str, message: str, details: Sequence[object] = ()) -> Reply:
@@ -59,6 +67,38 @@ def fault_error(fault: Fault) -> Reply:
     return google_error(code, status, message)
 
 
+def is_paid(tier: str) -> bool:
+    return tier.startswith("g1-")
+
+
+def load_code_assist(spec: SimAccount, project: str | None) -> dict[str, Any]:
+    """The loadCodeAssist reply: paid tiers as paidTier over standard-tier, like upstream."""
+    def tier(tier_id: str, default: bool = False) -> dict[str, Any]:
+        return {"id": tier_id, "name": TIER_NAMES[tier_id], "isDefault": default}
+
+    free = tier("free-tier", default=True)
+    if project is None:
+        return {"allowedTiers": [free], "ineligibleTiers": [{
+            "reasonCode": "VALIDATION_REQUIRED",
+            "reasonMessage": "Verify your account to continue.",
+            "tierId": "standard-tier", "tierName": TIER_NAMES["standard-tier"]}]}
+    if spec.tier == "free-tier":
+        return {"cloudaicompanionProject": {"id": project, "name": project},
+                "currentTier": free, "allowedTiers": [free]}
+    reply: dict[str, Any] = {"cloudaicompanionProject": project,
+                             "currentTier": {**tier("standard-tier"),
+                                             "description": "Unlimited coding assistant"},
+                             "allowedTiers": [tier("standard-tier", default=True)]}
+    if is_paid(spec.tier):
+        reply["paidTier"] = {"id": spec.tier, "name": spec.tier_name,
+                             "description": spec.tier_name}
+        if spec.tier == "g1-ultra-tier":
+            reply["paidTier"]["availableCredits"] = [{
+                "creditType": "GOOGLE_ONE_AI", "creditAmount": "25000",
+                "minimumCreditAmountForUsage": "50"}]
+    return reply
+
+
 def route(verb: str, path: str) -> tuple[str, str] | None:
     """(host, method) of a Cloud Code call; any method name, so an unknown one gets
     the upstream's own 404 (and is counted)."""
@@ -85,15 +125,43 @@ def write_secret(path: Path, text: str) -> None:
     path.chmod(0o600)
 
 
+@dataclass(frozen=True)
+class SimTokens:
+    """What a credential file of a simulated Google account carries."""
+
+    refresh: str
+    access: str
+    expires_at: float  # wall clock
+    issued: float
+
+
+# (sim, account, tokens) -> (file path under the config directory, JSON document,
+# whether the file carries the OAuth client, as CLIProxyAPI's gemini files do).
+FileWriter = Callable[["SimState", SimAccount, SimTokens], tuple[str, dict[str, Any], bool]]
+
+
+def cliproxyapi_antigravity(sim: SimState, spec: SimAccount,
+                            tokens: SimTokens) -> tuple[str, dict[str, Any], bool]:
+    """CLIProxyAPI's `~/.cli-proxy-api/antigravity-<email>.json`."""
+    auth: dict[str, Any] = {
+        "type": spec.provider, "access_token": tokens.access, "refresh_token": tokens.refresh,
+        "expires_in": int(sim.token_ttl), "timestamp": int(tokens.issued * 1000),
+        "expired": rfc3339(tokens.expires_at), "email": spec.email}
+    if spec.project:
+        auth["project_id"] = spec.project
+    return f"antigravity-{spec.email}.json", auth, False
+
+
 def account_config(sim: SimState, spec: SimAccount, directory: Path, base_url: str,
-                   borrowed_file: str) -> dict[str, object]:
-    """A Google account's config entry. `borrowed_file` is how the "file" style names
-    its credential file (CLIProxyAPI's `antigravity-<email>.json`, gemini-cli's
-    `oauth_creds.json`); its content is written in CLIProxyAPI's format, which the
-    exporter reads for both."""
+                   files: Mapping[str, FileWriter],
+                   hosts: Sequence[str] = HOSTS) -> dict[str, object]:
+    """A Google account's config entry. `files` writes the credential file of each
+    style that borrows one (e.g. "file": CLIProxyAPI's antigravity file); `hosts` are
+    the fake hosts its endpoints name, in order."""
     style = spec.credential_style
-    refresh, access, expires_at = sim.credentials(spec.name, expiring=style == "file")
+    refresh, access, expires_at = sim.credentials(spec.name, expiring=style in files)
     credentials: dict[str, str]
+    carries_client = False
     if style in ("refresh_token", "access_token"):
         credentials = {style: refresh if style == "refresh_token" else access}
     elif style in ("refresh_token_file", "access_token_file"):
@@ -101,20 +169,16 @@ def account_config(sim: SimState, spec: SimAccount, directory: Path, base_url: s
         write_secret(path, (refresh if style == "refresh_token_file" else access) + "\n")
         credentials = {style: str(path)}
     else:
-        path = directory / borrowed_file
-        issued = expires_at - sim.token_ttl
-        auth: dict[str, object] = {
-            "type": spec.provider, "access_token": access, "refresh_token": refresh,
-            "expires_in": int(sim.token_ttl), "timestamp": int(issued * 1000),
-            "expired": rfc3339(expires_at), "email": spec.email}
-        if spec.project:
-            auth["project_id"] = spec.project
-        write_secret(path, json.dumps(auth, indent=2) + "\n")
+        tokens = SimTokens(refresh, access, expires_at, expires_at - sim.token_ttl)
+        name, document, carries_client = files[style](sim, spec, tokens)
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_secret(path, json.dumps(document, indent=2) + "\n")
         credentials = {"file": str(path)}
     entry: dict[str, object] = {"name": spec.name, "provider": spec.provider,
                                 "credentials": credentials}
-    if not style.startswith("access_token"):
+    if not style.startswith("access_token") and not carries_client:
         entry["oauth_client"] = {"client_id": sim.client_id, "client_secret": sim.client_secret}
-    entry["endpoints"] = [f"{base_url}/{host}" for host in HOSTS]
+    entry["endpoints"] = [f"{base_url}/{host}" for host in hosts]
     entry["token_url"] = f"{base_url}/token"
     return entry

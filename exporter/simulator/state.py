@@ -26,7 +26,7 @@ from exporter.simulator.common import (
     non_negative,
 )
 from exporter.simulator.google import TOKEN_SCOPE
-from exporter.simulator.upstreams import SimUpstream, all_hosts, all_methods
+from exporter.simulator.upstreams import SimUpstream, all_hosts, all_methods, host_methods
 
 # The OAuth token endpoint (Google's, shared by the Google upstreams) counts as a
 # method on its own host.
@@ -235,9 +235,11 @@ class SimState:
         with self._lock:
             self._calls = {name: dict.fromkeys((*acct.upstream.methods, TOKEN_METHOD), 0)
                            for name, acct in self._accounts.items()}
-            methods = (*all_methods(), TOKEN_METHOD)
-            self._calls_by_host = {host: dict.fromkeys(methods, 0)
-                                   for host in (*all_hosts(), TOKEN_HOST)}
+            # Each host counts the methods of the upstreams behind it (and the token
+            # endpoint's); an unknown method called on it is counted when it comes.
+            self._calls_by_host = {host: dict.fromkeys((*methods, TOKEN_METHOD), 0)
+                                   for host, methods in host_methods().items()}
+            self._calls_by_host[TOKEN_HOST] = dict.fromkeys((*all_methods(), TOKEN_METHOD), 0)
 
     def state(self) -> dict[str, Any]:
         """Everything a demo or a test in another process may want to see, JSON-ready."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from exporter.simulator import antigravity
+from exporter.simulator import antigravity, copilot, gemini_cli
 from exporter.simulator.common import AccountState, Fault, Quota, Reply, SimAccount
 
 if TYPE_CHECKING:
@@ -83,6 +83,8 @@ UPSTREAMS: dict[str, SimUpstream] = {
     u.provider: u
     for u in (
         antigravity.ANTIGRAVITY,
+        gemini_cli.GEMINI_CLI,
+        copilot.COPILOT,
     )
 }
 
@@ -101,3 +103,12 @@ def all_methods() -> tuple[str, ...]:
 
 def all_hosts() -> tuple[str, ...]:
     return tuple(dict.fromkeys(h for u in UPSTREAMS.values() for h in u.hosts))
+
+
+def host_methods() -> dict[str, tuple[str, ...]]:
+    """Each host label and the methods the upstreams behind it serve."""
+    out: dict[str, dict[str, None]] = {}
+    for u in UPSTREAMS.values():
+        for host in u.hosts:
+            out.setdefault(host, {}).update(dict.fromkeys(u.methods))
+    return {host: tuple(methods) for host, methods in out.items()}

@@ -1,1 +1,21 @@
-"""Gemini CLI: per-model daily quotas from Cloud Code's retrieveUserQuota."""
+"""Gemini CLI: per-model daily quotas from Cloud Code's retrieveUserQuota.
+
+`client` makes the calls (loadCodeAssist cached, then retrieveUserQuota); `parse`
+turns the quota buckets into per-model quotas.
+"""
+
+from exporter.providers.spec import ProviderSpec
+
+SPEC = ProviderSpec(
+    name="gemini-cli",
+    sources=("quota",),
+    endpoints=("https://cloudcode-pa.googleapis.com",),
+    # gemini-cli's own form, `GeminiCLI/<version> (<platform>; <arch>)`.
+    user_agent="GeminiCLI/0.60.0 (linux; x64)",
+    credential_kinds=(
+        "file", "access_token", "access_token_file", "refresh_token", "refresh_token_file",
+    ),
+    factory="exporter.providers.gemini_cli.client:GeminiCliProvider",
+    token_url="https://oauth2.googleapis.com/token",
+    summary="Gemini CLI (Cloud Code): per-model daily quotas",
+)
