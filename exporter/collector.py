@@ -149,7 +149,8 @@ class _Families:
         self.account_info.add_metric(
             [*ids, tier, data.info.tier_name, data.info.project or "", data.info.email or ""],
             1.0)
-        self.pools_available.add_metric(ids, 1.0 if data.pools_available else 0.0)
+        if data.pools_available is not None:
+            self.pools_available.add_metric(ids, 1.0 if data.pools_available else 0.0)
         for credit in data.credits:
             self.credits.add_metric([*ids, credit.credit_type], credit.remaining)
         for m in data.models:

@@ -121,7 +121,8 @@ class AccountData:
     credits: tuple[Credit, ...] = ()
     # False when the pool summary is not available for this account (for example
     # a free account answered 403 "no valid license"): no pools, not an error.
-    pools_available: bool = True
+    # None when the provider (or the account's `sources`) asks for no pool summary.
+    pools_available: bool | None = True
     # False when the source that reports pools failed: every model's effective
     # number is then unknown (unless its own quota is already at 0).
     pools_known: bool = True

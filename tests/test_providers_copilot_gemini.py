@@ -256,7 +256,7 @@ def test_gemini_cli_asks_like_gemini_cli_and_caches_load_code_assist(
     assert (data.info.tier, data.info.project) == ("free-tier", "quiet-meadow-7b1qz")
     assert [m.model for m in data.models] == ["gemini-2.5-flash", "gemini-2.5-flash-lite",
                                               "gemini-2.5-pro"]
-    assert data.pools == () and data.pools_available is False
+    assert data.pools == () and data.pools_available is None
     assert [(r.source, r.up) for r in data.sources] == [("quota", True)]
 
 

@@ -55,7 +55,8 @@ def _opencode(doc: dict[str, Any], path: Path, user: str | None) -> CredentialFi
     if user is not None:
         accounts = [a for a in accounts if str(a.get("email", "")).lower() == user.lower()]
         if not accounts:
-            raise FetchError(Reason.AUTH, f"credentials file {path} has no account {user}")
+            raise FetchError(Reason.AUTH, f"credentials file {path} has no account with the "
+                                          "email set as credentials.user")
     if len(accounts) != 1:
         raise FetchError(
             Reason.AUTH,

@@ -158,7 +158,7 @@ def _quota_table(account: AccountSnapshot, *, now: float) -> str:
     rows = account_rows(account)
     pools = [r for r in rows if r.kind == "pool"]
     models = [r for r in rows if r.kind == "model"]
-    no_pools = account.data is not None and not account.data.pools_available
+    no_pools = account.data is not None and account.data.pools_available is False
     if not rows:
         note = NO_POOLS_TEXT + "; " + NO_QUOTAS_TEXT if no_pools else NO_QUOTAS_TEXT
         return f'<p class="note">{escape(note)}</p>'
@@ -169,7 +169,7 @@ def _quota_table(account: AccountSnapshot, *, now: float) -> str:
             parts.append(f'<tr><td class="note" colspan="4">{escape(NO_POOLS_TEXT)}</td></tr>')
         parts.extend(_row(r, now=now) for r in pools)
     if models:
-        parts.append(_group_header("Model", "Effective quota (with its pools)"))
+        parts.append(_group_header("Model", "Effective quota"))
         parts.extend(_row(r, now=now) for r in models)
     parts.append("</table>")
     return "\n".join(parts)
@@ -189,11 +189,12 @@ def _row(row: QuotaRow, *, now: float) -> str:
     fill_class = "fill empty" if shown is None or shown <= 0 else "fill"
     # Model ids are long and secondary: hidden on narrow screens. The binding limit
     # and notes say why a number is what it is.
-    detail = (
-        f"<small>{escape(row.detail)} window</small>"
-        if row.kind == "pool"
-        else f'<small class="id">{escape(row.detail)}</small>'
-    )
+    if row.kind == "pool":
+        detail = f"<small>{escape(row.detail)} window</small>"
+    elif row.detail != row.label:
+        detail = f'<small class="id">{escape(row.detail)}</small>'
+    else:  # upstream gave no display name: the id is already the label
+        detail = ""
     if row.limit:
         detail += f'<small class="limit">limited by {escape(row.limit)}</small>'
     for extra in (row.count, row.note):

@@ -136,7 +136,7 @@ def _quota_table(account: AccountSnapshot, *, now: float) -> RenderableType:
     pools = [r for r in rows if r.kind == "pool"]
     models = [r for r in rows if r.kind == "model"]
     data = account.data
-    if data is not None and not data.pools_available:
+    if data is not None and data.pools_available is False:
         table.add_row(Text(NO_POOLS_TEXT, style="dim"), "", "", "", "")
     for row in pools:
         table.add_row(*_cells(row, now=now))

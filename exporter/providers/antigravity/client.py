@@ -113,9 +113,11 @@ class AntigravityProvider:
             return None, SourceResult("models", models)
         return models, SourceResult("models", skipped=models.skipped)
 
-    def _summary(self, reply: Any) -> tuple[SummaryReply | None, SourceResult | None, bool]:
+    def _summary(
+        self, reply: Any
+    ) -> tuple[SummaryReply | None, SourceResult | None, bool | None]:
         if "summary" not in self.account.sources:
-            return None, None, False
+            return None, None, None  # not asked for: neither "no licence" nor a failure
         if isinstance(reply, UpstreamError) and _is_no_license(reply):
             # Free accounts have no pool licence: "no pools", not "source down".
             return None, SourceResult("summary"), False

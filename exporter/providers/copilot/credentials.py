@@ -43,7 +43,9 @@ def parse_copilot(text_: str, path: Path, user: str | None = None) -> Credential
     if user is not None:
         accounts = [a for a in accounts if (a.account_id or "").lower() == user.lower()]
         if not accounts:
-            raise FetchError(Reason.AUTH, f"credentials file {path} has no GitHub user {user}")
+            # The login is not repeated: error text never names an account.
+            raise FetchError(Reason.AUTH, f"credentials file {path} has no sign-in of the "
+                                          "GitHub login set as credentials.user")
     if not accounts:
         raise FetchError(
             Reason.AUTH,

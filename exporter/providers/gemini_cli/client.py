@@ -85,13 +85,13 @@ class GeminiCliProvider:
         quota = parsed(reply, QUOTA_METHOD, parse_quota)
         if isinstance(quota, FetchError):
             result = SourceResult(SOURCE, quota)
-            return AccountData(info=account_info, credits=info.credits, pools_available=False,
+            return AccountData(info=account_info, credits=info.credits, pools_available=None,
                                sources=(result,))
         return AccountData(
             info=account_info,
             models=quota.models,
             credits=info.credits,
-            pools_available=False,  # per-model daily quotas only: no shared pools
+            pools_available=None,  # per-model daily quotas only: no shared pools
             sources=(SourceResult(SOURCE, skipped=quota.skipped),),
         )
 
