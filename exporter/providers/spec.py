@@ -7,7 +7,7 @@ account (sources, credential kinds, defaults) without loading any client code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -24,3 +24,19 @@ class ProviderSpec:
     # The source whose failure leaves pools unknown (effective numbers then unknown).
     pool_source: str | None = None
     summary: str = ""  # one line for --help and docs
+
+    def request_headers(
+        self, user_agent: str, extra: Iterable[tuple[str, str]] = ()
+    ) -> dict[str, str]:
+        """The headers of every call: User-Agent, this provider's default headers, then
+        an account's own `headers:`; a later one replaces an earlier one of the same
+        name whatever its case, so no header is ever sent twice.
+
+        >>> spec = ProviderSpec("p", (), (), "ua/1", (), "m:C", headers={"anthropic-beta": "b1"})
+        >>> spec.request_headers("ua/2", [("Anthropic-Beta", "b2")])
+        {'User-Agent': 'ua/2', 'Anthropic-Beta': 'b2'}
+        """
+        merged: dict[str, tuple[str, str]] = {}
+        for name, value in [("User-Agent", user_agent), *self.headers.items(), *extra]:
+            merged[name.lower()] = (name, value)
+        return dict(merged.values())
