@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Protocol
 
-from exporter.providers import antigravity
+from exporter.providers import antigravity, claude, codex
 from exporter.providers.spec import ProviderSpec
 
 if TYPE_CHECKING:
@@ -22,6 +22,8 @@ REGISTRY: dict[str, ProviderSpec] = {
     spec.name: spec
     for spec in (
         antigravity.SPEC,
+        claude.SPEC,
+        codex.SPEC,
     )
 }
 
