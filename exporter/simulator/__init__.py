@@ -129,6 +129,8 @@ class Simulator(SimState):
                 ("POST", "drain"): lambda: self.set_drain(name, _field(payload, "per_hour")),
                 ("POST", "revoke-refresh-token"): lambda: self.revoke_refresh_token(name),
                 ("POST", "expire-access-tokens"): lambda: self.expire_access_tokens(name),
+                ("POST", "expire-credentials"): lambda: self.expire_credentials(name),
+                ("POST", "renew-credentials"): lambda: self.renew_credentials(name),
             }
             action = actions.get((verb, match.group(2))) if match else None
             if action is None:
@@ -181,6 +183,18 @@ def demo_accounts() -> list[SimAccount]:
                    model_fractions={"claude-opus-4-5-thinking": None}),
         SimAccount("demo-summary-down", drain_per_hour=0.3,
                    failing_methods=("retrieveUserQuotaSummary",)),
+        # Claude Code: a Max plan whose Opus weekly limit is used up while its overall
+        # limits are not; a Pro plan (no Opus limit) with a bare access token.
+        SimAccount("demo-claude-max", provider="claude", tier="max", drain_per_hour=0.4,
+                   pool_fractions={"opus/weekly": 0.0, "all/weekly": 0.6}),
+        SimAccount("demo-claude-pro", provider="claude", tier="pro",
+                   credential_style="access_token", drain_per_hour=0.5),
+        # Codex: a Plus plan low on its 5-hour window; a Pro plan with an additional
+        # limit and credits.
+        SimAccount("demo-codex-plus", provider="codex", tier="plus", drain_per_hour=0.5,
+                   pool_fractions={"codex/5h": 0.15}),
+        SimAccount("demo-codex-pro", provider="codex", tier="pro",
+                   credential_style="access_token_file", drain_per_hour=0.3),
     ]
 
 

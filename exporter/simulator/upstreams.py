@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from exporter.simulator import antigravity
+from exporter.simulator import antigravity, claude, codex
 from exporter.simulator.common import AccountState, Fault, Quota, Reply, SimAccount
 
 if TYPE_CHECKING:
@@ -83,6 +83,8 @@ UPSTREAMS: dict[str, SimUpstream] = {
     u.provider: u
     for u in (
         antigravity.ANTIGRAVITY,
+        claude.CLAUDE,
+        codex.CODEX,
     )
 }
 
@@ -101,3 +103,12 @@ def all_methods() -> tuple[str, ...]:
 
 def all_hosts() -> tuple[str, ...]:
     return tuple(dict.fromkeys(h for u in UPSTREAMS.values() for h in u.hosts))
+
+
+def host_methods() -> dict[str, tuple[str, ...]]:
+    """Each host label and the methods of the upstreams that serve it."""
+    out: dict[str, tuple[str, ...]] = {}
+    for upstream in UPSTREAMS.values():
+        for host in upstream.hosts:
+            out[host] = tuple(dict.fromkeys((*out.get(host, ()), *upstream.methods)))
+    return out
