@@ -2,9 +2,11 @@
 
 The secrets are the simulator's own tokens and client secret, so every one of them
 is really read and sent upstream (the first pass proves it: every account is up).
-Then the error paths run (a 401 without refresh, invalid_grant, a 500, bad
-configs whose problems sit in secret-bearing fields) and every output the
-exporter has is searched for each secret and for fragments of it: /metrics,
+Claude Code and Codex files add refresh tokens that must never be sent, emails and
+ChatGPT account ids. Then the error paths run (a 401 without refresh, invalid_grant,
+a 500, an expired CLI token whose file name holds an email, bad configs whose
+problems sit in secret-bearing fields) and every output the exporter has is
+searched for each secret and for fragments of it: /metrics,
 /api/v1/quota, /api/v1/refresh, the landing page, the reload answer, the `quota`
 command (table and JSON), `check-config`, a refused start, and the debug logs in
 both formats.
@@ -26,6 +28,7 @@ import pytest
 import yaml
 
 from exporter.simulator import SimAccount, Simulator
+from exporter.simulator.codex import account_id
 from tests.procs import REPO, ExporterProcess, write_config
 
 # One account per credential source; the comment says how it fails in the second pass.
@@ -36,10 +39,19 @@ ACCOUNTS = [
     SimAccount("sw-refresh-file", credential_style="refresh_token_file"),  # invalid_grant
     SimAccount("sw-cliproxy", credential_style="file"),  # 500 from both hosts
     SimAccount("sw-env", credential_style="refresh_token"),  # ${VAR}, refreshed again
+    # Claude Code and Codex: their files carry refresh tokens, emails and account ids
+    # the exporter reads but must never show or send.
+    SimAccount("sw-claude", provider="claude"),
+    SimAccount("sw-claude-proxy", provider="claude",  # expired: its path has the email
+               credential_style="cliproxyapi"),
+    SimAccount("sw-codex", provider="codex"),  # 401
+    SimAccount("sw-codex-proxy", provider="codex", tier="pro", credential_style="cliproxyapi"),
+    SimAccount("sw-codex-token", provider="codex", credential_style="access_token"),
 ]
 SECRET_FILE_ACCOUNT = "sw-refresh-file"  # its oauth_client uses client_secret_file
 ENV_ACCOUNT = "sw-env"
-FAILING = {"sw-access": "auth", "sw-refresh-file": "auth", "sw-cliproxy": "upstream"}
+FAILING = {"sw-access": "auth", "sw-refresh-file": "auth", "sw-cliproxy": "upstream",
+           "sw-claude-proxy": "auth", "sw-codex": "auth"}
 DEBUG = ("--log.level", "debug")
 FRAGMENT = 8  # characters of a secret's random tail that must not appear either
 
@@ -173,6 +185,8 @@ def test_no_secret_reaches_any_output(sim: Simulator, tmp_path: Path) -> None:
         sim.expire_access_tokens(ENV_ACCOUNT)  # a second refresh with the ${VAR} secrets
         for host in ("daily", "prod"):
             sim.set_fault("sw-cliproxy", "500", host=host)
+        sim.expire_credentials("sw-claude-proxy")
+        sim.expire_access_tokens("sw-codex")
         for fmt, exp in exporters.items():
             api = serve_pass(exp, out, f"failing {fmt}", refresh=True)
             reasons = {a["account"]: (a["error"] or {}).get("reason") for a in api["accounts"]}
@@ -212,7 +226,8 @@ def test_no_secret_reaches_any_output(sim: Simulator, tmp_path: Path) -> None:
     for fmt, exp in exporters.items():
         logs = out.add(f"log --log.format {fmt}", exp.logs)
         for expected in ("invalid_grant", "answered 500", "cannot be refreshed",
-                         "reload refused", "account fetched"):
+                         "reload refused", "account fetched", "<email>.json",
+                         "run `codex` once"):
             assert expected in logs, f"{expected!r} missing from the {fmt} log"
     levels = {json.loads(line)["level"] for line in exporters["json"].logs.splitlines()}
     assert {"debug", "info", "warn", "error"} <= levels, levels
@@ -220,8 +235,14 @@ def test_no_secret_reaches_any_output(sim: Simulator, tmp_path: Path) -> None:
 
     planted = {*sim.issued_tokens(), sim.client_secret}
     assert len(planted) > 2 * len(ACCOUNTS)
+    cli = [a for a in ACCOUNTS if a.provider in ("claude", "codex")]
+    # Identities: never whole (their tails are not random, so no fragments).
+    identities = {a.email for a in cli} | {account_id(a) for a in cli if a.provider == "codex"}
     for where, text in out.texts.items():
-        assert "ya29." not in text, f"an access token prefix appears in {where}"
+        for prefix in ("ya29.", "sk-ant-", "eyJhbGci"):  # Google, Claude, JWT (Codex)
+            assert prefix not in text, f"an access token prefix {prefix} appears in {where}"
+        for identity in identities:
+            assert identity not in text, f"an email or ChatGPT account id in {where}"
         for secret in planted:
             for piece in fragments(secret):
                 assert piece not in text, (
