@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from exporter.simulator import SimAccount, Simulator
-from tests.procs import ExporterProcess, by_label, start_exporter, write_config
+from tests.procs import REPO, ExporterProcess, by_label, start_exporter, write_config
 
 ACCOUNTS = [
     SimAccount("e-claude", provider="claude", tier="max", drain_per_hour=0.0,
@@ -227,3 +231,39 @@ def test_user_agent_from_the_config_reaches_upstream(sim: Simulator, tmp_path: P
         exp.stop()
     agents = {r.path.split("/")[1]: r.headers["User-Agent"] for r in sim.requests_seen()}
     assert agents == {"claude": "claude-code/2.2.0", "codex": "codex_cli_rs/0.60.1"}
+
+
+def test_readme_walkthrough_expire_and_renew_a_claude_file(tmp_path: Path) -> None:
+    """README's Claude walk-through as written: a relative --write-config path, the
+    quota table, the token expired in the file, then renewed as `claude` would."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    (tmp_path / "sim").mkdir()
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "exporter.simulator", "--demo", "--write-config",
+         "sim/config.yml"], stdout=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
+
+    def quota() -> tuple[int, str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "exporter", "quota", "--config.file", "sim/config.yml",
+             "--account", "demo-claude-max"], capture_output=True, text=True, cwd=tmp_path,
+            env=env, timeout=60, check=False)
+        return result.returncode, " ".join((result.stdout + result.stderr).split())
+
+    try:
+        assert sim.stdout is not None
+        base = json.loads(sim.stdout.readline())["base_url"]
+        code, text = quota()
+        assert code == 0 and "Claude Max 20x (max)" in text, text
+        assert "Opus weekly" in text and " 0% " in text
+        control = f"{base}/_sim/accounts/demo-claude-max"
+        assert requests.post(f"{control}/expire-credentials", timeout=5).json() == {"ok": True}
+        code, text = quota()
+        assert code == 1 and "auth: the access token in" in text
+        assert "run `claude` once so it renews the file" in text
+        requests.post(f"{control}/renew-credentials", timeout=5)
+        code, text = quota()
+        assert code == 0, text
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.communicate(timeout=10)
+    assert sim.returncode == 0

@@ -146,8 +146,11 @@ class Simulator(SimState):
                         defaults: Mapping[str, object] | None = None) -> dict[str, object]:
         """An exporter config (the YAML schema, as a dict) for these accounts, pointing here.
 
-        Token files and CLIProxyAPI-style credential files go into `directory`.
+        Token files and CLIProxyAPI-style credential files go into `directory`; the
+        config names them by absolute path (a relative one would be read relative to
+        the config file's folder, not to where this ran).
         """
+        directory = directory.absolute()
         directory.mkdir(parents=True, exist_ok=True)
         names = self.account_names if accounts is None else accounts
         config: dict[str, object] = {"defaults": dict(defaults)} if defaults else {}
