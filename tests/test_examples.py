@@ -35,12 +35,17 @@ def test_example_config_passes_check_config_once_its_files_exist(tmp_path: Path)
     (home / ".cli-proxy-api").mkdir(parents=True)
     (home / ".cli-proxy-api" / "antigravity-someone@example.com.json").write_text(
         '{"type": "antigravity", "access_token": "x", "refresh_token": "y"}')
+    (home / ".claude").mkdir()
+    (home / ".claude" / ".credentials.json").write_text('{"claudeAiOauth": {}}')
+    (home / ".codex").mkdir()
+    (home / ".codex" / "auth.json").write_text('{"tokens": {}}')
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "personal.refresh_token").write_text("a-refresh-token\n")
     (tmp_path / "secrets" / "antigravity-client-secret").write_text("a-client-secret\n")
     result = check_config(config, home, {"ANTIGRAVITY_OAUTH_CLIENT_ID": "an-id"})
     assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout == f"{config}: OK, 2 account(s): work, personal\n"
+    assert result.stdout == (
+        f"{config}: OK, 4 account(s): work, personal, claude-max, codex-plus\n")
 
 
 def test_example_config_without_its_files_names_each_one(tmp_path: Path) -> None:
@@ -50,7 +55,8 @@ def test_example_config_without_its_files_names_each_one(tmp_path: Path) -> None
     assert result.returncode == 2
     for path in ("accounts[0].credentials.file", "accounts[1].credentials.refresh_token_file",
                  "accounts[1].oauth_client.client_id", "ANTIGRAVITY_OAUTH_CLIENT_ID",
-                 "accounts[1].oauth_client.client_secret_file"):
+                 "accounts[1].oauth_client.client_secret_file",
+                 "accounts[2].credentials.file", "accounts[3].credentials.file"):
         assert path in result.stderr, (path, result.stderr)
 
 

@@ -2,9 +2,11 @@
 
 The secrets are the simulator's own tokens and client secret, so every one of them
 is really read and sent upstream (the first pass proves it: every account is up).
-Then the error paths run (a 401 without refresh, invalid_grant, a 500, bad
-configs whose problems sit in secret-bearing fields) and every output the
-exporter has is searched for each secret and for fragments of it: /metrics,
+Claude Code and Codex files add refresh tokens that must never be sent, emails and
+ChatGPT account ids. Then the error paths run (a 401 without refresh, invalid_grant,
+a 500, an expired CLI token whose file name holds an email, bad configs whose
+problems sit in secret-bearing fields) and every output the exporter has is
+searched for each secret and for fragments of it: /metrics,
 /api/v1/quota, /api/v1/refresh, the landing page, the reload answer, the `quota`
 command (table and JSON), `check-config`, a refused start, and the debug logs in
 both formats.
@@ -26,6 +28,7 @@ import pytest
 import yaml
 
 from exporter.simulator import SimAccount, Simulator
+from exporter.simulator.codex import account_id
 from tests.procs import REPO, ExporterProcess, write_config
 
 # One account per credential source; the comment says how it fails in the second pass.
@@ -43,11 +46,20 @@ ACCOUNTS = [
     # carrying the OAuth client; both refreshed in memory in the second pass.
     SimAccount("sw-gemini-cli", provider="gemini-cli", credential_style="file"),
     SimAccount("sw-gemini-proxy", provider="gemini-cli", credential_style="cliproxyapi"),
+    # Claude Code and Codex: their files carry refresh tokens, emails and account ids
+    # the exporter reads but must never show or send.
+    SimAccount("sw-claude", provider="claude"),
+    SimAccount("sw-claude-proxy", provider="claude",  # expired: its path has the email
+               credential_style="cliproxyapi"),
+    SimAccount("sw-codex", provider="codex"),  # 401
+    SimAccount("sw-codex-proxy", provider="codex", tier="pro", credential_style="cliproxyapi"),
+    SimAccount("sw-codex-token", provider="codex", credential_style="access_token"),
 ]
 SECRET_FILE_ACCOUNT = "sw-refresh-file"  # its oauth_client uses client_secret_file
 ENV_ACCOUNT = "sw-env"
 FAILING = {"sw-access": "auth", "sw-refresh-file": "auth", "sw-cliproxy": "upstream",
-           "sw-copilot": "auth"}
+           "sw-copilot": "auth",
+           "sw-claude-proxy": "auth", "sw-codex": "auth"}
 DEBUG = ("--log.level", "debug")
 FRAGMENT = 8  # characters of a secret's random tail that must not appear either
 
@@ -184,6 +196,8 @@ def test_no_secret_reaches_any_output(sim: Simulator, tmp_path: Path) -> None:
             sim.set_fault("sw-cliproxy", "500", host=host)
         for name in ("sw-copilot", "sw-gemini-cli", "sw-gemini-proxy"):
             sim.expire_access_tokens(name)
+        sim.expire_credentials("sw-claude-proxy")
+        sim.expire_access_tokens("sw-codex")
         for fmt, exp in exporters.items():
             api = serve_pass(exp, out, f"failing {fmt}", refresh=True)
             reasons = {a["account"]: (a["error"] or {}).get("reason") for a in api["accounts"]}
@@ -223,7 +237,8 @@ def test_no_secret_reaches_any_output(sim: Simulator, tmp_path: Path) -> None:
     for fmt, exp in exporters.items():
         logs = out.add(f"log --log.format {fmt}", exp.logs)
         for expected in ("invalid_grant", "answered 500", "cannot be refreshed",
-                         "reload refused", "account fetched"):
+                         "reload refused", "account fetched", "<email>.json",
+                         "run `codex` once"):
             assert expected in logs, f"{expected!r} missing from the {fmt} log"
     levels = {json.loads(line)["level"] for line in exporters["json"].logs.splitlines()}
     assert {"debug", "info", "warn", "error"} <= levels, levels
@@ -231,13 +246,16 @@ def test_no_secret_reaches_any_output(sim: Simulator, tmp_path: Path) -> None:
 
     planted = {*sim.issued_tokens(), sim.client_secret}
     assert len(planted) > 2 * len(ACCOUNTS)
-    # Identities: GitHub logins (apps.json, the reply's `login`) and the emails of
-    # credential files, whole (their pieces are the account names, which may show).
+    # Identities: GitHub logins (apps.json, the reply's `login`), the emails of
+    # credential files and ChatGPT account ids, whole (their pieces are the account
+    # names, which may show).
+    cli = [a for a in ACCOUNTS if a.provider in ("claude", "codex")]
     identities = {f"{a.name}-gh" for a in ACCOUNTS if a.provider == "copilot"}
     identities |= {a.email for a in ACCOUNTS}
+    identities |= {account_id(a) for a in cli if a.provider == "codex"}
     for where, text in out.texts.items():
-        assert "ya29." not in text, f"an access token prefix appears in {where}"
-        assert "gho_" not in text, f"a GitHub token prefix appears in {where}"
+        for prefix in ("ya29.", "gho_", "sk-ant-", "eyJhbGci"):  # Google, GitHub, Claude, JWT
+            assert prefix not in text, f"an access token prefix {prefix} appears in {where}"
         for identity in identities:
             assert identity not in text, f"{identity!r} appears in {where}"
         for secret in planted:

@@ -29,6 +29,7 @@ class CredentialFile:
     project: str | None = None  # Google Cloud project
     account_id: str | None = None  # ChatGPT account id, GitHub login, Anthropic account uuid
     plan: str | None = None  # "max", "plus", "individual_pro", ... where the file names one
+    plan_name: str | None = None  # its display name ("Claude Max 20x") where the file says enough
     client_id: str | None = None  # an OAuth client some Google files carry
     client_secret: str | None = None
     disabled: bool = False  # the owning tool marked the account disabled

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Protocol
 
-from exporter.providers import antigravity, copilot, gemini_cli
+from exporter.providers import antigravity, claude, codex, copilot, gemini_cli
 from exporter.providers.spec import ProviderSpec
 
 if TYPE_CHECKING:
@@ -23,6 +23,8 @@ REGISTRY: dict[str, ProviderSpec] = {
     for spec in (
         antigravity.SPEC,
         gemini_cli.SPEC,
+        claude.SPEC,
+        codex.SPEC,
         copilot.SPEC,
     )
 }

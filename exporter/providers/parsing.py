@@ -8,6 +8,7 @@ what it claims to be.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -90,6 +91,21 @@ def number(value: Any, where: str) -> float | None:
     return float(value)
 
 
+def fraction_left(used_percent: Any, where: str) -> float | None:
+    """1 - percent used / 100, clamped to 0..1 (over 100% is exhausted); None when
+    upstream gave no percent.
+
+    >>> [fraction_left(used, "u") for used in (37.5, "100", 120, None)]
+    [0.625, 0.0, 0.0, None]
+    """
+    used = number(used_percent, where)
+    if used is None:
+        return None
+    if used < 0:
+        raise ParseError(f"{where}: {used!r} is not a percentage used")
+    return min(1.0, max(0.0, 1.0 - used / 100.0))
+
+
 def parse_time(value: Any, where: str) -> float | None:
     text = opt_str(value, where)
     if text is None or not text.strip():
@@ -111,3 +127,19 @@ def parsed(reply: Any, call: str, parse: Callable[[Any], T]) -> T | FetchError:
         return parse(reply)
     except ParseError as exc:
         return FetchError(Reason.PARSE, f"{call}: unexpected reply: {exc}")
+
+
+def words(text: str) -> list[str]:
+    """The lower-case words of a display name: runs of letters and digits."""
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def slug(text: str, drop: frozenset[str] = frozenset()) -> str:
+    """A label value from a display name; `drop` lists words that carry no meaning
+    there (they are kept when nothing else is left).
+
+    >>> slug("GPT-5.3-Codex-Spark"), slug("Claude Opus", frozenset({"claude"}))
+    ('gpt-5-3-codex-spark', 'opus')
+    """
+    found = words(text)
+    return "-".join([w for w in found if w not in drop] or found)

@@ -130,6 +130,8 @@ class Simulator(SimState):
                 ("POST", "drain"): lambda: self.set_drain(name, _field(payload, "per_hour")),
                 ("POST", "revoke-refresh-token"): lambda: self.revoke_refresh_token(name),
                 ("POST", "expire-access-tokens"): lambda: self.expire_access_tokens(name),
+                ("POST", "expire-credentials"): lambda: self.expire_credentials(name),
+                ("POST", "renew-credentials"): lambda: self.renew_credentials(name),
             }
             action = actions.get((verb, match.group(2))) if match else None
             if action is None:
@@ -145,8 +147,11 @@ class Simulator(SimState):
                         defaults: Mapping[str, object] | None = None) -> dict[str, object]:
         """An exporter config (the YAML schema, as a dict) for these accounts, pointing here.
 
-        Token files and CLIProxyAPI-style credential files go into `directory`.
+        Token files and CLIProxyAPI-style credential files go into `directory`; the
+        config names them by absolute path (a relative one would be read relative to
+        the config file's folder, not to where this ran).
         """
+        directory = directory.absolute()
         directory.mkdir(parents=True, exist_ok=True)
         names = self.account_names if accounts is None else accounts
         config: dict[str, object] = {"defaults": dict(defaults)} if defaults else {}
@@ -182,6 +187,18 @@ def demo_accounts() -> list[SimAccount]:
                    model_fractions={"claude-opus-4-5-thinking": None}),
         SimAccount("demo-summary-down", drain_per_hour=0.3,
                    failing_methods=("retrieveUserQuotaSummary",)),
+        # Claude Code: a Max plan whose Opus weekly limit is used up while its overall
+        # limits are not; a Pro plan (no Opus limit) with a bare access token.
+        SimAccount("demo-claude-max", provider="claude", tier="max", drain_per_hour=0.4,
+                   pool_fractions={"opus/weekly": 0.0, "all/weekly": 0.6}),
+        SimAccount("demo-claude-pro", provider="claude", tier="pro",
+                   credential_style="access_token", drain_per_hour=0.5),
+        # Codex: a Plus plan low on its 5-hour window; a Pro plan with an additional
+        # limit and credits.
+        SimAccount("demo-codex-plus", provider="codex", tier="plus", drain_per_hour=0.5,
+                   pool_fractions={"codex/5h": 0.15}),
+        SimAccount("demo-codex-pro", provider="codex", tier="pro",
+                   credential_style="access_token_file", drain_per_hour=0.3),
         # GitHub Copilot: 42 of 300 premium requests left (chat and completions
         # unlimited), and a free plan in GitHub's older shape.
         SimAccount("demo-copilot", provider="copilot", drain_per_hour=0.3,

@@ -138,6 +138,7 @@ class SimHandler(BaseHTTPRequestHandler):
         if path.startswith("/_sim/"):
             self._send(sim.control(verb, path, body))
             return
+        sim.record_request(verb, self.path, dict(self.headers.items()), body)
         found = route(verb, path)
         upstream: SimUpstream = ANTIGRAVITY  # the OAuth endpoint's error style is Google's
         if found is not None:

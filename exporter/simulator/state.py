@@ -12,6 +12,7 @@ import math
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,12 +33,32 @@ from exporter.simulator.upstreams import SimUpstream, all_hosts, all_methods, ho
 # method on its own host.
 TOKEN_METHOD = "token"
 TOKEN_HOST = "oauth"
+# How long an access token in a CLI's own credentials file lasts (Claude Code's do
+# about this long); `renew_credentials` writes a new one.
+CLI_TOKEN_TTL = 8 * 3600.0
+# Requests kept for `requests_seen()`: enough for any test, bounded for long demos.
+REQUEST_LOG = 5000
 
 
 @dataclass
 class _Token:
     account: str
     expires_at: float  # math.inf for the static tokens of access_token styles
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    """One request as the simulator received it, control API excepted."""
+
+    verb: str
+    path: str  # with its query string
+    headers: dict[str, str]
+    body: bytes
+
+    def text(self) -> str:
+        """Everything in it, for "this string was never sent" checks."""
+        head = "\n".join(f"{k}: {v}" for k, v in self.headers.items())
+        return f"{self.verb} {self.path}\n{head}\n\n{self.body.decode('utf-8', 'replace')}"
 
 
 class SimState:
@@ -64,6 +85,9 @@ class SimState:
             for spec in accounts for method in spec.failing_methods]
         self._calls: dict[str, dict[str, int]] = {}
         self._calls_by_host: dict[str, dict[str, int]] = {}
+        self._requests: deque[SeenRequest] = deque(maxlen=REQUEST_LOG)
+        # account -> writes its credentials file with a new token expiring at the time given
+        self._writers: dict[str, Callable[[float], None]] = {}
         self.reset_calls()
 
     @property
@@ -227,19 +251,31 @@ class SimState:
         with self._lock:
             return {name: dict(methods) for name, methods in self._calls.items()}
 
+    def record_request(self, verb: str, path: str, headers: Mapping[str, str],
+                       body: bytes) -> None:
+        with self._lock:
+            self._requests.append(SeenRequest(verb, path, dict(headers), body))
+
+    def requests_seen(self) -> list[SeenRequest]:
+        """The latest requests (up to REQUEST_LOG), oldest first."""
+        with self._lock:
+            return list(self._requests)
+
     def calls_by_host(self) -> dict[str, dict[str, int]]:
         with self._lock:
             return {host: dict(methods) for host, methods in self._calls_by_host.items()}
 
     def reset_calls(self) -> None:
+        """Zero the call counts and forget the requests seen."""
         with self._lock:
+            self._requests.clear()
             self._calls = {name: dict.fromkeys((*acct.upstream.methods, TOKEN_METHOD), 0)
                            for name, acct in self._accounts.items()}
             # Each host counts the methods of the upstreams behind it (and the token
             # endpoint's); an unknown method called on it is counted when it comes.
+            served = {**host_methods(), TOKEN_HOST: all_methods()}
             self._calls_by_host = {host: dict.fromkeys((*methods, TOKEN_METHOD), 0)
-                                   for host, methods in host_methods().items()}
-            self._calls_by_host[TOKEN_HOST] = dict.fromkeys((*all_methods(), TOKEN_METHOD), 0)
+                                   for host, methods in served.items()}
 
     def state(self) -> dict[str, Any]:
         """Everything a demo or a test in another process may want to see, JSON-ready."""
@@ -268,6 +304,40 @@ class SimState:
         """Every access and refresh token handed out so far: what must never leak."""
         with self._lock:
             return [*self._tokens, *self._by_refresh]
+
+    def register_token(self, account: str, token: str, expires_at: float) -> None:
+        """Accept `token` for `account` until `expires_at` (math.inf: for good)."""
+        with self._lock:
+            self._account(account)
+            self._tokens[token] = _Token(account, expires_at)
+
+    def set_credential_writer(self, account: str, write: Callable[[float], None]) -> None:
+        """How the account's own credentials file is rewritten: `write(expires_at)` mints
+        a token that expires then, registers it and writes it into the file."""
+        with self._lock:
+            self._account(account)
+            self._writers[account] = write
+
+    def _writer(self, account: str) -> Callable[[float], None]:
+        with self._lock:
+            self._account(account)
+            if account not in self._writers:
+                raise KeyError(f"account {account!r} has no credentials file the simulator "
+                               "renews (credential_style file or cliproxyapi of a CLI provider)")
+            return self._writers[account]
+
+    def renew_credentials(self, account: str, ttl: float = CLI_TOKEN_TTL) -> None:
+        """What running the CLI once does: a fresh access token, written into the
+        account's credentials file (replaced, as the CLIs do: a new inode)."""
+        write = self._writer(account)
+        write(self._clock() + ttl)
+
+    def expire_credentials(self, account: str) -> None:
+        """The token has expired: upstream answers 401 to every token of the account,
+        and the file holds one whose expiry passed a minute ago."""
+        write = self._writer(account)
+        self.expire_access_tokens(account)
+        write(self._clock() - 60.0)
 
     def credentials(self, account: str, *, expiring: bool) -> tuple[str, str, float]:
         """(refresh token, access token, its expiry): expiring as from the token

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from exporter.simulator import antigravity, copilot, gemini_cli
+from exporter.simulator import antigravity, claude, codex, copilot, gemini_cli
 from exporter.simulator.common import AccountState, Fault, Quota, Reply, SimAccount
 
 if TYPE_CHECKING:
@@ -84,6 +84,8 @@ UPSTREAMS: dict[str, SimUpstream] = {
     for u in (
         antigravity.ANTIGRAVITY,
         gemini_cli.GEMINI_CLI,
+        claude.CLAUDE,
+        codex.CODEX,
         copilot.COPILOT,
     )
 }

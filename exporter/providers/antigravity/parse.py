@@ -27,13 +27,15 @@ from exporter.providers.parsing import (
     opt_str,
     parse_time,
     proto3_fraction,
+    slug,
+    words,
 )
 from exporter.snapshot import ModelQuota, PoolQuota
 
 log = logging.getLogger(__name__)
 
 # Words that carry no meaning in a pool's display name ("Claude and GPT models").
-_POOL_STOPWORDS = {"and", "models", "model", "the", "&"}
+_POOL_STOPWORDS = frozenset({"and", "models", "model", "the", "&"})
 # Bucket id prefixes seen upstream, for groups that come without a display name.
 _BUCKET_PREFIX_POOLS = {"3p": "claude-gpt", "gemini": "gemini"}
 # modelProvider -> a word that names the pool family in group names and descriptions.
@@ -65,7 +67,7 @@ class SummaryReply:
 
 
 def _words(text: str) -> tuple[str, ...]:
-    return tuple(re.findall(r"[a-z0-9]+", text.lower()))
+    return tuple(words(text))
 
 
 def _unwrap(body: Any, where: str, *envelopes: str) -> dict[str, Any]:
@@ -158,9 +160,7 @@ def pool_slug(display_name: str) -> str:
     >>> pool_slug("Gemini Models"), pool_slug("Claude and GPT models")
     ('gemini', 'claude-gpt')
     """
-    words = _words(display_name)
-    kept = [w for w in words if w not in _POOL_STOPWORDS]
-    return "-".join(kept or words)
+    return slug(display_name, _POOL_STOPWORDS)
 
 
 def window_slug(text: str) -> str:
@@ -169,15 +169,15 @@ def window_slug(text: str) -> str:
     >>> window_slug("Five Hour Limit Remaining"), window_slug("3p-weekly"), window_slug("5h")
     ('5h', 'weekly', '5h')
     """
-    words = _words(text)
-    joined = " ".join(words)
+    found = _words(text)
+    joined = " ".join(found)
     if "week" in joined:
         return "weekly"
-    if "daily" in words or "day" in words:
+    if "daily" in found or "day" in found:
         return "daily"
-    if "five hour" in joined or "5 hour" in joined or "5h" in words:
+    if "five hour" in joined or "5 hour" in joined or "5h" in found:
         return "5h"
-    for word in reversed(words):
+    for word in reversed(found):
         if re.fullmatch(r"\d+[hmd]", word):
             return word
     return ""

@@ -24,6 +24,23 @@ def _openai(claims: dict[str, Any]) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def from_token(access_token: str) -> CredentialFile:
+    """What a bare access token says of itself (`access_token`, `access_token_file`):
+    its expiry, ChatGPT account and plan claims.
+
+    >>> from_token("not-a-jwt").account_id is None
+    True
+    """
+    claims = jwt_claims(access_token)
+    openai = _openai(claims)
+    return CredentialFile(
+        tool="token", provider="codex", access_token=access_token,
+        expires_at=number(claims.get("exp")),
+        account_id=text(openai.get("chatgpt_account_id")),
+        plan=text(openai.get("chatgpt_plan_type")),
+    )
+
+
 def parse_codex(text_: str, path: Path) -> CredentialFile:
     """Codex's `{"tokens": {...}}` file, or CLIProxyAPI's flat `type: codex` file."""
     doc = load_object(text_, path)

@@ -1,0 +1,149 @@
+"""Credentials a CLI owns and renews itself: read, never refreshed, never written.
+
+Claude Code and Codex rotate their refresh tokens with reuse detection: one refresh
+from outside retires the token the CLI holds and signs the user's own CLI out. So
+for these accounts the exporter only reads the access token from the CLI's file
+and never sends the refresh token anywhere. When the file says the token has
+expired, no upstream call is made; when upstream rejects it (401), it is not sent
+again. Either way the account fails with reason `auth` and a message saying to
+run the CLI once, which renews the file; the file is re-read when it changes, so
+the next fetch works without a restart.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from exporter.auth.credfile import CredentialFile
+from exporter.auth.tokens import CredentialHints, StaticToken, TokenSource, WatchedFile
+from exporter.config import AccountConfig, Secret
+from exporter.snapshot import FetchError, Reason
+from exporter.timefmt import human_duration, rfc3339
+
+# tool (CredentialFile.tool) -> who renews its files, when it is not the CLI itself.
+_RENEWED_BY = {"cliproxyapi": "CLIProxyAPI"}
+
+Parser = Callable[[str, Path], CredentialFile]
+
+
+class CliOwnedFile:
+    """`credentials.file` of a CLI that renews its own tokens (Claude Code, Codex).
+
+    `command` is what the user runs to make the CLI renew the file (`claude`).
+    """
+
+    def __init__(
+        self, path: Path, parse: Parser, command: str, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._file = WatchedFile(path)
+        self._parse = parse
+        self._command = command
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._parsed_stamp: tuple[int, ...] | None = None
+        self._creds: CredentialFile | None = None
+        self._rejected: str | None = None  # the access token upstream answered 401 to
+
+    @property
+    def path(self) -> Path:
+        return self._file.path
+
+    @property
+    def can_refresh(self) -> bool:
+        return False
+
+    def credentials(self) -> CredentialFile:
+        """The file as it is now (re-parsed only when it changed); raises FetchError."""
+        with self._lock:
+            return self._current()
+
+    def _current(self) -> CredentialFile:
+        text = self._file.read_text()
+        if self._creds is None or self._file.changed_stamp != self._parsed_stamp:
+            self._creds = self._parse(text, self._file.path)
+            self._parsed_stamp = self._file.changed_stamp
+        return self._creds
+
+    def _advice(self, creds: CredentialFile) -> str:
+        owner = _RENEWED_BY.get(creds.tool)
+        if owner is not None:
+            return f"{owner} renews this file itself: check that it runs, or sign in there again"
+        return (f"run `{self._command}` once so it renews the file (the exporter never "
+                "refreshes these tokens: a refresh from here would sign the CLI out)")
+
+    def _usable(self, creds: CredentialFile) -> str:
+        path = self._file.path
+        if not creds.access_token:
+            raise FetchError(Reason.AUTH, f"credentials file {path} holds no access token; "
+                                          f"{self._advice(creds)}")
+        if creds.access_token == self._rejected:
+            raise FetchError(Reason.AUTH, f"upstream rejected the access token in {path} "
+                                          f"(401; not sent again until the file changes); "
+                                          f"{self._advice(creds)}")
+        now = self._clock()
+        if creds.expires_at is not None and creds.expires_at <= now:
+            ago = human_duration(now - creds.expires_at)
+            raise FetchError(Reason.AUTH, f"the access token in {path} expired at "
+                                          f"{rfc3339(creds.expires_at)} ({ago} ago); "
+                                          f"{self._advice(creds)}")
+        return creds.access_token
+
+    def token(self, deadline: float) -> str:
+        with self._lock:
+            return self._usable(self._current())
+
+    def refresh(self, deadline: float, rejected: str) -> str:
+        """Never a refresh: the file's newer token if the CLI renewed it meanwhile,
+        else an auth error (and `rejected` is not sent again)."""
+        with self._lock:
+            creds = self._current()
+            if creds.access_token != rejected:
+                return self._usable(creds)
+            self._rejected = rejected
+            return self._usable(creds)
+
+    def hints(self) -> CredentialHints:
+        with self._lock:
+            try:
+                creds = self._current()
+            except FetchError:
+                return CredentialHints()
+            return CredentialHints(email=creds.email, plan=creds.plan)
+
+
+class FixedToken(StaticToken):
+    """`access_token` / `access_token_file` of a CLI-owned account: nothing refreshes it."""
+
+    def __init__(self, command: str, secret: Secret | None = None,
+                 path: Path | None = None) -> None:
+        super().__init__(secret=secret, path=path)
+        self._command = command
+        self._what = "access_token_file" if path else "access_token"
+
+    def refresh(self, deadline: float, rejected: str) -> str:
+        raise FetchError(
+            Reason.AUTH,
+            f"upstream rejected the access token (401); put a fresh one in {self._what} "
+            f"(`{self._command}` keeps its current token in its credentials file), or point "
+            "credentials.file at that file",
+        )
+
+
+def cli_token_source(
+    account: AccountConfig, parse: Parser, command: str, clock: Callable[[], float] = time.time
+) -> TokenSource:
+    """The token source of a Claude Code or Codex account's `credentials:`."""
+    creds = account.credentials
+    if creds.kind == "file" and creds.path is not None:
+        return CliOwnedFile(creds.path, parse, command, clock)
+    if creds.kind == "access_token":
+        return FixedToken(command, secret=creds.secret)
+    if creds.kind == "access_token_file":
+        return FixedToken(command, path=creds.path)
+    # The config loader refuses these (the provider's credential kinds); a guard for
+    # hand-built configs.
+    raise ValueError(f"account {account.name}: {account.provider} accounts take "
+                     f"file, access_token or access_token_file, not {creds.kind}")

@@ -1,0 +1,73 @@
+"""Codex: one `GET /wham/usage` per fetch.
+
+The token is read from the Codex CLI's `auth.json` (or CLIProxyAPI's file) and
+never refreshed (see exporter.auth.cli_owned). The ChatGPT account it belongs to
+is sent as `ChatGPT-Account-Id`: from the file, else from the token's own claim,
+else left out. The tier is the reply's `plan_type`, else the plan the token names.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from exporter.auth.cli_owned import CliOwnedFile, cli_token_source
+from exporter.auth.tokens import TokenSource
+from exporter.config import AccountConfig
+from exporter.providers.codex import SPEC
+from exporter.providers.codex.credentials import from_token, parse_codex
+from exporter.providers.codex.parse import parse_usage
+from exporter.providers.parsing import ParseError
+from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
+from exporter.upstream.client import UpstreamClient
+from exporter.upstream.transport import HostGate, HttpClients
+
+USAGE_PATH = "/wham/usage"
+ACCOUNT_HEADER = "ChatGPT-Account-Id"
+# plan_type -> what OpenAI calls the plan; other plans keep their raw id only.
+PLAN_NAMES = {"free": "ChatGPT Free", "plus": "ChatGPT Plus", "pro": "ChatGPT Pro",
+              "team": "ChatGPT Team", "business": "ChatGPT Business",
+              "enterprise": "ChatGPT Enterprise", "edu": "ChatGPT Edu"}
+
+
+class CodexProvider:
+    name = SPEC.name
+
+    def __init__(
+        self,
+        account: AccountConfig,
+        clients: HttpClients,
+        tokens: TokenSource | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.account = account
+        self._clients = clients
+        self._tokens = tokens or cli_token_source(account, parse_codex, "codex", clock)
+        self._clock = clock
+        self._headers = SPEC.request_headers(account.user_agent, account.headers)
+        # The 429 back-off outlives the per-fetch client below.
+        self._gate = HostGate()
+
+    def fetch(self, deadline: float) -> AccountData:
+        """The plan's limits and credits; raises FetchError when the call or its reply
+        fails."""
+        token = self._tokens.token(deadline)
+        creds = (self._tokens.credentials() if isinstance(self._tokens, CliOwnedFile)
+                 else from_token(token))
+        headers = dict(self._headers)
+        if creds.account_id and ACCOUNT_HEADER.lower() not in map(str.lower, headers):
+            headers[ACCOUNT_HEADER] = creds.account_id
+        client = UpstreamClient(self._clients.transport, self.account.endpoints, self._tokens,
+                                headers=headers, gate=self._gate)
+        body = client.call("usage", USAGE_PATH, deadline, method="GET")
+        try:
+            reply = parse_usage(body, now=self._clock())
+        except ParseError as exc:
+            raise FetchError(Reason.PARSE, f"usage: unexpected reply: {exc}") from None
+        tier = reply.plan or creds.plan or "unknown"
+        return AccountData(
+            info=AccountInfo(tier=tier, tier_name=PLAN_NAMES.get(tier, ""), email=creds.email),
+            pools=reply.pools,
+            credits=reply.credits,
+            sources=(SourceResult("usage", skipped=reply.skipped),),
+        )

@@ -1,0 +1,181 @@
+"""The simulated Claude Code upstream: `GET /claude/api/oauth/usage`, with the shapes
+of the example body (tests/fixtures/upstream/claude.usage.json) and of live replies.
+
+Pools (SimAccount.pool_fractions keys): `all/5h`, `all/weekly`, `opus/weekly`,
+`sonnet/weekly`. A fraction of None renders the window as `null` (the plan has no
+such limit): a `pro` account's Opus window is null unless set. Every reply carries
+both shapes, the named windows and `limits[]` with the same numbers, plus keys of
+unknown meaning, as live replies do. `max` accounts have extra usage turned on.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from exporter.simulator import cli_owned
+from exporter.simulator.common import (
+    FIVE_HOURS,
+    WEEK,
+    AccountState,
+    Fault,
+    Quota,
+    Reply,
+    SimAccount,
+    json_reply,
+    unit,
+)
+
+if TYPE_CHECKING:
+    from exporter.simulator.state import SimState
+
+HOST = "claude"
+USAGE_PATH = f"/{HOST}/api/oauth/usage"
+TIERS = {"max": "Claude Max 20x", "pro": "Claude Pro"}
+RATE_LIMIT_TIERS = {"max": "default_claude_max_20x", "pro": "default_claude_ai"}
+# (pool, window) -> (named window, period, limits[] kind, scope display name)
+WINDOWS = {
+    ("all", "5h"): ("five_hour", FIVE_HOURS, "session", None),
+    ("all", "weekly"): ("seven_day", WEEK, "weekly_all", None),
+    ("opus", "weekly"): ("seven_day_opus", WEEK, "weekly_scoped", "Opus"),
+    ("sonnet", "weekly"): ("seven_day_sonnet", WEEK, "weekly_scoped", "Sonnet"),
+}
+# Keys live replies carry whose meaning is not public; the exporter must ignore them.
+UNKNOWN_KEYS = ("seven_day_oauth_apps", "seven_day_cowork", "iguana_necktie", "tangelo")
+SCOPES = ["user:file_upload", "user:inference", "user:mcp_servers", "user:profile",
+          "user:sessions:claude_code"]
+EXTRA_USAGE_CAP = 5000  # cents a month, for max accounts
+
+
+def _error(status: int, kind: str, message: str, delay: float | None = None) -> Reply:
+    return cli_owned.error_reply(status, {
+        "type": "error", "error": {"type": kind, "message": message},
+        "request_id": "req_sim" + secrets.token_hex(8)}, delay)
+
+
+def extra_usage(spec: SimAccount) -> dict[str, Any]:
+    if spec.tier != "max":
+        return {"is_enabled": False, "monthly_limit": None, "used_credits": None,
+                "utilization": None}
+    used = float(round(unit(spec.name, "extra") * EXTRA_USAGE_CAP))
+    return {"is_enabled": True, "monthly_limit": EXTRA_USAGE_CAP, "used_credits": used,
+            "utilization": round(100 * used / EXTRA_USAGE_CAP, 2), "currency": "USD",
+            "disabled_reason": None}
+
+
+def usage_body(acct: AccountState, now: float) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    limits: list[dict[str, Any]] = []
+    for key, (named, _, kind, scope) in WINDOWS.items():
+        quota = acct.pools[key]
+        value = quota.value(now, acct.drain)
+        if value is None:
+            body[named] = None
+            continue
+        used = round((1.0 - value) * 100.0, 4)
+        resets_at = cli_owned.iso_micro(quota.reset_unix(now))
+        body[named] = {"utilization": used, "resets_at": resets_at}
+        limits.append({
+            "kind": kind, "group": "session" if kind == "session" else "weekly",
+            "percent": used, "severity": "normal" if used < 90 else "warning",
+            "resets_at": resets_at,
+            "scope": None if scope is None else {"model": {"id": None, "display_name": scope},
+                                                 "surface": None},
+            "is_active": kind == "session"})
+    body.update(dict.fromkeys(UNKNOWN_KEYS))
+    body["extra_usage"] = extra_usage(acct.spec)
+    body["limits"] = limits
+    return body
+
+
+def mint(spec: SimAccount, expires_at: float) -> str:
+    return "sk-ant-oat01-sim-" + secrets.token_urlsafe(24)
+
+
+def own_doc(spec: SimAccount, access: str, refresh: str, expires_at: float) -> dict[str, Any]:
+    """Claude Code's `.credentials.json`."""
+    return {"claudeAiOauth": {
+        "accessToken": access, "refreshToken": refresh, "expiresAt": int(expires_at * 1000),
+        "scopes": SCOPES, "subscriptionType": spec.tier,
+        "rateLimitTier": RATE_LIMIT_TIERS[spec.tier]}}
+
+
+def proxy_doc(spec: SimAccount, access: str, refresh: str, expires_at: float) -> dict[str, Any]:
+    """CLIProxyAPI's `claude-<email>.json`."""
+    return {"type": "claude", "access_token": access, "refresh_token": refresh,
+            "id_token": "", "email": spec.email, "expired": cli_owned.iso_micro(expires_at),
+            "last_refresh": cli_owned.iso_micro(expires_at - 8 * 3600)}
+
+
+FORMAT = cli_owned.CliFormat(
+    mint=mint,
+    own_file=lambda spec: f"{spec.name}/.credentials.json",  # a CLAUDE_CONFIG_DIR each
+    own_doc=own_doc,
+    proxy_file=lambda spec: f"claude-{spec.email}.json",
+    proxy_doc=proxy_doc,
+)
+
+
+class ClaudeUpstream:
+    provider = "claude"
+    tiers = TIERS
+    credential_styles = cli_owned.CREDENTIAL_STYLES
+    methods = ("usage",)
+    hosts = (HOST,)
+    token_prefix = "sk-ant-oat01-sim-static-"
+    model_ids: tuple[str, ...] = ()
+    pool_windows = tuple(f"{p}/{w}" for p, w in WINDOWS)
+
+    def quotas(
+        self, spec: SimAccount, now: float
+    ) -> tuple[dict[str, Quota], dict[tuple[str, str], Quota]]:
+        base = float(math.floor(now))
+        # The weekly windows reset together, as upstream shows.
+        offsets = {period: 600 + math.floor(unit(spec.name, str(period)) * (period - 600))
+                   for period in (FIVE_HOURS, WEEK)}
+        pools: dict[tuple[str, str], Quota] = {}
+        for (pool, window), (_, period, _, _) in WINDOWS.items():
+            default: float | None = round(0.4 + 0.6 * unit(spec.name, pool, window), 4)
+            if pool == "opus" and spec.tier == "pro":
+                default = None  # Pro plans have no Opus limit of their own
+            start = spec.pool_fractions.get(f"{pool}/{window}", default)
+            pools[pool, window] = Quota(start, now, base + offsets[period] + 0.000412, period)
+        return {}, pools
+
+    def route(self, verb: str, path: str) -> tuple[str, str] | None:
+        return (HOST, "usage") if (verb, path) == ("GET", USAGE_PATH) else None
+
+    def answer(self, acct: AccountState, method: str, body: bytes, now: float,
+               fault: Fault | None) -> Reply:
+        return json_reply(usage_body(acct, now))
+
+    def unauthorized(self) -> Reply:
+        return _error(401, "authentication_error", "OAuth token has expired. Please obtain a "
+                                                   "new token or refresh your existing token.")
+
+    def error(self, fault: Fault) -> Reply:
+        if fault.kind == "429":
+            return _error(429, "rate_limit_error", "Rate limited. Please try again later.",
+                          fault.retry_delay)
+        status, kind, message = {
+            "401": (401, "authentication_error", "Invalid bearer token"),
+            "403": (403, "permission_error",
+                    "OAuth token does not meet scope requirement user:profile"),
+            "403_license": (403, "permission_error", "This organization has been disabled."),
+            "500": (500, "api_error", "Internal server error"),
+            "503": (503, "overloaded_error", "Overloaded"),
+        }[fault.kind]
+        return _error(status, kind, message)
+
+    def wrong_types(self, method: str) -> Any:
+        return {"five_hour": "37%", "seven_day": [61.0], "seven_day_opus": {"utilization": "x"},
+                "limits": {"kind": "session"}, "extra_usage": "off"}
+
+    def account_config(self, sim: SimState, spec: SimAccount, directory: Path,
+                       base_url: str) -> dict[str, object]:
+        return cli_owned.account_config(sim, spec, directory, base_url, HOST, FORMAT)
+
+
+CLAUDE = ClaudeUpstream()

@@ -1,0 +1,228 @@
+"""The simulated Codex upstream: `GET /codex/wham/usage`, with the shapes of the example
+body (tests/fixtures/upstream/codex.usage.json) and of live replies.
+
+Pools (SimAccount.pool_fractions keys): `codex/5h`, `codex/weekly`,
+`code-review/weekly`, and for `pro` accounts the additional limit
+`gpt-5-3-codex-spark/5h` and `/weekly`. Windows carry `limit_window_seconds`; some
+accounts get their weekly window first (`weekly_first`), as some plans do, so the
+exporter must name windows by length. A reached limit leaves `used_percent` out
+(`pool_fractions={...: None}`), as the credits-depleted replies do. Access tokens
+are JWTs with an `exp` the simulator sets and a random third part: nothing checks
+a signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import secrets
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from exporter.simulator import cli_owned
+from exporter.simulator.common import (
+    FIVE_HOURS,
+    WEEK,
+    AccountState,
+    Fault,
+    Quota,
+    Reply,
+    SimAccount,
+    json_reply,
+    unit,
+)
+
+if TYPE_CHECKING:
+    from exporter.simulator.state import SimState
+
+HOST = "codex"
+USAGE_PATH = f"/{HOST}/wham/usage"
+TIERS = {"plus": "ChatGPT Plus", "pro": "ChatGPT Pro"}
+PERIODS = {"5h": FIVE_HOURS, "weekly": WEEK}
+SPARK = ("gpt-5-3-codex-spark", "GPT-5.3-Codex-Spark", "codex_bengalfox")
+POOL_WINDOWS = ("codex/5h", "codex/weekly", "code-review/weekly",
+                f"{SPARK[0]}/5h", f"{SPARK[0]}/weekly")
+AUTH_CLAIM = "https://api.openai.com/auth"
+CREDITS = {"plus": (False, "0"), "pro": (True, "125.50")}
+
+
+def _error(status: int, payload: dict[str, Any], delay: float | None = None) -> Reply:
+    return cli_owned.error_reply(status, payload, delay)
+
+
+def account_id(spec: SimAccount) -> str:
+    """A stable ChatGPT account id (a UUID) for the account."""
+    digest = hashlib.sha256(f"codex/{spec.name}".encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def weekly_first(name: str) -> bool:
+    """Whether the account's reply lists its weekly window as primary."""
+    return unit(name, "weekly-first") < 0.5
+
+
+def has_spark(spec: SimAccount) -> bool:
+    return spec.tier == "pro"
+
+
+def _window(acct: AccountState, pool: str, window: str, now: float) -> dict[str, Any]:
+    quota = acct.pools[pool, window]
+    value = quota.value(now, acct.drain)
+    reset_at = quota.reset_unix(now)
+    body: dict[str, Any] = {}
+    if value is not None:
+        body["used_percent"] = round((1.0 - value) * 100.0, 4)
+    body.update({"limit_window_seconds": int(PERIODS[window]),
+                 "reset_after_seconds": max(0, math.ceil(reset_at - now)),
+                 "reset_at": int(reset_at)})
+    return body
+
+
+def _rate_limit(acct: AccountState, pool: str, windows: list[str], now: float) -> dict[str, Any]:
+    rendered = [_window(acct, pool, w, now) for w in windows]
+    reached = any(w.get("used_percent", 100.0) >= 100.0 for w in rendered)
+    return {"allowed": not reached, "limit_reached": reached,
+            "primary_window": rendered[0],
+            "secondary_window": rendered[1] if len(rendered) > 1 else None}
+
+
+def usage_body(acct: AccountState, now: float) -> dict[str, Any]:
+    spec = acct.spec
+    main = ["weekly", "5h"] if weekly_first(spec.name) else ["5h", "weekly"]
+    additional = []
+    if has_spark(spec):
+        additional.append({"limit_name": SPARK[1], "metered_feature": SPARK[2],
+                           "rate_limit": _rate_limit(acct, SPARK[0], ["5h", "weekly"], now)})
+    has_credits, balance = CREDITS[spec.tier]
+    return {
+        "user_id": f"user-sim{account_id(spec)[:8]}", "account_id": account_id(spec),
+        "email": spec.email, "plan_type": spec.tier,
+        "rate_limit": _rate_limit(acct, "codex", main, now),
+        "code_review_rate_limit": _rate_limit(acct, "code-review", ["weekly"], now),
+        "additional_rate_limits": additional,
+        "credits": {"has_credits": has_credits, "unlimited": False, "balance": balance},
+        "spend_control": {"reached": False}, "rate_limit_reached_type": None,
+    }
+
+
+def _b64(obj: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+
+def _auth_claims(spec: SimAccount) -> dict[str, Any]:
+    return {"chatgpt_account_id": account_id(spec), "chatgpt_plan_type": spec.tier,
+            "chatgpt_user_id": f"user-sim{account_id(spec)[:8]}"}
+
+
+def jwt(claims: dict[str, Any]) -> str:
+    """An unsigned JWT: its third part is random filler that nothing verifies."""
+    return f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}.{secrets.token_urlsafe(32)}"
+
+
+def mint(spec: SimAccount, expires_at: float) -> str:
+    claims: dict[str, Any] = {
+        "aud": ["https://api.openai.com/v1"], "iss": "https://auth.openai.com",
+        AUTH_CLAIM: _auth_claims(spec),
+        "https://api.openai.com/profile": {"email": spec.email, "email_verified": True},
+        "jti": secrets.token_hex(8)}
+    if math.isfinite(expires_at):
+        claims["exp"] = int(expires_at)
+    return jwt(claims)
+
+
+def _id_token(spec: SimAccount, expires_at: float) -> str:
+    claims = {"email": spec.email, AUTH_CLAIM: _auth_claims(spec)}
+    return jwt({**claims, "exp": int(expires_at)} if math.isfinite(expires_at) else claims)
+
+
+def own_doc(spec: SimAccount, access: str, refresh: str, expires_at: float) -> dict[str, Any]:
+    """The Codex CLI's `auth.json`."""
+    return {"OPENAI_API_KEY": None,
+            "tokens": {"id_token": _id_token(spec, expires_at), "access_token": access,
+                       "refresh_token": refresh, "account_id": account_id(spec)},
+            "last_refresh": cli_owned.iso_micro(expires_at - 8 * 3600)}
+
+
+def proxy_doc(spec: SimAccount, access: str, refresh: str, expires_at: float) -> dict[str, Any]:
+    """CLIProxyAPI's `codex-<email>-<plan>.json`."""
+    return {"type": "codex", "id_token": _id_token(spec, expires_at), "access_token": access,
+            "refresh_token": refresh, "account_id": account_id(spec), "email": spec.email,
+            "expired": cli_owned.iso_micro(expires_at),
+            "last_refresh": cli_owned.iso_micro(expires_at - 8 * 3600)}
+
+
+FORMAT = cli_owned.CliFormat(
+    mint=mint,
+    own_file=lambda spec: f"{spec.name}/auth.json",  # a CODEX_HOME each
+    own_doc=own_doc,
+    proxy_file=lambda spec: f"codex-{spec.email}-{spec.tier}.json",
+    proxy_doc=proxy_doc,
+)
+
+
+class CodexUpstream:
+    provider = "codex"
+    tiers = TIERS
+    credential_styles = cli_owned.CREDENTIAL_STYLES
+    methods = ("usage",)
+    hosts = (HOST,)
+    token_prefix = "sim-codex-static-"
+    model_ids: tuple[str, ...] = ()
+    pool_windows = POOL_WINDOWS
+
+    def quotas(
+        self, spec: SimAccount, now: float
+    ) -> tuple[dict[str, Quota], dict[tuple[str, str], Quota]]:
+        base = float(math.floor(now))
+        pools: dict[tuple[str, str], Quota] = {}
+        for key in POOL_WINDOWS:
+            pool, window = key.split("/")
+            if pool == SPARK[0] and not has_spark(spec):
+                continue
+            period = PERIODS[window]
+            offset = 600 + math.floor(unit(spec.name, pool, window, "reset") * (period - 600))
+            default = round(0.4 + 0.6 * unit(spec.name, pool, window), 4)
+            start = spec.pool_fractions.get(key, default)
+            pools[pool, window] = Quota(start, now, base + offset, period)
+        return {}, pools
+
+    def route(self, verb: str, path: str) -> tuple[str, str] | None:
+        return (HOST, "usage") if (verb, path) == ("GET", USAGE_PATH) else None
+
+    def answer(self, acct: AccountState, method: str, body: bytes, now: float,
+               fault: Fault | None) -> Reply:
+        return json_reply(usage_body(acct, now))
+
+    def unauthorized(self) -> Reply:
+        return _error(401, {"error": {
+            "message": "Your authentication token has expired. Please try signing in again.",
+            "type": "invalid_request_error", "param": None, "code": "token_expired"}})
+
+    def error(self, fault: Fault) -> Reply:
+        if fault.kind == "429":
+            return _error(429, {"detail": "Too many requests, please slow down."},
+                          fault.retry_delay)
+        status, detail = {
+            "401": (401, "Could not parse your authentication token. Please try signing in "
+                         "again."),
+            "403": (403, "Unusual activity has been detected from your device."),
+            "403_license": (403, "Your workspace has been deactivated."),
+            "500": (500, "Internal Server Error"),
+            "503": (503, "Service Unavailable"),
+        }[fault.kind]
+        return _error(status, {"detail": detail})
+
+    def wrong_types(self, method: str) -> Any:
+        return {"plan_type": ["plus"], "rate_limit": "ok",
+                "code_review_rate_limit": {"primary_window": {"used_percent": "lots"}},
+                "additional_rate_limits": {"limit_name": 5}, "credits": {"balance": "many"}}
+
+    def account_config(self, sim: SimState, spec: SimAccount, directory: Path,
+                       base_url: str) -> dict[str, object]:
+        return cli_owned.account_config(sim, spec, directory, base_url, HOST, FORMAT)
+
+
+CODEX = CodexUpstream()
