@@ -37,7 +37,8 @@ def creds(tmp_path: Path) -> Path:
 
 
 def source(path: Path) -> CliOwnedFile:
-    return CliOwnedFile(path, parse_claude, "claude", clock=lambda: NOW)
+    renew = "run `claude` once so it renews the file"
+    return CliOwnedFile(path, parse_claude, renew, clock=lambda: NOW)
 
 
 def auth_error(src: CliOwnedFile, rejected: str | None = None) -> str:

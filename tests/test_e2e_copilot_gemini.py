@@ -194,7 +194,8 @@ def test_copilot_revoked_token_then_a_new_sign_in_is_picked_up_without_restart(
     errors = by_label(text, "llm_quota_fetch_errors_total", "account", "reason")
     assert errors[("cp-pro", "auth")] == 1.0
     message = api(exp)["cp-pro"]["error"]["message"]
-    assert "rejected (401)" in message and "sign in to GitHub Copilot again" in message
+    assert "rejected the access token" in message and "(401" in message
+    assert "sign in to GitHub Copilot again" in message
     # The editor signs in again and rewrites its apps.json.
     path = Path(accounts["cp-pro"]["credentials"]["file"])
     apps = json.loads(path.read_text())

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from exporter.auth.cli_owned import CliOwnedFile
 from exporter.auth.credfile import CredentialFile
-from exporter.auth.filetoken import FileToken
 from exporter.config import AccountConfig, ConfigError, Credentials, Secret, load_config
 from exporter.providers import make_provider
 from exporter.providers.copilot.client import CopilotProvider
@@ -171,7 +171,7 @@ def test_copilot_401_is_never_refreshed_and_says_to_sign_in_again(
     with pytest.raises(FetchError) as err:
         provider.fetch(deadline())
     assert err.value.reason is Reason.AUTH
-    assert "rejected (401)" in err.value.message
+    assert "rejected the access token" in err.value.message and "(401" in err.value.message
     assert "sign in to GitHub Copilot again in your editor" in err.value.message
     assert "gho_old" not in err.value.message
     assert len(server.calls) == 1  # no second try with the same token
@@ -205,12 +205,13 @@ def test_file_token_rereads_a_renewed_file_and_refuses_an_expired_token(tmp_path
     now = [1000.0]
 
     def parse(text: str, p: Path) -> CredentialFile:
-        return replace(parse_copilot(text, p), expires_at=2000.0)
+        creds = parse_copilot(text, p)
+        return replace(creds, expires_at=2000.0 if creds.access_token == "gho_1" else 3000.0)
 
-    source = FileToken(path, parse, "run the tool", clock=lambda: now[0])
+    source = CliOwnedFile(path, parse, "run the tool", clock=lambda: now[0])
     assert source.token(deadline()) == "gho_1"
     now[0] = 2000.0
-    with pytest.raises(FetchError, match="has expired: run the tool"):
+    with pytest.raises(FetchError, match=r"expired at .*run the tool"):
         source.token(deadline())
     write_apps(path, ("octo", "gho_2"))
     assert source.refresh(deadline(), rejected="gho_1") == "gho_2"

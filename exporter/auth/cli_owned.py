@@ -1,5 +1,6 @@
 """Credentials a CLI owns and renews itself: read, never refreshed, never written.
 
+GitHub Copilot's editor plugin keeps a token that lives until it is revoked;
 Claude Code and Codex rotate their refresh tokens with reuse detection: one refresh
 from outside retires the token the CLI holds and signs the user's own CLI out. So
 for these accounts the exporter only reads the access token from the CLI's file
@@ -30,17 +31,18 @@ Parser = Callable[[str, Path], CredentialFile]
 
 
 class CliOwnedFile:
-    """`credentials.file` of a CLI that renews its own tokens (Claude Code, Codex).
+    """`credentials.file` of a tool that renews its own tokens (Claude Code, Codex,
+    Copilot's editor plugin).
 
-    `command` is what the user runs to make the CLI renew the file (`claude`).
+    `renew` tells the user how to get the file renewed: "run `claude` once ...".
     """
 
     def __init__(
-        self, path: Path, parse: Parser, command: str, clock: Callable[[], float] = time.time
+        self, path: Path, parse: Parser, renew: str, clock: Callable[[], float] = time.time
     ) -> None:
         self._file = WatchedFile(path)
         self._parse = parse
-        self._command = command
+        self._renew = renew
         self._clock = clock
         self._lock = threading.Lock()
         self._parsed_stamp: tuple[int, ...] | None = None
@@ -71,8 +73,7 @@ class CliOwnedFile:
         owner = _RENEWED_BY.get(creds.tool)
         if owner is not None:
             return f"{owner} renews this file itself: check that it runs, or sign in there again"
-        return (f"run `{self._command}` once so it renews the file (the exporter never "
-                "refreshes these tokens: a refresh from here would sign the CLI out)")
+        return self._renew
 
     def _usable(self, creds: CredentialFile) -> str:
         path = self._file.path
@@ -115,34 +116,37 @@ class CliOwnedFile:
 
 
 class FixedToken(StaticToken):
-    """`access_token` / `access_token_file` of a CLI-owned account: nothing refreshes it."""
+    """`access_token` / `access_token_file` of such an account: nothing refreshes it.
 
-    def __init__(self, command: str, secret: Secret | None = None,
+    `advice` says where a fresh token comes from once upstream rejects this one.
+    """
+
+    def __init__(self, advice: str, secret: Secret | None = None,
                  path: Path | None = None) -> None:
         super().__init__(secret=secret, path=path)
-        self._command = command
-        self._what = "access_token_file" if path else "access_token"
+        self._advice = advice
 
     def refresh(self, deadline: float, rejected: str) -> str:
-        raise FetchError(
-            Reason.AUTH,
-            f"upstream rejected the access token (401); put a fresh one in {self._what} "
-            f"(`{self._command}` keeps its current token in its credentials file), or point "
-            "credentials.file at that file",
-        )
+        raise FetchError(Reason.AUTH, f"upstream rejected the access token (401); {self._advice}")
 
 
 def cli_token_source(
     account: AccountConfig, parse: Parser, command: str, clock: Callable[[], float] = time.time
 ) -> TokenSource:
-    """The token source of a Claude Code or Codex account's `credentials:`."""
+    """The token source of a Claude Code or Codex account's `credentials:`; `command`
+    is the CLI that renews its file (`claude`, `codex`)."""
     creds = account.credentials
     if creds.kind == "file" and creds.path is not None:
-        return CliOwnedFile(creds.path, parse, command, clock)
+        renew = (f"run `{command}` once so it renews the file (the exporter never refreshes "
+                 "these tokens: a refresh from here would sign the CLI out)")
+        return CliOwnedFile(creds.path, parse, renew, clock)
+    what = "access_token_file" if creds.kind == "access_token_file" else "access_token"
+    advice = (f"put a fresh one in {what} (`{command}` keeps its current token in its "
+              "credentials file), or point credentials.file at that file")
     if creds.kind == "access_token":
-        return FixedToken(command, secret=creds.secret)
+        return FixedToken(advice, secret=creds.secret)
     if creds.kind == "access_token_file":
-        return FixedToken(command, path=creds.path)
+        return FixedToken(advice, path=creds.path)
     # The config loader refuses these (the provider's credential kinds); a guard for
     # hand-built configs.
     raise ValueError(f"account {account.name}: {account.provider} accounts take "

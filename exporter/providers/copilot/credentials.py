@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from exporter.auth.cli_owned import CliOwnedFile, FixedToken
 from exporter.auth.credfile import CredentialFile, load_object, text
-from exporter.auth.filetoken import FileToken
-from exporter.auth.tokens import StaticToken, TokenSource
+from exporter.auth.tokens import TokenSource
 from exporter.config import Credentials
 from exporter.snapshot import FetchError, Reason
 
@@ -61,21 +61,17 @@ def parse_copilot(text_: str, path: Path, user: str | None = None) -> Credential
     return accounts[0]
 
 
-class _CopilotStaticToken(StaticToken):
-    def refresh(self, deadline: float, rejected: str) -> str:
-        raise FetchError(Reason.AUTH, "GitHub rejected the configured Copilot token (401): it "
-                                      "was revoked; supply a new one, or use credentials.file")
-
-
 def copilot_token_source(creds: Credentials) -> TokenSource:
     """`file` (apps.json / hosts.json, `user` picking a login), `access_token` or
     `access_token_file`. Never refreshed: GitHub's token lives until it is revoked."""
     if creds.kind == "file":
         assert creds.path is not None
         user = creds.user
-        return FileToken(creds.path, lambda text_, path: parse_copilot(text_, path, user), RENEW)
+        return CliOwnedFile(
+            creds.path, lambda text_, path: parse_copilot(text_, path, user), RENEW)
+    revoked = "GitHub revoked it: supply a new one, or use credentials.file"
     if creds.kind == "access_token":
-        return _CopilotStaticToken(secret=creds.secret)
+        return FixedToken(revoked, secret=creds.secret)
     if creds.kind == "access_token_file":
-        return _CopilotStaticToken(path=creds.path)
+        return FixedToken(revoked, path=creds.path)
     raise ValueError(f"Copilot cannot use {creds.kind} credentials")
