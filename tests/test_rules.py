@@ -355,7 +355,8 @@ def test_dashboards_have_fixed_uids_variables_and_described_panels() -> None:
         variables = {v["name"]: v for v in board["templating"]["list"]}
         assert variables["datasource"]["type"] == "datasource"
         assert variables["datasource"]["query"] == "prometheus"
-        assert {"provider", "account"} <= set(variables), name
+        assert {"job", "instance", "provider", "account"} <= set(variables), name
+        assert variables["instance"]["multi"] and variables["instance"]["includeAll"], name
         ids = [p["id"] for p in panels(board)]
         assert len(ids) == len(set(ids)), f"{name}: duplicate panel ids"
         titles = [p["title"] for p in panels(board)]
@@ -398,8 +399,9 @@ def test_dashboard_units_fractions_as_percent_and_resets_from_now() -> None:
             for target in panel.get("targets", []):
                 expr, ref = target["expr"], target["refId"]
                 units = {where: c["unit"] for where, c in field_configs(panel)}
-                field = f"override Value #{ref}"
-                unit = units.get(field, units["defaults"])
+                unit = next((u for where, u in units.items() if where.startswith("override ")
+                             and re.fullmatch(where.removeprefix("override "), f"Value #{ref}")),
+                            units["defaults"])
                 where = f"{name}: {panel['title']} [{ref}]"
                 if "reset_timestamp_seconds" in expr and "* 1000" in expr:
                     assert unit == "dateTimeFromNow", where
@@ -409,7 +411,8 @@ def test_dashboard_units_fractions_as_percent_and_resets_from_now() -> None:
 
 def test_dashboard_queries_parse_as_promql(tmp_path: Path) -> None:
     """Every panel and variable query, variables substituted, passes promtool's parser."""
-    values = {"datasource": "llm-quota-prometheus", "provider": "antigravity",
+    values = {"datasource": "llm-quota-prometheus", "job": "llm-quota",
+              "instance": "exporter:10977", "provider": "antigravity",
               "account": "work", "model": "gemini-3-flash"}
     rules = [{"record": f"dashboard:query_{i}:check", "expr": substitute(q.expr, values)}
              for i, q in enumerate(queries())]
@@ -417,6 +420,28 @@ def test_dashboard_queries_parse_as_promql(tmp_path: Path) -> None:
     path = tmp_path / "dashboard-queries.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
     ok(run(binary("promtool"), "check", "rules", str(path)))
+
+
+def test_request_counts_read_as_42_of_300(tmp_path: Path) -> None:
+    """The counts panel's query, run by promtool on Copilot-like series from two replicas:
+    one row per pool window whose `requests` label reads "42 of 300"."""
+    (query,) = [q for q in queries()
+                if q.key == "llm-quota-overview: Request counts and unlimited pools [A]"]
+    expr = substitute(query.expr, {"job": ".*", "instance": ".*", "provider": ".*",
+                                   "account": ".*"})
+    pool = 'provider="copilot",account="c",pool="premium-interactions",window="monthly"'
+    series = [
+        {"series": f'llm_quota_pool_remaining_requests{{instance="{i}",{pool}}}', "values": "42x5"}
+        for i in ("a", "b")
+    ] + [{"series": f'llm_quota_pool_limit_requests{{instance="{i}",{pool}}}', "values": "300x5"}
+         for i in ("a", "b")]
+    test = {"rule_files": [], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m", "input_series": series,
+        "promql_expr_test": [{"expr": expr, "eval_time": "2m", "exp_samples": [{
+            "labels": f'{{{pool},left="42",limit="300",requests="42 of 300"}}', "value": 1}]}]}]}
+    path = tmp_path / "counts_test.yml"
+    path.write_text(yaml.safe_dump(test), encoding="utf-8")
+    ok(run(binary("promtool"), "test", "rules", str(path)))
 
 
 # -- Containers -------------------------------------------------------------------------
