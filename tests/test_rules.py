@@ -120,7 +120,7 @@ def test_alerts_are_the_spec_alerts_with_severity_and_annotations() -> None:
     seen = set()
     for rule in alert_rules():
         name = rule["alert"]
-        assert name in BUNDLE_ALERTS, f"alert {name} is not in SPEC.md"
+        assert name in BUNDLE_ALERTS, f"alert {name} is neither in SPEC.md nor the guard"
         assert rule["labels"]["severity"] == BUNDLE_ALERTS[name], name
         annotations = rule["annotations"]
         assert set(annotations) == {"summary", "description", "runbook_url"}, name
