@@ -1,7 +1,8 @@
 """The monitoring bundle as real processes on loopback, for tests/test_e2e_bundle.py.
 
-simulator (in-process) -> exporter (`python -m exporter`) -> Prometheus (the repo's
-rules, `for:` shortened) -> Alertmanager (the repo's config, webhooks pointed at
+simulator (in-process) -> exporter replicas (`python -m exporter`, the same config,
+both scraped: an HA pair) -> Prometheus (the repo's rules, `for:` and
+`keep_firing_for:` shortened) -> Alertmanager (the repo's config, webhooks pointed at
 `Webhook`) -> `Webhook` (an http.server in this process). Every port is ephemeral on
 127.0.0.1; `running_stack` always stops what it started.
 """
@@ -38,6 +39,8 @@ T = TypeVar("T")
 # Long enough that LLMQuotaExporterDown's absent() before the first scrape stays
 # pending, short enough that the test does not wait.
 SHORT_FOR = "3s"
+# Outlasts the few failed scrapes of the gap test, at a 1s interval.
+SHORT_KEEP_FIRING = "20s"
 
 
 def free_port() -> int:
@@ -119,7 +122,7 @@ def wait_until(check: Callable[[], T | None], timeout: float, what: str,
                          f" (last error: {last_error!r})\n{logs()}")
 
 
-def prometheus_config(exporter_port: int, alertmanager_port: int,
+def prometheus_config(exporter_ports: Sequence[int], alertmanager_port: int,
                       rules_glob: Path) -> dict[str, Any]:
     """The shipped prometheus.yml with 1s intervals and loopback targets."""
     config: dict[str, Any] = yaml.safe_load(
@@ -128,7 +131,7 @@ def prometheus_config(exporter_port: int, alertmanager_port: int,
     (job,) = [j for j in config["scrape_configs"] if j["job_name"] == JOB_NAME]
     job.pop("scrape_interval", None)
     job.pop("scrape_timeout", None)
-    job["static_configs"] = [{"targets": [f"127.0.0.1:{exporter_port}"]}]
+    job["static_configs"] = [{"targets": [f"127.0.0.1:{port}" for port in exporter_ports]}]
     config["alerting"]["alertmanagers"] = [
         {"static_configs": [{"targets": [f"127.0.0.1:{alertmanager_port}"]}]}]
     config["rule_files"] = [str(rules_glob)]
@@ -136,10 +139,12 @@ def prometheus_config(exporter_port: int, alertmanager_port: int,
 
 
 def write_rules(directory: Path) -> Path:
-    """The repo's rule files with `for:` shortened; returns the glob Prometheus loads."""
+    """The repo's rule files with `for:` and `keep_firing_for:` shortened; returns the
+    glob Prometheus loads."""
     directory.mkdir(parents=True, exist_ok=True)
     for path in rule_files():
-        doc = shorten_for(yaml.safe_load(path.read_text(encoding="utf-8")), SHORT_FOR)
+        doc = shorten_for(yaml.safe_load(path.read_text(encoding="utf-8")), SHORT_FOR,
+                          SHORT_KEEP_FIRING)
         (directory / path.name).write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     return directory / "*.yml"
 
@@ -162,7 +167,7 @@ def alertmanager_config(webhook_url: str) -> dict[str, Any]:
 @dataclass
 class Stack:
     sim: Simulator
-    exporter: ExporterProcess
+    exporters: list[ExporterProcess]
     prometheus: Process
     alertmanager: Process
     webhook: Webhook
@@ -170,8 +175,8 @@ class Stack:
     alertmanager_url: str
 
     def logs(self) -> str:
-        parts = [("exporter", self.exporter.logs), ("prometheus", self.prometheus.logs),
-                 ("alertmanager", self.alertmanager.logs)]
+        parts = [(f"exporter {i}", e.logs) for i, e in enumerate(self.exporters)]
+        parts += [("prometheus", self.prometheus.logs), ("alertmanager", self.alertmanager.logs)]
         return "\n".join(f"----- {name} log (tail) -----\n{text[-6000:]}" for name, text in parts)
 
     def api(self, path: str, **params: str) -> Any:
@@ -199,8 +204,8 @@ def _ready(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def running_stack(tmp: Path, accounts: Sequence[SimAccount],
-                  prometheus_bin: str, alertmanager_bin: str) -> Iterator[Stack]:
+def running_stack(tmp: Path, accounts: Sequence[SimAccount], prometheus_bin: str,
+                  alertmanager_bin: str, replicas: int = 2) -> Iterator[Stack]:
     with contextlib.ExitStack() as cleanup:
         sim = Simulator(accounts).start()
         cleanup.callback(sim.stop)
@@ -208,8 +213,10 @@ def running_stack(tmp: Path, accounts: Sequence[SimAccount],
         cleanup.callback(webhook.stop)
 
         config_path = write_config(tmp, sim.exporter_config(tmp / "credentials"), "exporter.yml")
-        exporter = start_exporter(config_path)
-        cleanup.callback(exporter.stop)
+        exporters = []
+        for _ in range(replicas):
+            exporters.append(start_exporter(config_path))
+            cleanup.callback(exporters[-1].stop)
 
         am_port, prom_port = free_port(), free_port()
         (tmp / "alertmanager.yml").write_text(yaml.safe_dump(alertmanager_config(webhook.url)))
@@ -221,7 +228,7 @@ def running_stack(tmp: Path, accounts: Sequence[SimAccount],
         cleanup.callback(alertmanager.stop)
 
         rules_glob = write_rules(tmp / "rules")
-        prom_config = prometheus_config(exporter.port, am_port, rules_glob)
+        prom_config = prometheus_config([e.port for e in exporters], am_port, rules_glob)
         (tmp / "prometheus.yml").write_text(yaml.safe_dump(prom_config, sort_keys=False))
         prometheus = Process("prometheus", [
             prometheus_bin, f"--config.file={tmp / 'prometheus.yml'}",
@@ -230,7 +237,7 @@ def running_stack(tmp: Path, accounts: Sequence[SimAccount],
         ], tmp / "prometheus.log")
         cleanup.callback(prometheus.stop)
 
-        stack = Stack(sim, exporter, prometheus, alertmanager, webhook,
+        stack = Stack(sim, exporters, prometheus, alertmanager, webhook,
                       f"http://127.0.0.1:{prom_port}", f"http://127.0.0.1:{am_port}")
         stack.wait(lambda: _ready(stack.alertmanager_url), "Alertmanager to be ready", 30)
         stack.wait(lambda: _ready(stack.prometheus_url), "Prometheus to be ready", 30)

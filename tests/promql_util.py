@@ -80,13 +80,17 @@ def thresholds() -> dict[str, float]:
     return out
 
 
-def shorten_for(groups_doc: dict[str, Any], longest: str) -> dict[str, Any]:
-    """A copy of a rule file document with every `for:` set to `longest` (e2e speed)."""
+def shorten_for(groups_doc: dict[str, Any], longest: str,
+                keep_firing: str | None = None) -> dict[str, Any]:
+    """A copy of a rule file document with every `for:` set to `longest` and every
+    `keep_firing_for:` to `keep_firing` (e2e speed)."""
     doc: dict[str, Any] = json.loads(json.dumps(groups_doc))
     for group in doc["groups"]:
         for rule in group["rules"]:
             if "for" in rule:
                 rule["for"] = longest
+            if "keep_firing_for" in rule and keep_firing is not None:
+                rule["keep_firing_for"] = keep_firing
     return doc
 
 

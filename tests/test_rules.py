@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from tests.promql_util import (
     recording_rules,
     rule_files,
     rule_groups,
+    rules,
     substitute,
     threshold_values,
     thresholds,
@@ -46,7 +49,10 @@ SPEC_ALERTS = {
     "LLMQuotaDataStale": "warning",
     "LLMQuotaExporterDown": "critical",
 }
+# Beyond SPEC.md's six: the guard that pages when the thresholds group is lost.
+BUNDLE_ALERTS = {**SPEC_ALERTS, "LLMQuotaThresholdsMissing": "critical"}
 QUOTA_ALERTS = ("LLMQuotaLow", "LLMQuotaExhausted", "LLMQuotaExhaustionPredicted")
+THRESHOLDS_FILE = "llm-quota-thresholds.yml"
 
 
 def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
@@ -70,7 +76,7 @@ def test_rule_files_pass_promtool_check() -> None:
 def test_promtool_unit_tests_pass() -> None:
     tests = sorted(RULE_TESTS_DIR.glob("*.yml"))
     output = ok(run(binary("promtool"), "test", "rules", *map(str, tests)))
-    assert output.count("SUCCESS") == len(tests) >= 2, output
+    assert output.count("SUCCESS") == len(tests) >= 4, output
 
 
 def _unit_tests() -> list[dict[str, Any]]:
@@ -103,7 +109,7 @@ def test_every_alert_has_unit_tests_that_fire_and_that_stay_quiet() -> None:
                     kinds.add(alert["exp_labels"].get("quota", "-"))
             else:
                 quiet.add(name)
-    for name in SPEC_ALERTS:
+    for name in BUNDLE_ALERTS:
         assert name in fired, f"no unit test where {name} fires"
         assert name in quiet, f"no unit test where {name} must stay quiet"
     for name in QUOTA_ALERTS:
@@ -114,13 +120,13 @@ def test_alerts_are_the_spec_alerts_with_severity_and_annotations() -> None:
     seen = set()
     for rule in alert_rules():
         name = rule["alert"]
-        assert name in SPEC_ALERTS, f"alert {name} is not in SPEC.md"
-        assert rule["labels"]["severity"] == SPEC_ALERTS[name], name
+        assert name in BUNDLE_ALERTS, f"alert {name} is neither in SPEC.md nor the guard"
+        assert rule["labels"]["severity"] == BUNDLE_ALERTS[name], name
         annotations = rule["annotations"]
         assert set(annotations) == {"summary", "description", "runbook_url"}, name
         assert annotations["runbook_url"] == f"{RUNBOOK_BASE}#{name.lower()}"
         seen.add(name)
-    assert seen == set(SPEC_ALERTS)
+    assert seen == set(BUNDLE_ALERTS)
 
 
 @pytest.mark.parametrize("name", QUOTA_ALERTS)
@@ -133,6 +139,90 @@ def test_quota_alerts_cover_models_and_pools_with_percent_and_reset(name: str) -
         assert "humanizeDuration" in description, (name, kind)
         assert "humanizeTimestamp" in description, (name, kind)
         assert ("llm_quota_pool" in rule["expr"]) == (kind == "pool"), (name, rule["expr"])
+        if kind == "model":
+            # The effective fraction, so a full model in an empty pool counts as empty.
+            assert "llm_quota:effective_remaining_fraction" in rule["expr"], name
+
+
+def _rules_copy(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """The rule files and their unit tests copied under tmp_path, each rule file's
+    document passed through `edit` first; returns the copied tests directory."""
+    (tmp_path / "rules").mkdir()
+    for path in rule_files():
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        edit(doc)
+        (tmp_path / "rules" / path.name).write_text(yaml.safe_dump(doc), encoding="utf-8")
+    shutil.copytree(RULE_TESTS_DIR, tmp_path / "tests")
+    return tmp_path / "tests"
+
+
+def test_quota_alerts_keep_firing_as_long_as_an_account_may_be_down_unnoticed() -> None:
+    down_for = {r["alert"]: r for r in alert_rules()}["LLMQuotaAccountDown"]["for"]
+    for rule in alert_rules():
+        if rule["alert"] in QUOTA_ALERTS:
+            assert rule.get("keep_firing_for") == down_for, rule["alert"]
+
+
+def test_without_keep_firing_for_the_gap_test_pages_again(tmp_path: Path) -> None:
+    """The gap test can fail: without keep_firing_for the alert goes back to pending."""
+    def strip(doc: dict[str, Any]) -> None:
+        for group in doc["groups"]:
+            for rule in group["rules"]:
+                rule.pop("keep_firing_for", None)
+
+    tests = _rules_copy(tmp_path, strip)
+    proc = run(binary("promtool"), "test", "rules", str(tests / "alerts_test.yml"))
+    assert proc.returncode != 0
+    assert "survives a gap in the data" in proc.stdout + proc.stderr
+    assert 'alertstate="pending"' in proc.stdout + proc.stderr
+
+
+def test_thresholds_guard_covers_every_threshold_a_rule_reads() -> None:
+    (guard,) = [r for r in alert_rules() if r["alert"] == "LLMQuotaThresholdsMissing"]
+    read = set()
+    for rule in rules():
+        if rule is not guard:
+            read |= set(re.findall(r"llm_quota:threshold_\w+:\w+", rule["expr"]))
+    assert read == set(thresholds())
+    guarded = set(re.findall(r"absent\((llm_quota:threshold_\w+:\w+)\)", guard["expr"]))
+    assert guarded == read
+
+
+def test_thresholds_missing_test_loads_every_rule_file_but_the_thresholds() -> None:
+    doc = yaml.safe_load((RULE_TESTS_DIR / "thresholds_missing_test.yml").read_text())
+    loaded = {Path(f).name for f in doc["rule_files"]}
+    assert loaded == {p.name for p in rule_files()} - {THRESHOLDS_FILE}
+
+
+def test_deleting_the_thresholds_group_is_not_silent(tmp_path: Path) -> None:
+    """The thresholds group dropped from its file (a PrometheusRule edited by hand):
+    the guard fires in a real rule evaluation, the same as a file left out."""
+    def drop(doc: dict[str, Any]) -> None:
+        doc["groups"] = [g for g in doc["groups"] if g["name"] != "llm-quota-thresholds"]
+
+    tests = _rules_copy(tmp_path, drop)
+    missing = yaml.safe_load((tests / "thresholds_missing_test.yml").read_text())
+    missing["rule_files"] = ["../rules/*.yml"]
+    (tests / "thresholds_missing_test.yml").write_text(yaml.safe_dump(missing))
+    ok(run(binary("promtool"), "test", "rules", str(tests / "thresholds_missing_test.yml")))
+    # ... while with the group in place the same test fails: the guard is quiet.
+    missing["rule_files"] = [str(p) for p in rule_files()]
+    (tests / "thresholds_missing_test.yml").write_text(yaml.safe_dump(missing))
+    proc = run(binary("promtool"), "test", "rules", str(tests / "thresholds_missing_test.yml"))
+    assert proc.returncode != 0 and "LLMQuotaThresholdsMissing" in proc.stdout + proc.stderr
+
+
+def test_only_exporter_down_names_the_scrape_job() -> None:
+    """The job name lives in one rule; the scrape configs and docs agree on it."""
+    naming = [r.get("alert", r.get("record")) for r in rules() if "job=" in r["expr"]]
+    assert naming == ["LLMQuotaExporterDown"]
+    (down,) = [r for r in alert_rules() if r["alert"] == "LLMQuotaExporterDown"]
+    assert set(re.findall(r'job="([^"]+)"', down["expr"])) == {JOB_NAME}
+    for config in (PROMETHEUS_DIR / "prometheus.yml", PROMETHEUS_DIR / "sharded/prometheus.yml"):
+        jobs = yaml.safe_load(config.read_text(encoding="utf-8"))["scrape_configs"]
+        assert [j["job_name"] for j in jobs] == [JOB_NAME], config
+    for doc in (RUNBOOK, REPO / "README.md"):
+        assert f'job="{JOB_NAME}"' in doc.read_text(encoding="utf-8"), doc
 
 
 def test_alert_expressions_take_thresholds_from_the_threshold_rules() -> None:
@@ -151,9 +241,9 @@ def test_alert_expressions_take_thresholds_from_the_threshold_rules() -> None:
 
 def test_runbook_has_a_section_for_every_alert() -> None:
     headings = re.findall(r"^## (\S+)\s*$", RUNBOOK.read_text(encoding="utf-8"), re.MULTILINE)
-    assert sorted(headings) == sorted(SPEC_ALERTS)
+    assert sorted(headings) == sorted(BUNDLE_ALERTS)
     text = RUNBOOK.read_text(encoding="utf-8")
-    for name in SPEC_ALERTS:
+    for name in BUNDLE_ALERTS:
         section = text.split(f"## {name}\n", 1)[1].split("\n## ", 1)[0]
         for part in ("**Meaning:**", "**Likely causes", "**What to do:**"):
             assert part in section, f"runbook section {name} lacks {part}"
@@ -186,7 +276,7 @@ def test_prometheus_scrape_timeout_fits_the_exporter_deadline() -> None:
 
 def test_alertmanager_config_passes_amtool() -> None:
     output = ok(run(binary("amtool"), "check-config", str(ALERTMANAGER_CONFIG)))
-    assert "2 receivers" in output and "2 inhibit rules" in output
+    assert "2 receivers" in output and "3 inhibit rules" in output
 
 
 def test_commented_email_and_slack_examples_are_valid(tmp_path: Path) -> None:
@@ -213,6 +303,10 @@ def test_commented_email_and_slack_examples_are_valid(tmp_path: Path) -> None:
           "account=work"], "llm-quota-critical"),
         (["alertname=LLMQuotaExporterDown", "severity=critical", "job=llm-quota"],
          "llm-quota-critical"),
+        (["alertname=LLMQuotaThresholdsMissing", "severity=critical",
+          "threshold=llm_quota:threshold_low:fraction"], "llm-quota-critical"),
+        (["alertname=LLMQuotaExhausted", "severity=critical", "quota=model",
+          "bound_by=pool", "account=work"], "llm-quota-critical"),
         (["alertname=LLMQuotaLow", "severity=warning", "account=work"], "llm-quota-warning"),
         (["alertname=LLMQuotaAccountDown", "severity=warning"], "llm-quota-warning"),
         (["alertname=SomethingElse"], "llm-quota-warning"),
@@ -232,6 +326,9 @@ def test_alertmanager_groups_by_account_and_inhibits_per_quota() -> None:
     exhausted = rules[('alertname="LLMQuotaExhausted"',)]
     assert exhausted["target_matchers"] == ['alertname=~"LLMQuotaLow|LLMQuotaExhaustionPredicted"']
     assert set(exhausted["equal"]) == {"provider", "account", "model", "pool", "window"}
+    bound = rules[('quota="pool"',)]
+    assert bound["target_matchers"] == ['quota="model"', 'bound_by="pool"']
+    assert bound["equal"] == ["alertname", "provider", "account"]
     down = rules[('alertname="LLMQuotaExporterDown"',)]
     assert down["target_matchers"] == ['alertname=~"LLMQuotaAccountDown|LLMQuotaDataStale"']
 
@@ -258,7 +355,8 @@ def test_dashboards_have_fixed_uids_variables_and_described_panels() -> None:
         variables = {v["name"]: v for v in board["templating"]["list"]}
         assert variables["datasource"]["type"] == "datasource"
         assert variables["datasource"]["query"] == "prometheus"
-        assert {"provider", "account"} <= set(variables), name
+        assert {"job", "instance", "provider", "account"} <= set(variables), name
+        assert variables["instance"]["multi"] and variables["instance"]["includeAll"], name
         ids = [p["id"] for p in panels(board)]
         assert len(ids) == len(set(ids)), f"{name}: duplicate panel ids"
         titles = [p["title"] for p in panels(board)]
@@ -301,8 +399,9 @@ def test_dashboard_units_fractions_as_percent_and_resets_from_now() -> None:
             for target in panel.get("targets", []):
                 expr, ref = target["expr"], target["refId"]
                 units = {where: c["unit"] for where, c in field_configs(panel)}
-                field = f"override Value #{ref}"
-                unit = units.get(field, units["defaults"])
+                unit = next((u for where, u in units.items() if where.startswith("override ")
+                             and re.fullmatch(where.removeprefix("override "), f"Value #{ref}")),
+                            units["defaults"])
                 where = f"{name}: {panel['title']} [{ref}]"
                 if "reset_timestamp_seconds" in expr and "* 1000" in expr:
                     assert unit == "dateTimeFromNow", where
@@ -312,7 +411,8 @@ def test_dashboard_units_fractions_as_percent_and_resets_from_now() -> None:
 
 def test_dashboard_queries_parse_as_promql(tmp_path: Path) -> None:
     """Every panel and variable query, variables substituted, passes promtool's parser."""
-    values = {"datasource": "llm-quota-prometheus", "provider": "antigravity",
+    values = {"datasource": "llm-quota-prometheus", "job": "llm-quota",
+              "instance": "exporter:10977", "provider": "antigravity",
               "account": "work", "model": "gemini-3-flash"}
     rules = [{"record": f"dashboard:query_{i}:check", "expr": substitute(q.expr, values)}
              for i, q in enumerate(queries())]
@@ -320,6 +420,28 @@ def test_dashboard_queries_parse_as_promql(tmp_path: Path) -> None:
     path = tmp_path / "dashboard-queries.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
     ok(run(binary("promtool"), "check", "rules", str(path)))
+
+
+def test_request_counts_read_as_42_of_300(tmp_path: Path) -> None:
+    """The counts panel's query, run by promtool on Copilot-like series from two replicas:
+    one row per pool window whose `requests` label reads "42 of 300"."""
+    (query,) = [q for q in queries()
+                if q.key == "llm-quota-overview: Request counts and unlimited pools [A]"]
+    expr = substitute(query.expr, {"job": ".*", "instance": ".*", "provider": ".*",
+                                   "account": ".*"})
+    pool = 'provider="copilot",account="c",pool="premium-interactions",window="monthly"'
+    series = [
+        {"series": f'llm_quota_pool_remaining_requests{{instance="{i}",{pool}}}', "values": "42x5"}
+        for i in ("a", "b")
+    ] + [{"series": f'llm_quota_pool_limit_requests{{instance="{i}",{pool}}}', "values": "300x5"}
+         for i in ("a", "b")]
+    test = {"rule_files": [], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m", "input_series": series,
+        "promql_expr_test": [{"expr": expr, "eval_time": "2m", "exp_samples": [{
+            "labels": f'{{{pool},left="42",limit="300",requests="42 of 300"}}', "value": 1}]}]}]}
+    path = tmp_path / "counts_test.yml"
+    path.write_text(yaml.safe_dump(test), encoding="utf-8")
+    ok(run(binary("promtool"), "test", "rules", str(path)))
 
 
 # -- Containers -------------------------------------------------------------------------
