@@ -29,7 +29,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from exporter import __version__
-from exporter.quota import effective
+from exporter.quota import effective, model_pools
 from exporter.snapshot import AccountData, AccountSnapshot, Reason, Snapshot
 
 MODEL_LABELS = ["provider", "account", "model", "tier"]
@@ -110,6 +110,10 @@ class _Families:
         self.last_success = gauge(
             "llm_quota_last_success_timestamp_seconds",
             "Unix time every source of the account last answered.", labels=ACCOUNT_LABELS)
+        self.min_interval = gauge(
+            "llm_quota_min_interval_seconds",
+            "Seconds the exporter may reuse this account's result (its min_interval); "
+            "LLMQuotaDataStale allows this much extra age.", labels=ACCOUNT_LABELS)
         self.duration = gauge(
             "llm_quota_fetch_duration_seconds",
             "How long the account's latest fetch took.", labels=ACCOUNT_LABELS)
@@ -132,6 +136,7 @@ class _Families:
         ids = [acc.provider, acc.account]
         self.up.add_metric(ids, 1.0 if acc.up else 0.0)
         self.duration.add_metric(ids, acc.duration_seconds)
+        self.min_interval.add_metric(ids, acc.min_interval)
         if acc.last_success is not None:
             self.last_success.add_metric(ids, acc.last_success)
         for reason in Reason:
@@ -164,7 +169,7 @@ class _Families:
             if m.reset_time is not None:
                 self.reset.add_metric(labels, m.reset_time)
             self.model_info.add_metric([*ids, m.model, m.display_name, m.model_provider], 1.0)
-            for pool in m.pools:
+            for pool in model_pools(m, data):
                 self.model_pool.add_metric([*ids, m.model, pool], 1.0)
         for p in data.pools:
             labels = [*ids, p.pool, p.window, tier]

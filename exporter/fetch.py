@@ -130,6 +130,7 @@ class AccountWorker:
                 last_success=self._last_success,
                 errors_total=dict(self._errors),
                 skipped_total=dict(self._skipped),
+                min_interval=self.config.min_interval,
                 sources=tuple(SourceResult(s, error) for s in sorted(self.config.sources)),
             )
 
@@ -214,6 +215,7 @@ class AccountWorker:
                 last_success=self._last_success,
                 errors_total=dict(self._errors),
                 skipped_total=dict(self._skipped),
+                min_interval=self.config.min_interval,
                 sources=results,
             )
             self._last = snap

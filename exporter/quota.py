@@ -76,6 +76,13 @@ def _pools_with_parents(data: AccountData, pools: Iterable[str]) -> list[PoolQuo
     return windows
 
 
+def model_pools(model: ModelQuota, data: AccountData) -> list[str]:
+    """Every pool a request for the model meets: its own pools and the pools they sit
+    within, in that order, once each."""
+    found = [*model.pools, *(w.pool for w in _pools_with_parents(data, model.pools))]
+    return list(dict.fromkeys(found))
+
+
 def effective(model: ModelQuota, data: AccountData) -> Limit | None:
     """The model's effective limit; None when it cannot be known.
 

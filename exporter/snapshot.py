@@ -155,6 +155,7 @@ class AccountSnapshot:
     # Cumulative malformed entries skipped, by source.
     skipped_total: dict[str, int] = field(default_factory=dict)
     sources: tuple[SourceResult, ...] = ()
+    min_interval: float = 0.0  # seconds the exporter may reuse this account's result
 
     @property
     def tier(self) -> str:

@@ -214,3 +214,22 @@ def test_promtool_check_metrics_passes() -> None:
     result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
                             timeout=60)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+def test_min_interval_is_exposed_for_every_account() -> None:
+    snap = snapshot()
+    slow = replace(snap.accounts[1], min_interval=3600.0)
+    s = samples(Snapshot(accounts=(snap.accounts[0], slow), taken_at=1.7e9))
+    assert {lbl["account"]: v for lbl, v in s["llm_quota_min_interval_seconds"]} == {
+        "work": 0.0, "broken": 3600.0}
+
+
+def test_model_pool_info_names_the_pools_a_scoped_pool_sits_within() -> None:
+    data = good_data(
+        models=(ModelQuota("opus-x", "Opus X", "anthropic", 1.0, None, pools=("opus",)),),
+        pools=(PoolQuota("opus", "Opus", "weekly", 0.5, None, within=("all",)),
+               PoolQuota("all", "All", "5h", 0.2, None)))
+    s = samples(snapshot(data))
+    assert {(lbl["model"], lbl["pool"]) for lbl, _ in s["llm_quota_model_pool_info"]} == {
+        ("opus-x", "opus"), ("opus-x", "all")}
+    assert by_model(s, "llm_quota_effective_remaining_fraction") == {"opus-x": 0.2}
