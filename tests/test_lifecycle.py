@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import exporter.server.lifecycle as lifecycle
+import exporter.discovery.source as source_module
 from exporter.config import AccountConfig, Config, Credentials, Secret
 from exporter.fetch import FetchEngine
 from exporter.server.lifecycle import MainLoop, Reloader
@@ -32,7 +32,7 @@ def test_reloads_never_overlap(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     count_lock = threading.Lock()
     first_inside, release = threading.Event(), threading.Event()
 
-    def slow_load(path: str) -> Config:
+    def slow_load(path: str, env: object = None) -> Config:
         with count_lock:
             active[0] += 1
             most[0] = max(most[0], active[0])
@@ -42,7 +42,7 @@ def test_reloads_never_overlap(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
             active[0] -= 1
         return next(configs)
 
-    monkeypatch.setattr(lifecycle, "load_config", slow_load)
+    monkeypatch.setattr(source_module, "load_config", slow_load)
     engine = FetchEngine(_config("initial"))
     reloader = Reloader(tmp_path / "config.yml", engine)
     answers: list[str] = []
