@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.discovery import Env, Scanner
+from exporter.discovery import LOCATIONS, Env, Scanner
 from tests.discovery_home import PAST, Home, every_tool
 from tests.procs import REPO
 from tests.test_discovery import assert_no_secret
@@ -172,3 +172,31 @@ def test_a_config_in_the_working_directory_wins_over_discovery(home: Home) -> No
     result = run(home, "quota")
     assert result.returncode == 2
     assert "invalid config llm-quota-exporter.yml" in result.stderr
+
+
+def test_compose_override_mounts_every_tools_folder_read_only(tmp_path: Path) -> None:
+    """docker-compose.discover.yml is valid on top of docker-compose.yml, and mounts,
+    read-only into the image's home, a folder holding each tool's default place."""
+    from tests.promql_util import binary
+    from tests.test_rules import ok
+    from tests.test_rules import run as run_tool
+
+    ok(run_tool(binary("docker-compose"), "-f", str(REPO / "docker-compose.yml"),
+                "-f", str(REPO / "docker-compose.discover.yml"), "config", "-q"))
+    override = yaml.safe_load((REPO / "docker-compose.discover.yml").read_text())
+    exporter = override["services"]["exporter"]
+    assert exporter["command"] == ["--web.listen-address", "0.0.0.0:10977"]
+    assert exporter["environment"]["HOME"] == "/home/exporter"
+    mounts = exporter["volumes"]
+    assert all(m["type"] == "bind" and m["read_only"] is True for m in mounts)
+    assert all(m["target"] == "/home/exporter/" + m["source"].removeprefix("~/")
+               for m in mounts)
+    mounted = [Path(m["source"].removeprefix("~/")) for m in mounts]
+    env = Env(home=Path("/h"))
+    for location in LOCATIONS:
+        for place in location.places(env):
+            if place.how == "default" and place.path.is_relative_to(env.home):
+                rel = place.path.relative_to(env.home)
+                assert any(rel.is_relative_to(m) for m in mounted), (location.tool, rel)
+    # The Dockerfile's home is where the folders go.
+    assert "--home-dir /home/exporter" in (REPO / "Dockerfile").read_text()

@@ -170,7 +170,7 @@ def test_readable_names_are_an_opt_in(home: Home) -> None:
     names = {a.shown: a.name for a in with_readable_names(scan(home)).served}
     assert names["~/.config/github-copilot/apps.json #1"] == "copilot-octo-one"
     assert names["~/.config/llm-mux/auth/antigravity-<email>.json"] == (
-        "antigravity-grace@example.com")
+        "antigravity-grazia@example.com")
     # Claude Code's own file names no account: it keeps its hash.
     assert NAME_RE.fullmatch(names["~/.claude/.credentials.json"])
 
@@ -290,7 +290,7 @@ def test_environment_variables_move_each_tools_files(home: Home, tmp_path: Path)
     home.copilot("apps.json", {"octo-one": "gho_SECRET1"}, base="../elsewhere/xdg")
     home.opencode({"email": "judy@example.com", "refreshToken": "1//SECRET"},
                   base="../elsewhere/xdg")
-    home.cliproxy_antigravity("grace@example.com", folder="../elsewhere/xdg/llm-mux/auth")
+    home.cliproxy_antigravity("grazia@example.com", folder="../elsewhere/xdg/llm-mux/auth")
     home.manager("heidi@example.com", data_dir="../elsewhere/abv")
     home.claude_code()  # in the default folder, which CLAUDE_CONFIG_DIR replaced
     report = scan(home, **environ)
@@ -353,6 +353,13 @@ def test_every_location_names_its_tool_formats_and_a_way_to_sign_in() -> None:
         "Claude Code", "Codex CLI", "Gemini CLI", "GitHub Copilot"]
     assert {p for loc in LOCATIONS for p in loc.providers} == set(ALL_PROVIDERS)
     assert all(loc.formats and loc.sign_in for loc in LOCATIONS)
+    # README's table of where discovery looks has a row per tool.
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Zero configuration")[1].split("\n## ")[0]
+    rows = {line.split("|")[1].strip() for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| tool")}
+    for loc in LOCATIONS:
+        assert any(row.startswith(loc.tool) for row in rows), loc.tool
 
 
 # -- cost and safety ----------------------------------------------------------------------
