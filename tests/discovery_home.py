@@ -21,7 +21,7 @@ from tests.test_credfiles import jwt
 FUTURE = time.time() + 7 * 86400
 PAST = time.time() - 86400
 # Every local part and login the home holds: none may appear in any output.
-PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan",
+PEOPLE = ("alice", "bob", "carol", "dave", "eriko", "frank", "grazia", "heidi", "ivan",
           "judy", "kenji", "leopold", "mallory", "octo-one", "octo-two")
 
 
@@ -157,10 +157,10 @@ def every_tool(home: Home) -> Home:
     home.manager("alice@example.com")  # the same account: one, not two
     home.cliproxy_antigravity("carol@example.org", name="antigravity-carol_example_org.json")
     home.cliproxy_gemini("dave@example.com")
-    home.cliproxy_claude("erin@example.com")
+    home.cliproxy_claude("eriko@example.com")
     home.cliproxy_codex("frank@example.com")
     home.cliproxy_other("bob@example.com")  # a provider this exporter has not
-    home.cliproxy_antigravity("grace@example.com", folder=".config/llm-mux/auth")
+    home.cliproxy_antigravity("grazia@example.com", folder=".config/llm-mux/auth")
     home.manager("heidi@example.com", disabled=True)
     home.agy("ivan@example.com")
     home.opencode({"email": "judy@example.com", "refreshToken": "1//SECRET-j", "projectId": "p"},
