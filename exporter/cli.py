@@ -158,16 +158,18 @@ def config_source(config_file: str | None) -> ConfigSource:
     return ConfigSource(config_file)
 
 
-def _load_or_report(source: str | ConfigSource) -> Config | None:
-    if isinstance(source, str):
-        source = ConfigSource(source)
+def _load_or_report(source: ConfigSource) -> Config | None:
     try:
         return source.load()
     except ConfigError as exc:
-        print(f"error: invalid config {source.config_file}:", file=sys.stderr)
-        for line in exc.lines():
-            print(f"  {line}", file=sys.stderr)
+        _report(source.config_file, exc)
         return None
+
+
+def _report(path: object, exc: ConfigError) -> None:
+    print(f"error: invalid config {path}:", file=sys.stderr)
+    for line in exc.lines():
+        print(f"  {line}", file=sys.stderr)
 
 
 def _quota(args: argparse.Namespace, source: ConfigSource, config: Config) -> int:
@@ -196,11 +198,14 @@ def _quota(args: argparse.Namespace, source: ConfigSource, config: Config) -> in
 
 
 def check_config(path: str) -> int:
-    config = _load_or_report(path)
-    if config is None:
+    # The file only: which accounts discovery would add is `discover`'s to say.
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        _report(path, exc)
         return EXIT_CONFIG
     names = ", ".join(a.name for a in config.accounts)
-    print(f"{path}: OK, {len(config.accounts)} account(s): {names}"
+    print(f"{path}: OK, {len(config.accounts)} account(s)" + (f": {names}" if names else "")
           + ("; discover: true adds the accounts found on this machine "
              "(llm-quota-exporter discover lists them)" if config.discover else ""))
     return 0

@@ -200,3 +200,14 @@ def test_compose_override_mounts_every_tools_folder_read_only(tmp_path: Path) ->
                 assert any(rel.is_relative_to(m) for m in mounted), (location.tool, rel)
     # The Dockerfile's home is where the folders go.
     assert "--home-dir /home/exporter" in (REPO / "Dockerfile").read_text()
+
+
+def test_check_config_of_a_config_that_only_discovers(home: Home) -> None:
+    home.agy("ivan@example.com")
+    config = home.root.parent / "discover.yml"
+    config.write_text("discover: true\ndefaults:\n  timeout: 5s\n")
+    result = run(home, "check-config", "--config.file", str(config))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (f"{config}: OK, 0 account(s); discover: true adds the accounts "
+                             "found on this machine (llm-quota-exporter discover lists them)\n")
+    assert result.stderr == ""  # the file only: nothing was looked for

@@ -202,7 +202,9 @@ def _place_in_home(path: Path, home: Home) -> Path:
             entries = location.read(text, path)
         except Exception:
             continue
-        if entries and all(e.creds.tool in location.formats for e in entries):
+        if entries and all(e.creds.tool in location.formats
+                           and (e.creds.access_token or e.creds.refresh_token)
+                           for e in entries):
             place = location.places(env)[0].path
             target = place / path.name if location.pattern else place
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 Files are only read, never written, and read again only when they change (inode,
 mtime, ctime or size): a re-scan of an unchanged machine costs a few `stat`s. The
 same account held by two tools (the same Google account in CLIProxyAPI and in
-Antigravity-Manager) is served once: what identifies it (email, else account id)
+Antigravity-Manager) is served once: what identifies it (email, account id)
 is read from the files and only ever compared, never shown.
 """
 

@@ -119,6 +119,8 @@ class ConfigSource:
             log.warning("discovery skipped a file", extra={"kv": {"why": line}})
         self._skipped = lines
         if first:
+            if self.config_file is None:
+                log.info("no config file: serving the accounts other tools signed in")
             looked = ", ".join(f"{lk.shown} ({lk.result or 'found'})" for lk in report.looked)
             log.info("discovery looked", extra={"kv": {"places": looked}})
         if not used and (first or self._used):
