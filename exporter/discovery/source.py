@@ -37,6 +37,7 @@ class ConfigSource:
         self._scanner: Scanner | None = None
         self._base: Config | None = None
         self._used: dict[str, Found] = {}  # served discovered accounts, by name
+        self._found: frozenset[tuple[str, Path, str | None]] = frozenset()  # as last built
         self._skipped: set[str] = set()  # masked "file: reason" lines already logged
         self.report: Report | None = None  # the last scan, while discovering
 
@@ -66,20 +67,24 @@ class ConfigSource:
         """The config with the accounts found now, or None when nothing changed."""
         if self._base is None or not self._base.discover:
             return None
-        before = {name: (f.path, f.user) for name, f in self._used.items()}
-        config = self._merge(first=False)
-        after = {name: (f.path, f.user) for name, f in self._used.items()}
-        return config if after != before else None
+        report = self._scan(self._base)
+        if _served(report) == self._found:  # the usual case: only `stat`s were spent
+            self._log_changes(report, self._used, first=False)
+            self.report = report
+            return None
+        return self._merge(first=False, report=report)
 
-    def _merge(self, *, first: bool) -> Config:
-        base = self._base
-        assert base is not None
+    def _scan(self, base: Config) -> Report:
         if self._scanner is None:
             self._scanner = Scanner(self._env or Env.current())
         configured = {(a.credentials.path, a.credentials.user): a.name for a in base.accounts
                       if a.credentials.kind == "file" and a.credentials.path is not None}
-        report = self._scanner.scan(configured=configured,
-                                    taken={a.name for a in base.accounts})
+        return self._scanner.scan(configured=configured, taken={a.name for a in base.accounts})
+
+    def _merge(self, *, first: bool, report: Report | None = None) -> Config:
+        base = self._base
+        assert base is not None
+        report = report or self._scan(base)
         accounts = []
         used: dict[str, Found] = {}
         # An oauth_client in the config's defaults wins over one from the environment.
@@ -96,6 +101,7 @@ class ConfigSource:
             used[found.name] = found
         self._log_changes(report, used, first)
         self._used = used
+        self._found = _served(report)
         self.report = report
         return replace(base, accounts=base.accounts + tuple(accounts))
 
@@ -126,3 +132,7 @@ class ConfigSource:
         if not used and (first or self._used):
             log.warning("no accounts found; the exporter serves none until one appears",
                         extra={"kv": {"help": nothing_found(report).replace("\n", " ")}})
+
+
+def _served(report: Report) -> frozenset[tuple[str, Path, str | None]]:
+    return frozenset((f.name, f.path, f.user) for f in report.served)
