@@ -49,6 +49,22 @@ def _expiry(tok: dict[str, Any]) -> float | None:
     return None
 
 
+def _opencode(doc: dict[str, Any], path: Path, user: str | None) -> CredentialFile:
+    """opencode-antigravity-auth: several accounts, refresh tokens only."""
+    accounts = [a for a in doc["accounts"] if isinstance(a, dict)]
+    if user is not None:
+        accounts = [a for a in accounts if str(a.get("email", "")).lower() == user.lower()]
+        if not accounts:
+            raise FetchError(Reason.AUTH, f"credentials file {path} has no account {user}")
+    if len(accounts) != 1:
+        raise FetchError(
+            Reason.AUTH,
+            f"credentials file {path} holds {len(accounts)} accounts; set credentials.user "
+            "to the email of the one this account is",
+        )
+    return _opencode_account(accounts[0])
+
+
 def _opencode_account(acc: dict[str, Any]) -> CredentialFile:
     return CredentialFile(
         tool="opencode", provider="antigravity",
@@ -58,20 +74,23 @@ def _opencode_account(acc: dict[str, Any]) -> CredentialFile:
     )
 
 
-def _opencode(doc: dict[str, Any], path: Path, user: str | None) -> CredentialFile:
-    """opencode-antigravity-auth: several accounts, refresh tokens only."""
-    accounts = [_opencode_account(a) for a in doc["accounts"] if isinstance(a, dict)]
-    if user is not None:
-        accounts = [a for a in accounts if (a.email or "").lower() == user.lower()]
-        if not accounts:
-            raise FetchError(Reason.AUTH, f"credentials file {path} has no account {user}")
-    if len(accounts) != 1:
-        raise FetchError(
-            Reason.AUTH,
-            f"credentials file {path} holds {len(accounts)} accounts; set credentials.user "
-            "to the email of the one this account is",
-        )
-    return accounts[0]
+def parse_borrowed(text_: str, path: Path, user: str | None = None) -> CredentialFile:
+    """Read a Google account's auth JSON kept by another tool. Formats (all read only):
+
+    - CLIProxyAPI / llm-mux: `type` (antigravity, gemini), access_token,
+      refresh_token, expired (RFC 3339) or timestamp (ms) + expires_in, email,
+      project_id; gemini files nest the token under `token` with `expiry`
+    - Antigravity-Manager: {"token": {access_token, refresh_token, expiry_timestamp (s),
+      email, project_id}, "email", "disabled"}
+    - gemini-cli oauth_creds.json: access_token, refresh_token, expiry_date (ms), id_token
+    - agy: {"token": {access_token, refresh_token, expiry}, "id_token", "auth_method"}
+    - opencode-antigravity-auth: {"accounts": [{refreshToken, email, projectId}, ...]};
+      `user` picks one by email when it holds several
+    """
+    doc = load_object(text_, path)
+    if isinstance(doc.get("accounts"), list):
+        return _opencode(doc, path, user)
+    return _single(doc)
 
 
 def _single(doc: dict[str, Any]) -> CredentialFile:
@@ -101,25 +120,6 @@ def _single(doc: dict[str, Any]) -> CredentialFile:
         client_secret=text(tok.get("client_secret")),
         disabled=doc.get("disabled") is True,
     )
-
-
-def parse_borrowed(text_: str, path: Path, user: str | None = None) -> CredentialFile:
-    """Read a Google account's auth JSON kept by another tool. Formats (all read only):
-
-    - CLIProxyAPI / llm-mux: `type` (antigravity, gemini), access_token,
-      refresh_token, expired (RFC 3339) or timestamp (ms) + expires_in, email,
-      project_id; gemini files nest the token under `token` with `expiry`
-    - Antigravity-Manager: {"token": {access_token, refresh_token, expiry_timestamp (s),
-      email, project_id}, "email", "disabled"}
-    - gemini-cli oauth_creds.json: access_token, refresh_token, expiry_date (ms), id_token
-    - agy: {"token": {access_token, refresh_token, expiry}, "id_token", "auth_method"}
-    - opencode-antigravity-auth: {"accounts": [{refreshToken, email, projectId}, ...]};
-      `user` picks one by email when it holds several
-    """
-    doc = load_object(text_, path)
-    if isinstance(doc.get("accounts"), list):
-        return _opencode(doc, path, user)
-    return _single(doc)
 
 
 def borrowed_accounts(text_: str, path: Path) -> list[CredentialFile]:
