@@ -493,10 +493,13 @@ def test_without_a_config_the_environment_gives_google_accounts_a_client(home: H
     source = ConfigSource(None, env=env_for(
         home, ANTIGRAVITY_OAUTH_CLIENT_ID="cid", ANTIGRAVITY_OAUTH_CLIENT_SECRET="cs"))
     config = source.load()
-    assert config.discover and [a.provider for a in config.accounts] == ["antigravity"]
-    client = config.accounts[0].oauth_client
-    assert client is not None and client.client_id == "cid"
-    assert client.client_secret is not None and client.client_secret.reveal() == "cs"
+    (google,) = [a for a in config.accounts if a.provider == "antigravity"]
+    assert config.discover and google.oauth_client is not None
+    assert google.oauth_client.client_id == "cid"
+    assert google.oauth_client.client_secret is not None
+    assert google.oauth_client.client_secret.reveal() == "cs"
+    # Claude's tokens are never refreshed: no client, where this build serves Claude.
+    assert all(a.oauth_client is None for a in config.accounts if a is not google)
 
 
 def test_nothing_found_is_an_empty_config_not_an_error(home: Home) -> None:

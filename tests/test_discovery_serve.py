@@ -213,10 +213,17 @@ def _place_in_home(path: Path, home: Home) -> Path:
     raise AssertionError(f"no location reads {path.name}")
 
 
-def _other_providers() -> list[str]:
-    """Providers this build registers and the simulator simulates, with a file style."""
-    return [p for p in REGISTRY if p != "antigravity" and p in UPSTREAMS
-            and "file" in UPSTREAMS[p].credential_styles]
+# The simulator's credential styles that write a file in another tool's format: the
+# CLI's own, and CLIProxyAPI's.
+FILE_STYLES = ("file", "cliproxyapi")
+
+
+def _other_accounts() -> list[SimAccount]:
+    """An account per file style of each provider this build registers and the
+    simulator simulates, beside Antigravity (whose formats are written above)."""
+    return [SimAccount(f"{p}-{style}", provider=p, credential_style=style, drain_per_hour=0.0)
+            for p in REGISTRY if p != "antigravity" and p in UPSTREAMS
+            for style in FILE_STYLES if style in UPSTREAMS[p].credential_styles]
 
 
 @pytest.fixture
@@ -225,8 +232,7 @@ def sim() -> Iterator[Simulator]:
         "ag-cliproxy", "ag-manager", "ag-agy", "ag-opencode", "ag-both", "ag-late")]
     accounts[0].credential_style = "file"
     accounts[4].credential_style = "file"
-    accounts += [SimAccount(f"{p}-file", provider=p, credential_style="file",
-                            drain_per_hour=0.0) for p in _other_providers()]
+    accounts += _other_accounts()
     s = Simulator(accounts).start()
     yield s
     s.stop()
@@ -236,11 +242,12 @@ def test_the_written_config_serves_every_account_against_the_simulator(
     sim: Simulator, home: Home, tmp_path: Path,
 ) -> None:
     by_file = _write_antigravity_files(sim, home)
+    others = {a.name for a in _other_accounts()}
     tuning: dict[str, dict[str, Any]] = {}  # sim account -> its endpoints, client, ...
     for entry in _sim_entries(sim, tmp_path / "staging"):
         name = entry["name"]
         tuning[name] = _pointing_at(sim, entry)
-        if name.endswith("-file"):  # another provider's file, as its tool writes it
+        if name in others:  # another provider's file, as its tool writes it
             by_file[str(_place_in_home(Path(entry["credentials"]["file"]), home))] = name
     before = home.snapshot()
     written = tmp_path / "written.yml"
@@ -255,9 +262,9 @@ def test_the_written_config_serves_every_account_against_the_simulator(
         sim_name = by_file[account["credentials"]["file"]]
         served[account["name"]] = sim_name
         account.update(tuning[sim_name])
+    # ag-both once, though two tools hold it.
     assert sorted(served.values()) == sorted(
-        ["ag-cliproxy", "ag-manager", "ag-agy", "ag-opencode", "ag-both"]
-        + [f"{p}-file" for p in _other_providers()])  # ag-both once, from two tools
+        ["ag-cliproxy", "ag-manager", "ag-agy", "ag-opencode", "ag-both", *others])
     proc = start_exporter(write_config(tmp_path, config, "tuned.yml"))
     try:
         text = proc.get("/metrics").text
