@@ -101,7 +101,7 @@ def test_every_supported_format_is_found_once(home: Home) -> None:
     # The token state: current, or refresh-only, and who renews what.
     assert {a.token for a in report.served} == {
         "current", "refresh token only: needs an oauth_client"}
-    # The only other files: a disabled account, two duplicates, another provider's file.
+    # The only other files: a disabled account, two copies, another provider's file.
     disabled = [a for a in report.accounts if not a.served]
     assert [(a.shown, a.why_not) for a in disabled] == [
         (disabled[0].shown, "disabled in Antigravity-Manager")]
