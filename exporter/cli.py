@@ -1,4 +1,4 @@
-"""Argument parsing and subcommands: serve (default), demo, quota, check-config."""
+"""Argument parsing and subcommands: serve (default), demo, quota, check-config, discover."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import yaml
 
 from exporter import __version__, logs
 from exporter.config import Config, ConfigError, load_config
+from exporter.discovery import RESCAN_INTERVAL, ConfigSource
 from exporter.fetch import FetchEngine
 from exporter.server.app import ExporterApp
 from exporter.server.httpd import READ_TIMEOUT, make_http_server, parse_listen_address, url_base
@@ -24,17 +25,22 @@ log = logging.getLogger("exporter")
 
 DEFAULT_LISTEN = ":10977"
 DEFAULT_CONFIG = "llm-quota-exporter.yml"
-COMMANDS = ("serve", "demo", "quota", "check-config")
+COMMANDS = ("serve", "demo", "quota", "check-config", "discover")
 EXIT_CONFIG = 2
 
 
 def _common(
-    parser: argparse.ArgumentParser, *, config: bool = True, log_level: str = "info"
+    parser: argparse.ArgumentParser, *, config: bool = True, log_level: str = "info",
+    discovered: bool = False,
 ) -> None:
+    """`discovered`: without --config.file and without ./llm-quota-exporter.yml, run on
+    the accounts other tools signed in (zero configuration)."""
     if config:
         parser.add_argument(
-            "--config.file", dest="config_file", default=DEFAULT_CONFIG, metavar="PATH",
-            help=f"YAML config file (default: {DEFAULT_CONFIG})",
+            "--config.file", dest="config_file", default=None if discovered else DEFAULT_CONFIG,
+            metavar="PATH",
+            help=f"YAML config file (default: {DEFAULT_CONFIG}"
+                 + (" if it exists, else the accounts `discover` finds)" if discovered else ")"),
         )
     parser.add_argument(
         "--log.level", dest="log_level", choices=logs.LEVELS, default=log_level,
@@ -69,6 +75,11 @@ def _web(parser: argparse.ArgumentParser) -> None:
         help=f"time a client has to send a whole request; idle connections are closed "
              f"after it (default: {READ_TIMEOUT:g}s)",
     )
+    # How often discovered accounts are looked for again; for tests, so not in --help.
+    parser.add_argument(
+        "--discovery.rescan-interval", dest="rescan_interval", type=_positive_duration,
+        default=RESCAN_INTERVAL, help=argparse.SUPPRESS,
+    )
 
 
 def _positive_duration(text: str) -> float:
@@ -90,19 +101,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = sub.add_parser("serve", help="serve /metrics for the configured accounts (default)")
-    _common(serve)
+    _common(serve, discovered=True)
     _web(serve)
     demo = sub.add_parser("demo", help="serve simulated demo accounts; no accounts needed")
     _common(demo, config=False)
     _web(demo)
     quota = sub.add_parser("quota", help="print the quota table in a terminal")
     # The table already shows failed accounts; per-account warnings would repeat it.
-    _common(quota, log_level="error")
+    _common(quota, log_level="error", discovered=True)
     from exporter.quota_cmd import add_quota_arguments
 
     add_quota_arguments(quota)
     check = sub.add_parser("check-config", help="validate the config file and exit")
     _common(check)
+    discover = sub.add_parser(
+        "discover", help="list the accounts other tools signed in on this machine")
+    _common(discover, config=False, log_level="warn")
+    from exporter.discover_cmd import add_discover_arguments
+
+    add_discover_arguments(discover)
     return parser
 
 
@@ -121,36 +138,76 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_config(args.config_file)
     if args.command == "demo":
         return run_demo(args)
-    config = _load_or_report(args.config_file)
+    if args.command == "discover":
+        from exporter.discover_cmd import run_discover
+
+        return run_discover(args)
+    source = config_source(args.config_file)
+    config = _load_or_report(source)
     if config is None:
         return EXIT_CONFIG
     if args.command == "quota":
-        from exporter.quota_cmd import run_quota
-
-        engine = FetchEngine(config)
-        try:
-            return run_quota(args, engine)
-        finally:
-            engine.close()
-    return serve(args, config)
+        return _quota(args, source, config)
+    return serve(args, config, source=source)
 
 
-def _load_or_report(path: str) -> Config | None:
+def config_source(config_file: str | None) -> ConfigSource:
+    """--config.file, else ./llm-quota-exporter.yml when it exists, else discovery."""
+    if config_file is None and Path(DEFAULT_CONFIG).exists():
+        config_file = DEFAULT_CONFIG
+    return ConfigSource(config_file)
+
+
+def _load_or_report(source: ConfigSource) -> Config | None:
     try:
-        return load_config(path)
+        return source.load()
     except ConfigError as exc:
-        print(f"error: invalid config {path}:", file=sys.stderr)
-        for line in exc.lines():
-            print(f"  {line}", file=sys.stderr)
+        _report(source.config_file, exc)
         return None
 
 
+def _report(path: object, exc: ConfigError) -> None:
+    print(f"error: invalid config {path}:", file=sys.stderr)
+    for line in exc.lines():
+        print(f"  {line}", file=sys.stderr)
+
+
+def _quota(args: argparse.Namespace, source: ConfigSource, config: Config) -> int:
+    from exporter.discovery.render import looked, not_served, nothing_found
+    from exporter.quota_cmd import EXIT_USAGE, run_quota
+
+    report = source.report
+    if source.config_file is None and report is not None:
+        if not config.accounts:
+            print(f"No config file ({DEFAULT_CONFIG} here, or --config.file). Looked for "
+                  "accounts in:", *looked(report), nothing_found(report), sep="\n",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        if args.output == "table":
+            print(f"No config file: the {len(report.served)} account(s) found on this "
+                  "machine (llm-quota-exporter discover explains):", file=sys.stderr)
+            for found in report.served:
+                print(f"  {found.name}  {found.shown}", file=sys.stderr)
+            for line in not_served(report):
+                print(f"  not served: {line}", file=sys.stderr)
+    engine = FetchEngine(config)
+    try:
+        return run_quota(args, engine)
+    finally:
+        engine.close()
+
+
 def check_config(path: str) -> int:
-    config = _load_or_report(path)
-    if config is None:
+    # The file only: which accounts discovery would add is `discover`'s to say.
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        _report(path, exc)
         return EXIT_CONFIG
     names = ", ".join(a.name for a in config.accounts)
-    print(f"{path}: OK, {len(config.accounts)} account(s): {names}")
+    print(f"{path}: OK, {len(config.accounts)} account(s)" + (f": {names}" if names else "")
+          + ("; discover: true adds the accounts found on this machine "
+             "(llm-quota-exporter discover lists them)" if config.discover else ""))
     return 0
 
 
@@ -166,6 +223,7 @@ def _listen_address_ok(address: str) -> bool:
 def serve(
     args: argparse.Namespace, config: Config, *, demo: bool = False,
     banner: Callable[[tuple[str, int], str], str] | None = None,
+    source: ConfigSource | None = None,
 ) -> int:
     """Serve until SIGTERM or SIGINT; `banner(bound address, URL that reaches it)` is
     printed once listening."""
@@ -181,11 +239,11 @@ def serve(
                 print(f"  {line}", file=sys.stderr)
             return EXIT_CONFIG
     engine = FetchEngine(config)
-    config_file: str | None = getattr(args, "config_file", None)
-    reloader = Reloader(config_file, engine) if config_file and not demo else None
+    reloader = Reloader(source, engine) if source is not None and not demo else None
     app = ExporterApp(
         engine, telemetry_path=args.telemetry_path, demo=demo, reloader=reloader,
         lifecycle=args.enable_lifecycle,
+        discovery=None if source is None else (lambda: source.report),
     )
     try:
         server = make_http_server(app, args.listen_address, web, read_timeout=args.read_timeout)
@@ -193,7 +251,8 @@ def serve(
         print(f"error: cannot listen on {args.listen_address}: {exc.strerror}", file=sys.stderr)
         engine.close()
         return 1
-    loop = MainLoop(reloader)
+    loop = MainLoop(reloader, tick=None if reloader is None else reloader.rescan,
+                    tick_interval=getattr(args, "rescan_interval", RESCAN_INTERVAL))
     loop.install()
     host, port = server.address
     log.info(

@@ -31,7 +31,8 @@ class ExporterProcess:
     text in memory and deletes the file.
     """
 
-    def __init__(self, args: Sequence[str], env: dict[str, str] | None = None) -> None:
+    def __init__(self, args: Sequence[str], env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> None:
         self._log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by stop()
             prefix="exporter-", suffix=".log", delete=False
         )
@@ -43,7 +44,7 @@ class ExporterProcess:
             stdout=subprocess.PIPE,
             stderr=self._log_file,
             env=full_env,
-            cwd=str(REPO),
+            cwd=str(cwd or REPO),
             text=True,
         )
         self.stdout_lines: list[str] = []

@@ -421,7 +421,8 @@ def test_unknown_key_is_refused_with_its_path_and_the_allowed_keys(tmp_path: Pat
     problems = dict(parse_problems(data, tmp_path))
     assert problems.keys() == {"extra", "accounts[0].oauth_client.secret"}
     assert problems["extra"] == (
-        "unknown key; expected one of concurrency, refresh_interval, defaults, accounts")
+        "unknown key; expected one of concurrency, refresh_interval, discover, defaults, "
+        "accounts")
     assert (
         "client_id, client_secret, client_secret_file"
         in problems["accounts[0].oauth_client.secret"]

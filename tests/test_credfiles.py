@@ -48,7 +48,7 @@ def test_cliproxyapi_claude_file() -> None:
     creds = parse_claude(json.dumps(doc), P)
     assert (creds.tool, creds.access_token) == ("cliproxyapi", "sk-ant-oat01-x")
     assert creds.expires_at == parse_rfc3339("2026-12-01T10:00:00Z")
-    assert creds.identity == "alice@example.com"
+    assert creds.identity == "alice@example.com|0f0e"
 
 
 def test_codex_file_reads_account_expiry_and_plan_from_the_tokens() -> None:
@@ -67,6 +67,16 @@ def test_codex_shared_example_file() -> None:
     creds = parse_codex(fixture("codex.auth.json"), P)
     assert creds.account_id == "00000000-0000-4000-8000-000000000000"
     assert creds.access_token == "eyJEXAMPLE.access.token" and creds.expires_at is None
+
+
+def test_one_email_in_two_chatgpt_workspaces_is_two_accounts() -> None:
+    def codex(account: str) -> CredentialFile:
+        return parse_codex(json.dumps({"type": "codex", "access_token": "at",
+                                       "email": "Bob@example.com", "account_id": account}), P)
+
+    assert codex("team-1").identity == "bob@example.com|team-1"
+    assert codex("team-1").identity != codex("personal").identity
+    assert parse_copilot(fixture("copilot.apps.json"), P).identity == "example-user"
 
 
 def test_codex_account_id_falls_back_to_the_token_claim() -> None:

@@ -3,6 +3,7 @@ in a real exporter)."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import exporter.server.lifecycle as lifecycle
+import exporter.discovery.source as source_module
 from exporter.config import AccountConfig, Config, Credentials, Secret
 from exporter.fetch import FetchEngine
 from exporter.server.lifecycle import MainLoop, Reloader
@@ -32,7 +33,7 @@ def test_reloads_never_overlap(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     count_lock = threading.Lock()
     first_inside, release = threading.Event(), threading.Event()
 
-    def slow_load(path: str) -> Config:
+    def slow_load(path: str, env: object = None) -> Config:
         with count_lock:
             active[0] += 1
             most[0] = max(most[0], active[0])
@@ -42,7 +43,7 @@ def test_reloads_never_overlap(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
             active[0] -= 1
         return next(configs)
 
-    monkeypatch.setattr(lifecycle, "load_config", slow_load)
+    monkeypatch.setattr(source_module, "load_config", slow_load)
     engine = FetchEngine(_config("initial"))
     reloader = Reloader(tmp_path / "config.yml", engine)
     answers: list[str] = []
@@ -112,3 +113,25 @@ def test_without_a_reloader_sighup_stops_the_loop(restore_signals: None) -> None
     started = time.monotonic()
     loop.run()
     assert time.monotonic() - started < 5
+
+
+def test_the_periodic_tick_runs_on_time_and_a_failing_one_does_not_stop_the_loop(
+    restore_signals: None, caplog: pytest.LogCaptureFixture,
+) -> None:
+    ticks: list[float] = []
+
+    def tick() -> None:
+        ticks.append(time.monotonic())
+        if len(ticks) == 1:
+            raise RuntimeError("a bug in a re-scan")
+        if len(ticks) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    loop = MainLoop(lambda: "ok", tick=tick, tick_interval=0.3)
+    loop.install()
+    started = time.monotonic()
+    loop.run()
+    assert len(ticks) == 3
+    assert ticks[0] - started >= 0.3  # not at start: the first load just looked
+    assert all(b - a >= 0.3 for a, b in itertools.pairwise(ticks))
+    assert "periodic re-scan failed" in caplog.text

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import requests
 
-from exporter.auth.borrowed import BorrowedFile, parse_borrowed
+from exporter.auth.borrowed import BorrowedFile, borrowed_accounts, parse_borrowed
 from exporter.auth.credfile import CredentialFile
 from exporter.auth.tokens import (
     ASSUMED_TOKEN_LIFETIME,
@@ -31,7 +31,7 @@ from exporter.config import AccountConfig
 __all__ = [
     "ASSUMED_TOKEN_LIFETIME", "EXPIRY_MARGIN", "BorrowedFile", "CredentialFile",
     "CredentialHints", "DeadRefreshToken", "OAuthRefresher", "RefreshingToken", "StaticToken",
-    "TokenSource", "parse_borrowed", "token_source_for",
+    "TokenSource", "borrowed_accounts", "parse_borrowed", "token_source_for",
 ]
 
 

@@ -63,7 +63,10 @@ def _opencode(doc: dict[str, Any], path: Path, user: str | None) -> CredentialFi
             f"credentials file {path} holds {len(accounts)} accounts; set credentials.user "
             "to the email of the one this account is",
         )
-    acc = accounts[0]
+    return _opencode_account(accounts[0])
+
+
+def _opencode_account(acc: dict[str, Any]) -> CredentialFile:
     return CredentialFile(
         tool="opencode", provider="antigravity",
         access_token=text(acc.get("accessToken")), refresh_token=text(acc.get("refreshToken")),
@@ -88,6 +91,11 @@ def parse_borrowed(text_: str, path: Path, user: str | None = None) -> Credentia
     doc = load_object(text_, path)
     if isinstance(doc.get("accounts"), list):
         return _opencode(doc, path, user)
+    return _single(doc)
+
+
+def _single(doc: dict[str, Any]) -> CredentialFile:
+    """Every Google format but opencode's: one account per file."""
     nested = doc.get("token")
     tok: dict[str, Any] = nested if isinstance(nested, dict) else doc
     id_token = text(tok.get("id_token")) or text(doc.get("id_token"))
@@ -113,6 +121,15 @@ def parse_borrowed(text_: str, path: Path, user: str | None = None) -> Credentia
         client_secret=text(tok.get("client_secret")),
         disabled=doc.get("disabled") is True,
     )
+
+
+def borrowed_accounts(text_: str, path: Path) -> list[CredentialFile]:
+    """Every account a Google auth file holds, in file order: one, or each of an
+    opencode file's (whose email is then what `credentials.user` picks it by)."""
+    doc = load_object(text_, path)
+    if isinstance(doc.get("accounts"), list):
+        return [_opencode_account(a) for a in doc["accounts"] if isinstance(a, dict)]
+    return [_single(doc)]
 
 
 class BorrowedFile:
@@ -192,11 +209,16 @@ class BorrowedFile:
     ) -> str:
         client = self._oauth_client(creds)
         if not creds.refresh_token or client is None:
+            # Without a client the owning tool is the only one that can renew it;
+            # with a refresh token, an oauth_client lets the exporter do it in memory.
+            fix = ("let the tool that owns the file refresh it" if not creds.refresh_token
+                   else "let the tool that owns the file refresh it, or give this account "
+                        "an oauth_client (README: Zero configuration)")
             missing = "refresh token" if not creds.refresh_token else "oauth_client"
             raise FetchError(
                 Reason.AUTH,
                 f"access token in {self._file.path} is expired or rejected and there is no "
-                f"{missing} to refresh it; let the tool that owns the file refresh it",
+                f"{missing} to refresh it; {fix}",
             )
         if self._own is None:
             refresher = OAuthRefresher(self._session, client, self._token_url, self._clock)

@@ -39,9 +39,11 @@ class CredentialFile:
 
     @property
     def identity(self) -> str | None:
-        """What says two files hold the same account (never shown): email, else id."""
-        value = self.email or self.account_id
-        return value.strip().lower() if value else None
+        """What says two files hold the same account (never shown): the email and the
+        account id, either when only one is known. Both when both: one email can sign in
+        to several ChatGPT workspaces, each with its own limits."""
+        parts = [v.strip().lower() for v in (self.email, self.account_id) if v and v.strip()]
+        return "|".join(parts) or None
 
 
 def load_object(text: str, path: Path, what: str = "credentials file") -> dict[str, Any]:

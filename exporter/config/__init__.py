@@ -7,6 +7,7 @@ from exporter.config.loader import (
     SHARED_KEYS,
     TOP_KEYS,
     load_config,
+    parse_account,
     parse_config,
 )
 from exporter.config.model import (
@@ -24,5 +25,5 @@ __all__ = [
     "ACCOUNT_KEYS", "CREDENTIAL_KEYS", "OAUTH_CLIENT_KEYS", "PROVIDERS", "SHARED_KEYS",
     "TOP_KEYS",
     "AccountConfig", "Config", "ConfigError", "CredentialKind", "Credentials", "OAuthClient",
-    "Secret", "load_config", "parse_config",
+    "Secret", "load_config", "parse_account", "parse_config",
 ]

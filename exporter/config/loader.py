@@ -47,7 +47,7 @@ SHARED_KEYS = (
     "expose_project",
 )
 ACCOUNT_KEYS = ("name", "provider", "credentials", "project", *SHARED_KEYS)
-TOP_KEYS = ("concurrency", "refresh_interval", "defaults", "accounts")
+TOP_KEYS = ("concurrency", "refresh_interval", "discover", "defaults", "accounts")
 CREDENTIAL_KEYS: tuple[CredentialKind, ...] = (
     "file",
     "access_token",
@@ -120,6 +120,28 @@ def parse_config(
     return config
 
 
+def parse_account(
+    entry: Mapping[str, object], *, config: Config, env: Mapping[str, str]
+) -> AccountConfig:
+    """An account not written in the config file (one `discover` found), checked as a
+    written one is, with the config's `defaults` applied.
+
+    Raises ConfigError; its key paths start with the account's name
+    (`antigravity-1a2b3c4d.credentials.file`), or `defaults` for a default that does
+    not fit this account's provider.
+    """
+    base_dir = config.path.parent if config.path is not None else Path.cwd()
+    parser = _Parser(env, base_dir)
+    raw_defaults = dict(config.raw_defaults)
+    parser.raw_defaults = raw_defaults
+    defaults = parser.shared(raw_defaults, "defaults")
+    label = str(entry.get("name") or "discovered account")
+    account = parser.account(dict(entry), label, defaults, raw_defaults, {})
+    if parser.problems or account is None:
+        raise ConfigError(parser.problems or [(label, "invalid account")])
+    return account
+
+
 def _yaml_problem(source: Path, exc: yaml.YAMLError) -> str:
     if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
         return f"{source}: YAML syntax error"
@@ -180,6 +202,9 @@ class _Parser:
         top = self.mapping(data, "", TOP_KEYS) or {}
         concurrency = self.field(top, "", "concurrency", self.positive_int)
         refresh_interval = self.field(top, "", "refresh_interval", self.duration)
+        # `discover: true` adds the accounts other tools signed in; then a config
+        # may list none of its own (only defaults for the discovered ones).
+        discover = self.field(top, "", "discover", self.boolean) is True
         raw_defaults: dict[object, object] = {}
         # `defaults:` with every child commented out parses as null: treat it as empty.
         if top.get("defaults") is not None:
@@ -188,11 +213,16 @@ class _Parser:
         defaults = self.shared(raw_defaults, "defaults")
         raw_accounts = top.get("accounts")
         if "accounts" not in top:
-            self.problem("accounts", "required key is missing; list at least one account")
+            if not discover:
+                self.problem("accounts", "required key is missing; list at least one account "
+                                         "(or set discover: true)")
+        elif raw_accounts is None and discover:
+            pass  # `accounts:` with every entry commented out
         elif not isinstance(raw_accounts, list):
             self.problem("accounts", f"expected a list of accounts, got {_type_name(raw_accounts)}")
-        elif not raw_accounts:
-            self.problem("accounts", "no accounts configured; list at least one")
+        elif not raw_accounts and not discover:
+            self.problem("accounts", "no accounts configured; list at least one "
+                                     "(or set discover: true)")
         seen: dict[str, str] = {}
         accounts = [
             self.account(raw, f"accounts[{i}]", defaults, raw_defaults, seen)
@@ -207,6 +237,8 @@ class _Parser:
                 Config.refresh_interval if refresh_interval is None else refresh_interval
             ),
             path=source,
+            discover=discover,
+            raw_defaults=raw_defaults,
         )
 
     def account(

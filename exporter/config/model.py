@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -109,6 +110,11 @@ class Config:
     refresh_interval: float = 30.0
     path: Path | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    discover: bool = False  # also serve the accounts other tools signed in on this machine
+    # `defaults` as written (before ${VAR} expansion), applied to discovered accounts;
+    # kept out of repr and comparisons: it may hold an inline client secret.
+    raw_defaults: Mapping[object, object] = field(
+        default_factory=dict, repr=False, compare=False)
 
 
 class ConfigError(Exception):

@@ -27,6 +27,7 @@ from urllib.parse import parse_qs
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from exporter.collector import registry_for
+from exporter.discovery import Report
 from exporter.fetch import FetchEngine
 from exporter.server.api import (
     VIEW_MAX_AGE,
@@ -87,6 +88,7 @@ class ExporterApp:
         reloader: Callable[[], str] | None = None,
         lifecycle: bool = False,
         clock: Callable[[], float] = time.time,
+        discovery: Callable[[], Report | None] | None = None,
     ) -> None:
         self.engine = engine
         self.telemetry_path = telemetry_path
@@ -94,6 +96,7 @@ class ExporterApp:
         self.reloader = reloader
         self.lifecycle = lifecycle  # --web.enable-lifecycle: POST /-/reload allowed
         self.ready = True
+        self.discovery = discovery  # the last discovery report, when serving discovered accounts
         self.limiter = RefreshLimiter(lambda: engine.config.refresh_interval, clock=clock)
         self._clock = clock
 
@@ -173,7 +176,8 @@ class ExporterApp:
     def landing(self) -> Response:
         snapshot = self.engine.collect(max_age=VIEW_MAX_AGE)
         html = render_page(
-            snapshot, telemetry_path=self.telemetry_path, now=self._clock(), demo=self.demo
+            snapshot, telemetry_path=self.telemetry_path, now=self._clock(), demo=self.demo,
+            discovery=self.discovery() if self.discovery is not None else None,
         )
         return Response(200, [("Content-Type", "text/html; charset=utf-8")], html.encode("utf-8"))
 

@@ -8,8 +8,10 @@ comes from config or upstream goes through `html.escape`.
 from __future__ import annotations
 
 from html import escape
+from typing import TYPE_CHECKING
 
 from exporter import __version__
+from exporter.discovery.render import not_served
 from exporter.snapshot import AccountSnapshot, Snapshot
 from exporter.timefmt import rfc3339
 from exporter.views import (
@@ -25,6 +27,9 @@ from exporter.views import (
     reset_text,
     tier_text,
 )
+
+if TYPE_CHECKING:
+    from exporter.discovery import Report
 
 DEMO_BANNER = "DEMO DATA (simulated upstream)"
 
@@ -93,9 +98,11 @@ footer { color: var(--muted); font-size: .85rem; margin-top: 1rem; }
 
 
 def render_page(
-    snapshot: Snapshot, *, telemetry_path: str = "/metrics", now: float, demo: bool = False
+    snapshot: Snapshot, *, telemetry_path: str = "/metrics", now: float, demo: bool = False,
+    discovery: Report | None = None,
 ) -> str:
-    """The whole landing page as a string; `now` drives the reset countdowns."""
+    """The whole landing page as a string; `now` drives the reset countdowns.
+    `discovery`: when serving discovered accounts, the files used and places looked."""
     links = [
         (telemetry_path, "Metrics"),
         ("/api/v1/quota", "JSON API"),
@@ -105,8 +112,12 @@ def render_page(
     banner = f'<p class="demo" role="status">{escape(DEMO_BANNER)}</p>\n' if demo else ""
     if snapshot.accounts:
         body = "\n".join(_account_section(a, now=now) for a in snapshot.accounts)
+    elif discovery is not None:
+        body = '<p class="note">No accounts yet: see Discovered accounts below.</p>'
     else:
         body = '<p class="note">No accounts configured.</p>'
+    if discovery is not None:
+        body += "\n" + _discovery_section(discovery)
     title = "LLM quota exporter" + (" (demo)" if demo else "")
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -213,3 +224,43 @@ def _row(row: QuotaRow, *, now: float) -> str:
         f'<td class="pct">{escape(pct)}</td>'
         f'<td class="reset">{reset}</td></tr>'
     )
+
+
+def _discovery_section(report: Report) -> str:
+    """The accounts found on this machine: files used, files left out and why, places
+    looked. Paths are as `Report` holds them: `~/...`, emails masked."""
+    served = report.served
+    parts = ['<section class="discovery">', "<h2>Discovered accounts</h2>"]
+    if served:
+        parts.append('<p class="meta">Found on this machine; their files are only read, '
+                     "never written.</p>")
+        rows = "".join(
+            f"<tr><td>{escape(a.name)}</td><td>{escape(a.provider)}</td>"
+            f"<td>{escape(a.tool)}</td><td class=\"name\">{escape(a.shown)}</td>"
+            f"<td>{escape(a.token)}</td></tr>"
+            for a in served)
+        parts.append('<table><tr><th scope="col">Account</th><th scope="col">Provider</th>'
+                     '<th scope="col">From</th><th scope="col">File</th>'
+                     f'<th scope="col">Token</th></tr>{rows}</table>')
+    else:
+        tools = "".join(f"<li>{escape(tool)}: <code>{escape(how)}</code></li>"
+                        for tool, how in report.sign_in)
+        parts.append('<p class="error">No accounts found yet. Sign in with one of these '
+                     f"tools; this page shows the account within a minute:</p><ul>{tools}</ul>"
+                     '<p class="note">Or write a config file and start the exporter with '
+                     "<code>--config.file</code>.</p>")
+    left = not_served(report)
+    if left:
+        items = "".join(f"<li>{escape(line)}</li>" for line in left)
+        parts.append(f'<p class="note">Not served:</p><ul class="note">{items}</ul>')
+    looked = "".join(
+        f"<tr><td>{escape(lk.tool)}</td><td class=\"name\">{escape(lk.shown)}</td>"
+        f"<td>{escape(lk.how)}</td><td>{escape(lk.result or 'found')}</td></tr>"
+        for lk in report.looked)
+    parts.append(f'<details{"" if served else " open"}><summary>Places looked '
+                 f"({len(report.looked)})</summary><table>{looked}</table></details>")
+    parts.append('<p class="note">Looked for again every minute. '
+                 "<code>llm-quota-exporter discover --write-config FILE</code> writes these "
+                 "accounts to a config you can edit.</p>")
+    parts.append("</section>")
+    return "\n".join(parts)
