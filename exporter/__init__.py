@@ -1,3 +1,3 @@
 """llm-quota-exporter: Prometheus exporter for LLM subscription quotas."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
