@@ -6,18 +6,16 @@ already-parsed document. Both raise ConfigError listing every problem found.
 
 from __future__ import annotations
 
-import difflib
-import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any
 
 import yaml
 
+from exporter.config.checks import Checks, Parse, join, quote, reason, type_name
 from exporter.config.model import (
     PROVIDERS,
     AccountConfig,
@@ -29,8 +27,6 @@ from exporter.config.model import (
     Secret,
 )
 from exporter.providers import REGISTRY
-from exporter.redact import mask_emails
-from exporter.timefmt import parse_duration
 
 # Keys an account may inherit from `defaults` (name, provider, credentials and project may not).
 SHARED_KEYS = (
@@ -63,22 +59,6 @@ _NAME_RE = re.compile(r"[A-Za-z0-9_.@-]+")
 _HEADER_RE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
 # Headers the exporter sets itself: a config must not replace the token or the body type.
 _RESERVED_HEADERS = {"authorization", "content-type", "content-length", "host", "user-agent"}
-_VAR_RE = re.compile(r"\$\$\{|\$\{([^}]*)(\}?)")
-_VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# A token file is a few KiB at most; the cap keeps a mistaken /dev/zero from eating memory.
-_MAX_SECRET_BYTES = 64 * 1024
-_TYPE_NAMES: dict[type, str] = {
-    dict: "a mapping",
-    list: "a list",
-    str: "a string",
-    bool: "a boolean",
-    int: "an integer",
-    float: "a number",
-    type(None): "null",
-}
-
-_T = TypeVar("_T")
-_Parse = Callable[[object, str], _T | None]
 
 
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
@@ -90,7 +70,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     try:
         text = source.read_text(encoding="utf-8")
     except (OSError, ValueError) as exc:
-        raise ConfigError([("", f"cannot read {source}: {_reason(exc)}")]) from None
+        raise ConfigError([("", f"cannot read {source}: {reason(exc)}")]) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -153,42 +133,15 @@ def _yaml_problem(source: Path, exc: yaml.YAMLError) -> str:
     )
 
 
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
-
-
-def _join(path: str, key: object) -> str:
-    return f"{path}.{key}" if path else str(key)
-
-
-def _type_name(value: object) -> str:
-    return _TYPE_NAMES.get(type(value), type(value).__name__)
-
-
-def _quote(raw: object) -> str:
-    """Quote what the user wrote, before `${VAR}` expansion, so env values never leak."""
-    if not isinstance(raw, str):
-        return repr(raw)
-    shown = '"' + raw.replace('"', '\\"') + '"'
-    return shown + " (after ${...} expansion)" if "${" in raw else shown
-
-
-class _Parser:
+class _Parser(Checks):
     """Walks the document once, collecting every problem instead of stopping at the first.
 
     Each check returns the typed value, or None after recording why.
     """
 
     def __init__(self, env: Mapping[str, str], base_dir: Path) -> None:
-        self.env = env
-        self.base_dir = base_dir
-        self.problems: list[tuple[str, str]] = []
+        super().__init__(env, base_dir)
         self.raw_defaults: dict[object, object] = {}
-
-    def problem(self, path: str, message: str) -> None:
-        self.problems.append((path, message))
 
     # -- structure ---------------------------------------------------------
 
@@ -197,7 +150,7 @@ class _Parser:
             self.problem("", "the config is empty; it needs an `accounts` list")
             return None
         if not isinstance(data, dict):
-            self.problem("", f"the top level must be a mapping, got {_type_name(data)}")
+            self.problem("", f"the top level must be a mapping, got {type_name(data)}")
             return None
         top = self.mapping(data, "", TOP_KEYS) or {}
         concurrency = self.field(top, "", "concurrency", self.positive_int)
@@ -219,7 +172,7 @@ class _Parser:
         elif raw_accounts is None and discover:
             pass  # `accounts:` with every entry commented out
         elif not isinstance(raw_accounts, list):
-            self.problem("accounts", f"expected a list of accounts, got {_type_name(raw_accounts)}")
+            self.problem("accounts", f"expected a list of accounts, got {type_name(raw_accounts)}")
         elif not raw_accounts and not discover:
             self.problem("accounts", "no accounts configured; list at least one "
                                      "(or set discover: true)")
@@ -253,7 +206,7 @@ class _Parser:
         if m is None:
             return None
         name = self.field(m, path, "name", self.text, required=True)
-        name_path, shown = _join(path, "name"), _quote(m.get("name"))
+        name_path, shown = join(path, "name"), quote(m.get("name"))
         if name is not None and not _NAME_RE.fullmatch(name):
             self.problem(name_path, f"{shown} is not a valid name; use A-Z a-z 0-9 _ . @ -")
             name = None
@@ -266,8 +219,8 @@ class _Parser:
         if provider is not None and provider not in PROVIDERS:
             expected = ", ".join(PROVIDERS)
             self.problem(
-                _join(path, "provider"),
-                f"unknown provider {_quote(m['provider'])}; expected one of {expected}",
+                join(path, "provider"),
+                f"unknown provider {quote(m['provider'])}; expected one of {expected}",
             )
             provider = None
         credentials = self.field(m, path, "credentials", self.credentials, required=True)
@@ -285,7 +238,7 @@ class _Parser:
             and "oauth_client" not in raw_defaults
         ):
             self.problem(
-                _join(path, "oauth_client"),
+                join(path, "oauth_client"),
                 f"{credentials.kind} needs an oauth_client (here or in defaults) to refresh with",
             )
             return None
@@ -308,7 +261,7 @@ class _Parser:
         if credentials.kind not in spec.credential_kinds:
             accepted = ", ".join(spec.credential_kinds)
             self.problem(
-                _join(_join(path, "credentials"), credentials.kind),
+                join(join(path, "credentials"), credentials.kind),
                 f"provider {provider} does not accept {credentials.kind}; use one of {accepted}",
             )
             ok = False
@@ -318,8 +271,8 @@ class _Parser:
         for i, item in enumerate(items if isinstance(items, list) else []):
             if isinstance(item, str) and self.expand(item, "") not in spec.sources:
                 self.problem(
-                    f"{_join(where, 'sources')}[{i}]",
-                    f"unknown source {_quote(item)} for provider {provider}; "
+                    f"{join(where, 'sources')}[{i}]",
+                    f"unknown source {quote(item)} for provider {provider}; "
                     f"expected one of {', '.join(spec.sources)}",
                 )
                 ok = False
@@ -327,7 +280,7 @@ class _Parser:
 
     def shared(self, m: dict[object, object], path: str) -> dict[str, Any]:
         """Typed values of the keys an account may inherit from `defaults`."""
-        parsers: dict[str, _Parse[object]] = {
+        parsers: dict[str, Parse[object]] = {
             "oauth_client": self.oauth_client,
             "endpoints": self.endpoints,
             "token_url": self.url,
@@ -349,7 +302,7 @@ class _Parser:
             return None
         user = self.field(m, path, "user", self.text)
         if "user" in m and "file" not in m:
-            self.problem(_join(path, "user"), "user only goes with file (it picks one of "
+            self.problem(join(path, "user"), "user only goes with file (it picks one of "
                                               "the accounts a credentials file holds)")
             return None
         given = [k for k in CREDENTIAL_KEYS if k in m]
@@ -358,7 +311,7 @@ class _Parser:
             self.problem(path, f"set exactly one of {', '.join(CREDENTIAL_KEYS)}; got {found}")
             return None
         kind = given[0]
-        key_path = _join(path, kind)
+        key_path = join(path, kind)
         if kind in ("access_token", "refresh_token"):
             secret = self.secret(m[kind], key_path)
             return None if secret is None else Credentials(kind=kind, secret=secret)
@@ -383,10 +336,10 @@ class _Parser:
             self.problem(path, "set client_secret or client_secret_file, not both")
             secret_ok = False
         elif "client_secret" in m:
-            secret = self.secret(m["client_secret"], _join(path, "client_secret"))
+            secret = self.secret(m["client_secret"], join(path, "client_secret"))
             secret_ok = secret is not None
         elif "client_secret_file" in m:
-            key_path = _join(path, "client_secret_file")
+            key_path = join(path, "client_secret_file")
             file_path = self.path(m["client_secret_file"], key_path)
             text = None if file_path is None else self.read_secret_file(file_path, key_path)
             secret = None if text is None else Secret(text)
@@ -407,7 +360,7 @@ class _Parser:
         names = [self.string(item, f"{path}[{i}]") for i, item in enumerate(items or [])]
         ok = items is not None and None not in names
         for i, name in enumerate(names):
-            shown = _quote((items or [])[i])
+            shown = quote((items or [])[i])
             if name is not None and name in names[:i]:
                 self.problem(f"{path}[{i}]", f"duplicate source {shown}")
                 ok = False
@@ -417,11 +370,11 @@ class _Parser:
         """A mapping of extra request headers, e.g. `{Editor-Version: vscode/1.107.0}`."""
         if not isinstance(value, dict) or not value:
             self.problem(path, f"expected a mapping of header names to values, got "
-                               f"{'an empty mapping' if value == {} else _type_name(value)}")
+                               f"{'an empty mapping' if value == {} else type_name(value)}")
             return None
         out: list[tuple[str, str]] = []
         for key, raw in value.items():
-            key_path = _join(path, key)
+            key_path = join(path, key)
             if not isinstance(key, str) or not _HEADER_RE.fullmatch(key):
                 self.problem(key_path, "not a valid header name")
                 continue
@@ -434,180 +387,3 @@ class _Parser:
             elif text is not None:
                 out.append((key, text))
         return tuple(out) if len(out) == len(value) else None
-
-    def field(
-        self,
-        m: dict[object, object],
-        path: str,
-        key: str,
-        parse: _Parse[_T],
-        required: bool = False,
-    ) -> _T | None:
-        key_path = _join(path, key)
-        if key in m:
-            return parse(m[key], key_path)
-        if required:
-            self.problem(key_path, "required key is missing")
-        return None
-
-    def mapping(
-        self, value: object, path: str, allowed: tuple[str, ...]
-    ) -> dict[object, object] | None:
-        if not isinstance(value, dict):
-            self.problem(path, f"expected a mapping, got {_type_name(value)}")
-            return None
-        for key in value:
-            if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1)
-                hint = f" (did you mean {close[0]}?)" if close else ""
-                expected = ", ".join(allowed)
-                self.problem(_join(path, key), f"unknown key{hint}; expected one of {expected}")
-        return value
-
-    def nonempty_list(self, value: object, path: str, what: str) -> list[object] | None:
-        if isinstance(value, list) and value:
-            return value
-        got = "an empty list" if isinstance(value, list) else _type_name(value)
-        self.problem(path, f"expected a non-empty list of {what}, got {got}")
-        return None
-
-    # -- scalars -----------------------------------------------------------
-
-    def string(self, value: object, path: str) -> str | None:
-        if not isinstance(value, str):
-            self.problem(path, f"expected a string, got {_type_name(value)}")
-            return None
-        return self.expand(value, path)
-
-    def text(self, value: object, path: str) -> str | None:
-        s = self.string(value, path)
-        if s is not None and not s.strip():
-            self.problem(path, "must not be empty")
-            return None
-        return s
-
-    def secret(self, value: object, path: str) -> Secret | None:
-        s = self.text(value, path)
-        return None if s is None else Secret(s.strip())
-
-    def expand(self, raw: str, path: str) -> str | None:
-        """`${VAR}` -> its value from env; `$${` -> a literal `${`."""
-        ok = True
-
-        def substitute(match: re.Match[str]) -> str:
-            nonlocal ok
-            name, closed = match.group(1), match.group(2)
-            if match.group(0) == "$${":
-                return "${"
-            if not closed:
-                self.problem(path, "unterminated ${ (write $${ for a literal ${)")
-            elif not _VAR_NAME_RE.fullmatch(name):
-                self.problem(path, "invalid ${...} reference: use letters, digits and _")
-            elif name not in self.env:
-                self.problem(path, f"environment variable {name} is not set")
-            else:
-                return self.env[name]
-            ok = False
-            return ""
-
-        expanded = _VAR_RE.sub(substitute, raw)
-        return expanded if ok else None
-
-    def boolean(self, value: object, path: str) -> bool | None:
-        if isinstance(value, bool):
-            return value
-        self.problem(path, f"expected true or false, got {_type_name(value)}")
-        return None
-
-    def positive_int(self, value: object, path: str) -> int | None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(path, f"expected an integer >= 1, got {_type_name(value)}")
-        elif value < 1:
-            self.problem(path, f"must be at least 1, got {value}")
-        else:
-            return value
-        return None
-
-    def duration(self, value: object, path: str) -> float | None:
-        """`30s`-style text, or a non-negative number of seconds."""
-        if isinstance(value, str):
-            text = self.expand(value, path)
-            if text is None:
-                return None
-            try:
-                seconds = parse_duration(text)
-            except ValueError:
-                self.problem(path, f"{_quote(value)} is not a duration (e.g. 500ms, 30s, 1h30m)")
-                return None
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            # float(10**400) overflows; such a value is as invalid as inf.
-            seconds = float(value) if abs(value) < 1e300 else math.inf
-        else:
-            self.problem(path, f"expected a duration such as 30s, got {_type_name(value)}")
-            return None
-        if not math.isfinite(seconds) or seconds < 0:
-            self.problem(path, f"{_quote(value)} must be a finite, non-negative duration")
-            return None
-        return seconds
-
-    def timeout(self, value: object, path: str) -> float | None:
-        seconds = self.duration(value, path)
-        if seconds == 0:
-            self.problem(path, f"{_quote(value)} must be greater than zero")
-            return None
-        return seconds
-
-    def url(self, value: object, path: str) -> str | None:
-        s = self.string(value, path)
-        if s is None:
-            return None
-        try:
-            parts = urlsplit(s)
-            ok = parts.scheme in ("http", "https") and bool(parts.netloc)
-        except ValueError:
-            ok = False
-        if not ok:
-            # The URL is not echoed: it may carry user:password.
-            self.problem(path, "expected an http:// or https:// URL with a host")
-            return None
-        return s
-
-    # -- files -------------------------------------------------------------
-
-    def path(self, value: object, path: str) -> Path | None:
-        s = self.text(value, path)
-        if s is None:
-            return None
-        p = Path(os.path.expanduser(s))
-        return p if p.is_absolute() else self.base_dir / p
-
-    def opens(self, file_path: Path, path: str) -> bool:
-        try:
-            with file_path.open("rb"):
-                return True
-        except (OSError, ValueError) as exc:
-            self.problem(path, f"cannot read {mask_emails(str(file_path))}: {_reason(exc)}")
-            return False
-
-    def read_secret_file(self, file_path: Path, path: str) -> str | None:
-        """The stripped contents, or None after reporting why not (never the contents)."""
-        shown = mask_emails(str(file_path))
-        try:
-            with file_path.open("rb") as f:
-                data = f.read(_MAX_SECRET_BYTES + 1)
-        except (OSError, ValueError) as exc:
-            self.problem(path, f"cannot read {shown}: {_reason(exc)}")
-            return None
-        try:
-            text = data.decode("utf-8").strip()
-        except UnicodeDecodeError:
-            text = None
-        if len(data) > _MAX_SECRET_BYTES:
-            self.problem(path, f"{shown} is over 64 KiB; expected just the secret")
-        elif text is None:
-            self.problem(path, f"cannot read {shown}: not UTF-8 text")
-        elif not text:
-            self.problem(path, f"{shown} is empty")
-        else:
-            return text
-        return None
