@@ -324,3 +324,22 @@ def test_limiter_rejects_negative_gap() -> None:
 def test_sample_times_are_rfc3339(engine: FakeEngine) -> None:
     doc = body(handle_quota("GET", {}, engine, None))
     assert doc["taken_at"] == {"unix": NOW, "rfc3339": "2026-11-28T18:50:00Z"}
+
+
+def test_the_landing_page_takes_the_same_filters_as_the_api(engine: FakeEngine) -> None:
+    from exporter.server.app import ExporterApp
+
+    app = ExporterApp(engine)  # type: ignore[arg-type]
+
+    def get(query: str) -> Response:
+        return app.route({"PATH_INFO": "/", "REQUEST_METHOD": "GET", "QUERY_STRING": query})
+
+    page = get("account=personal").body.decode()
+    assert "<h2>personal" in page and "<h2>work" not in page
+    assert engine.calls[-1] == {"timeout": None, "accounts": ["personal"], "force": False,
+                                "max_age": VIEW_MAX_AGE}
+    everything = get("").body.decode()
+    assert "<h2>work" in everything and "<h2>team-ci" in everything
+    unknown = get("account=nobody")
+    assert unknown.status == 404 and b"unknown account 'nobody'" in unknown.body
+    assert get("acount=work").status == 400

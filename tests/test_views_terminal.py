@@ -280,3 +280,17 @@ def test_ascii_only_output_uses_ascii_bars() -> None:
     text = out.getvalue()
     text.encode("ascii")  # nothing outside ASCII
     assert "#" * round(0.91 * BAR_WIDTH) + "." * 2 in line_with(text, "Gemini Models")
+
+
+def test_a_pool_within_a_lower_pool_names_the_limit_that_binds() -> None:
+    from exporter.snapshot import AccountData, AccountInfo, AccountSnapshot, PoolQuota
+
+    data = AccountData(AccountInfo("max", "Claude Max"), pools=(
+        PoolQuota("all", "All models", "weekly", 0.6, NOW + 3600),
+        PoolQuota("sonnet", "Sonnet", "weekly", 0.96, NOW + 3600, within=("all",)),
+        PoolQuota("opus", "Opus", "weekly", 0.0, NOW + 3600, within=("all",))))
+    rows = {r.label: r for r in account_rows(AccountSnapshot(
+        "claude", "max", True, data, None, 0.1, NOW, NOW))}
+    assert rows["Sonnet"].fraction == 0.96  # the pool's own number, as exported
+    assert rows["Sonnet"].limit == "All models, weekly window (60%)"
+    assert rows["Opus"].limit == "" and rows["All models"].limit == ""

@@ -187,6 +187,21 @@ def select(snapshot: Snapshot, providers: Iterable[str], accounts: Iterable[str]
     return Snapshot(accounts=kept, taken_at=snapshot.taken_at)
 
 
+def view_snapshot(
+    query: Mapping[str, list[str]], engine: QuotaSource, timeout: float | None = None
+) -> Snapshot:
+    """The snapshot a view shows for ?provider= and ?account= (each may repeat), fetched
+    by the view rule (results younger than VIEW_MAX_AGE are reused); raises RequestError
+    for an unknown parameter (400) or account name (404)."""
+    _check_params(query, _QUOTA_PARAMS)
+    providers = _values(query, "provider")
+    accounts = _values(query, "account")
+    _check_known(accounts, engine)
+    wanted = accounts_for(engine, providers, accounts)
+    snapshot = engine.collect(timeout=timeout, accounts=wanted, max_age=VIEW_MAX_AGE)
+    return select(snapshot, providers, accounts)
+
+
 def handle_quota(
     method: str,
     query: Mapping[str, list[str]],
@@ -201,16 +216,11 @@ def handle_quota(
     if method not in _QUOTA_METHODS:
         return method_not_allowed(method, _QUOTA_METHODS)
     try:
-        _check_params(query, _QUOTA_PARAMS)
-        providers = _values(query, "provider")
-        accounts = _values(query, "account")
-        _check_known(accounts, engine)
+        snapshot = view_snapshot(query, engine, timeout)
     except RequestError as exc:
         return error_response(exc.status, exc.message)
-    wanted = accounts_for(engine, providers, accounts)
-    snapshot = engine.collect(timeout=timeout, accounts=wanted, max_age=VIEW_MAX_AGE)
     # The router drops the body of a HEAD answer.
-    return json_response(200, to_json(select(snapshot, providers, accounts)))
+    return json_response(200, to_json(snapshot))
 
 
 class RefreshLimiter:

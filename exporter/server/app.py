@@ -30,7 +30,6 @@ from exporter.collector import registry_for
 from exporter.discovery import Report
 from exporter.fetch import FetchEngine
 from exporter.server.api import (
-    VIEW_MAX_AGE,
     RefreshLimiter,
     RequestError,
     Response,
@@ -39,6 +38,7 @@ from exporter.server.api import (
     handle_refresh,
     handle_targets,
     probe_account,
+    view_snapshot,
 )
 from exporter.snapshot import Snapshot
 from exporter.views.page import render_page
@@ -142,7 +142,7 @@ class ExporterApp:
                 method, query, self.engine, self.limiter, scrape_budget(environ)
             )
         if path in ("/", "/index.html"):
-            return self._only_get(method) or self.landing()
+            return self._only_get(method) or self.landing(query)
         return _text(404, "Not found. See / for the paths this exporter serves.\n")
 
     @staticmethod
@@ -173,8 +173,12 @@ class ExporterApp:
         body = generate_latest(registry_for(snapshot))
         return Response(200, [("Content-Type", CONTENT_TYPE_LATEST)], body)
 
-    def landing(self) -> Response:
-        snapshot = self.engine.collect(max_age=VIEW_MAX_AGE)
+    def landing(self, query: dict[str, list[str]]) -> Response:
+        """The page; ?provider= and ?account= narrow it, as they do the JSON API."""
+        try:
+            snapshot = view_snapshot(query, self.engine)
+        except RequestError as exc:
+            return _text(exc.status, f"{exc.message}\n")
         html = render_page(
             snapshot, telemetry_path=self.telemetry_path, now=self._clock(), demo=self.demo,
             discovery=self.discovery() if self.discovery is not None else None,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from exporter.quota import Limit, effective
+from exporter.quota import Limit, binding, effective
 from exporter.snapshot import AccountData, AccountSnapshot, ModelQuota, PoolQuota
 from exporter.timefmt import countdown, human_duration
 
@@ -130,10 +130,22 @@ class QuotaRow:
         return percent_text(self.fraction, unlimited=self.unlimited)
 
 
-def _pool_row(p: PoolQuota) -> QuotaRow:
+def _pool_row(p: PoolQuota, data: AccountData) -> QuotaRow:
+    """A pool window as upstream reports it; when it sits within a wider pool that is
+    lower (Claude's Opus weekly within the plan's limits), the row says so."""
+    limit = ""
+    if p.within and not p.unlimited and p.remaining_fraction is not None:
+        outer = binding(
+            Limit(w.remaining_fraction, w.reset_time, w)
+            for parent in p.within for w in data.pool_windows(parent)
+            if w.remaining_fraction is not None and not w.unlimited
+        )
+        if outer is not None and outer.fraction < p.remaining_fraction:
+            limit = f"{limit_text(outer)} ({percent_text(outer.fraction)})"
     return QuotaRow(
         "pool", p.pool_name or p.pool, p.window,
         None if p.unlimited else p.remaining_fraction, p.reset_time,
+        limit=limit,
         note=OMITTED_TEXT if p.omitted else "",
         count=count_text(p.remaining_requests, p.limit_requests),
         unlimited=p.unlimited,
@@ -171,7 +183,7 @@ def account_rows(account: AccountSnapshot) -> list[QuotaRow]:
     data = account.data
     if data is None:
         return []
-    rows = [_pool_row(p) for p in data.pools]
+    rows = [_pool_row(p, data) for p in data.pools]
     rows.extend(_model_row(m, account, data) for m in data.models)
     return rows
 
