@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from exporter.auth import TokenSource
+    from exporter.config import AccountConfig
+    from exporter.upstream.client import ErrorDecoder, UpstreamClient
+    from exporter.upstream.transport import HostGate, HttpClients
 
 
 @dataclass(frozen=True)
@@ -40,3 +47,26 @@ class ProviderSpec:
         for name, value in (*self.headers.items(), ("User-Agent", user_agent), *extra):
             merged[name.lower()] = (name, value)
         return dict(merged.values())
+
+    def client(
+        self,
+        account: AccountConfig,
+        clients: HttpClients,
+        tokens: TokenSource,
+        *,
+        decode_error: ErrorDecoder | None = None,
+        auth_scheme: str = "Bearer",
+        account_headers: Mapping[str, str] | None = None,
+        gate: HostGate | None = None,
+    ) -> UpstreamClient:
+        """The account's upstream client: its base URLs, its token, the headers of
+        `request_headers`. `account_headers` are what the provider knows of this account
+        (Codex's ChatGPT-Account-Id); a header the config sets wins over them."""
+        from exporter.upstream.client import UpstreamClient, plain_error
+
+        extra = [*(account_headers or {}).items(), *account.headers]
+        headers = self.request_headers(account.user_agent, extra)
+        return UpstreamClient(
+            clients.transport, account.endpoints, tokens, headers=headers,
+            decode_error=decode_error or plain_error, auth_scheme=auth_scheme, gate=gate,
+        )

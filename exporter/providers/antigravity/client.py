@@ -33,7 +33,7 @@ from exporter.snapshot import (
     PoolQuota,
     SourceResult,
 )
-from exporter.upstream.client import UpstreamClient, UpstreamError
+from exporter.upstream.client import UpstreamError
 from exporter.upstream.parallel import side_by_side
 from exporter.upstream.transport import HttpClients
 
@@ -60,13 +60,7 @@ class AntigravityProvider:
     ) -> None:
         self.account = account
         self._tokens = tokens or token_source_for(account, clients.session)
-        self._client = UpstreamClient(
-            clients.transport,
-            account.endpoints,
-            self._tokens,
-            headers=SPEC.request_headers(account.user_agent, account.headers),
-            decode_error=parse_error,
-        )
+        self._client = SPEC.client(account, clients, self._tokens, decode_error=parse_error)
         self._project = CodeAssistProject(
             self._call, LOAD_CODE_ASSIST_BODY, account, self._tokens,
             "sign in to Antigravity once with this account, then wait a few minutes",

@@ -20,7 +20,6 @@ from exporter.providers.claude.credentials import parse_claude
 from exporter.providers.claude.parse import parse_usage
 from exporter.providers.parsing import ParseError
 from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
-from exporter.upstream.client import UpstreamClient
 from exporter.upstream.transport import HttpClients
 
 USAGE_PATH = "/api/oauth/usage"
@@ -38,12 +37,7 @@ class ClaudeProvider:
     ) -> None:
         self.account = account
         self._tokens = tokens or cli_token_source(account, parse_claude, "claude", clock)
-        self._client = UpstreamClient(
-            clients.transport,
-            account.endpoints,
-            self._tokens,
-            headers=SPEC.request_headers(account.user_agent, account.headers),
-        )
+        self._client = SPEC.client(account, clients, self._tokens)
 
     def fetch(self, deadline: float) -> AccountData:
         """The plan's limits; raises FetchError when the call or its reply fails."""

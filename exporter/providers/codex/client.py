@@ -19,7 +19,6 @@ from exporter.providers.codex.credentials import from_token, parse_codex
 from exporter.providers.codex.parse import parse_usage
 from exporter.providers.parsing import ParseError
 from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
-from exporter.upstream.client import UpstreamClient
 from exporter.upstream.transport import HostGate, HttpClients
 
 USAGE_PATH = "/wham/usage"
@@ -44,7 +43,6 @@ class CodexProvider:
         self._clients = clients
         self._tokens = tokens or cli_token_source(account, parse_codex, "codex", clock)
         self._clock = clock
-        self._headers = SPEC.request_headers(account.user_agent, account.headers)
         # The 429 back-off outlives the per-fetch client below.
         self._gate = HostGate()
 
@@ -54,11 +52,11 @@ class CodexProvider:
         token = self._tokens.token(deadline)
         creds = (self._tokens.credentials() if isinstance(self._tokens, CliOwnedFile)
                  else from_token(token))
-        headers = dict(self._headers)
-        if creds.account_id and ACCOUNT_HEADER.lower() not in map(str.lower, headers):
-            headers[ACCOUNT_HEADER] = creds.account_id
-        client = UpstreamClient(self._clients.transport, self.account.endpoints, self._tokens,
-                                headers=headers, gate=self._gate)
+        # The account id comes from the file (or token) of the moment; a configured
+        # ChatGPT-Account-Id header wins over it.
+        own = {ACCOUNT_HEADER: creds.account_id} if creds.account_id else {}
+        client = SPEC.client(self.account, self._clients, self._tokens,
+                             account_headers=own, gate=self._gate)
         body = client.call("usage", USAGE_PATH, deadline, method="GET")
         try:
             reply = parse_usage(body, now=self._clock())

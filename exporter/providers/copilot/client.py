@@ -17,7 +17,7 @@ from exporter.providers.copilot.credentials import copilot_token_source
 from exporter.providers.copilot.parse import parse_user
 from exporter.providers.parsing import ParseError
 from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
-from exporter.upstream.client import UpstreamClient, UpstreamError
+from exporter.upstream.client import UpstreamError
 from exporter.upstream.transport import HttpClients
 
 SOURCE = "usage"
@@ -37,13 +37,7 @@ class CopilotProvider:
     ) -> None:
         self.account = account
         self._tokens = tokens or copilot_token_source(account.credentials)
-        self._client = UpstreamClient(
-            clients.transport,
-            account.endpoints,
-            self._tokens,
-            headers=SPEC.request_headers(account.user_agent, account.headers),
-            auth_scheme="token",
-        )
+        self._client = SPEC.client(account, clients, self._tokens, auth_scheme="token")
 
     def fetch(self, deadline: float) -> AccountData:
         """The plan and its monthly pools; `deadline` is time.monotonic(). Raises

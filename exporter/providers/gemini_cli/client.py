@@ -21,7 +21,6 @@ from exporter.providers.google.errors import parse_error
 from exporter.providers.google.project import CodeAssistProject
 from exporter.providers.parsing import parsed
 from exporter.snapshot import AccountData, AccountInfo, FetchError, SourceResult
-from exporter.upstream.client import UpstreamClient
 from exporter.upstream.transport import HttpClients
 
 SOURCE = "quota"
@@ -58,13 +57,7 @@ class GeminiCliProvider:
     ) -> None:
         self.account = account
         self._tokens = tokens or token_source_for(account, clients.session)
-        self._client = UpstreamClient(
-            clients.transport,
-            account.endpoints,
-            self._tokens,
-            headers=SPEC.request_headers(account.user_agent, account.headers),
-            decode_error=parse_error,
-        )
+        self._client = SPEC.client(account, clients, self._tokens, decode_error=parse_error)
         self._project = CodeAssistProject(
             self._call, load_code_assist_body(account.project), account, self._tokens,
             SIGN_IN, monotonic,
