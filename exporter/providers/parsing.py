@@ -45,19 +45,10 @@ def parse_fraction(value: Any, where: str) -> float | None:
     >>> parse_fraction("0.25", "f"), parse_fraction(1.2, "f"), parse_fraction(None, "f")
     (0.25, 1.0, None)
     """
-    if value is None:
+    f = number(value, where)
+    if f is None:
         return None
-    if isinstance(value, bool):
-        raise ParseError(f"{where}: expected a number, got a boolean")
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            raise ParseError(f"{where}: expected a number, got {value[:40]!r}") from None
-    if not isinstance(value, int | float):
-        raise ParseError(f"{where}: expected a number, got {type(value).__name__}")
-    f = float(value)
-    if math.isnan(f) or f < 0:
+    if f < 0:
         raise ParseError(f"{where}: {f!r} is not a fraction (0..1)")
     return min(f, 1.0)
 

@@ -109,7 +109,7 @@ def summary_body(acct: AccountState, now: float) -> dict[str, Any]:
     return {"groups": groups}
 
 
-class AntigravityUpstream:
+class AntigravityUpstream(google.GoogleErrors):
     provider = "antigravity"
     tiers = google.TIER_NAMES
     credential_styles = google.CREDENTIAL_STYLES
@@ -155,23 +155,14 @@ class AntigravityUpstream:
             return json_reply(google.load_code_assist(acct.spec, project))
         if method not in QUOTA_METHODS:
             return google.google_error(404, "NOT_FOUND", f"Method {method!r} not found.")
-        asked = google.requested_project(body)
-        if isinstance(asked, Reply):
-            return asked
-        if project is None or asked != project:
-            return google.google_error(403, "PERMISSION_DENIED",
-                                       f"Permission denied on resource project {asked}.")
+        refusal = google.project_refusal(body, project)
+        if refusal is not None:
+            return refusal
         if method == "fetchAvailableModels":
             return json_reply(models_body(acct, now))
         if acct.spec.tier == "free-tier":
             return google.google_error(403, "PERMISSION_DENIED", google.NO_LICENSE)
         return json_reply(summary_body(acct, now))
-
-    def unauthorized(self) -> Reply:
-        return google.unauthorized()
-
-    def error(self, fault: Fault) -> Reply:
-        return google.fault_error(fault)
 
     def wrong_types(self, method: str) -> Any:
         return _WRONG_TYPES.get(method, {"models": "wrong"})

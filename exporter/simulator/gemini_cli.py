@@ -105,7 +105,7 @@ def cliproxyapi_gemini(sim: SimState, spec: SimAccount,
     return f"{spec.email}-{spec.project or 'all'}.json", document, True
 
 
-class GeminiCliUpstream:
+class GeminiCliUpstream(google.GoogleErrors):
     provider = "gemini-cli"
     tiers = TIERS
     credential_styles = (*google.CREDENTIAL_STYLES, "cliproxyapi")
@@ -137,19 +137,10 @@ class GeminiCliUpstream:
             return json_reply(google.load_code_assist(acct.spec, project))
         if method != QUOTA_METHOD:
             return google.google_error(404, "NOT_FOUND", f"Method {method!r} not found.")
-        asked = google.requested_project(body)
-        if isinstance(asked, Reply):
-            return asked
-        if project is None or asked != project:
-            return google.google_error(403, "PERMISSION_DENIED",
-                                       f"Permission denied on resource project {asked}.")
+        refusal = google.project_refusal(body, project)
+        if refusal is not None:
+            return refusal
         return json_reply(quota_body(acct, now))
-
-    def unauthorized(self) -> Reply:
-        return google.unauthorized()
-
-    def error(self, fault: Fault) -> Reply:
-        return google.fault_error(fault)
 
     def wrong_types(self, method: str) -> Any:
         return _WRONG_TYPES.get(method, {"buckets": "wrong"})

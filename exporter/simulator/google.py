@@ -108,8 +108,9 @@ def route(verb: str, path: str) -> tuple[str, str] | None:
     return match.group(1) or "prod", match.group(2)
 
 
-def requested_project(body: bytes) -> str | Reply:
-    """The `project` of a quota call's body, or the error upstream gives without one."""
+def project_refusal(body: bytes, project: str | None) -> Reply | None:
+    """The error upstream gives a quota call whose body names no project, or one that
+    is not the account's (`project` None: never onboarded); None when it is right."""
     try:
         asked = json.loads(body or b"{}").get("project")
     except (ValueError, AttributeError):
@@ -117,7 +118,20 @@ def requested_project(body: bytes) -> str | Reply:
     if not asked or not isinstance(asked, str):
         return google_error(400, "INVALID_ARGUMENT",
                             "Request contains an invalid argument: project is required.")
-    return asked
+    if project is None or asked != project:
+        return google_error(403, "PERMISSION_DENIED",
+                            f"Permission denied on resource project {asked}.")
+    return None
+
+
+class GoogleErrors:
+    """How the Google upstreams answer a bad token and the error faults."""
+
+    def unauthorized(self) -> Reply:
+        return unauthorized()
+
+    def error(self, fault: Fault) -> Reply:
+        return fault_error(fault)
 
 
 def write_secret(path: Path, text: str) -> None:
