@@ -23,15 +23,18 @@ failed gets `llm_quota_up 0` and none of the quota series.
 from __future__ import annotations
 
 import platform
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.utils import floatToGoString
 
 from exporter import __version__
 from exporter.quota import effective, model_pools
 from exporter.snapshot import AccountData, AccountSnapshot, Reason, Snapshot
 
+# prometheus_client's own number format (1.0, 1.8e+09, NaN), so both renderings agree.
+_number: Callable[[float], str] = floatToGoString
 MODEL_LABELS = ["provider", "account", "model", "tier"]
 POOL_LABELS = ["provider", "account", "pool", "window", "tier"]
 ACCOUNT_LABELS = ["provider", "account"]
@@ -41,11 +44,60 @@ _REUSE = (
 )
 
 
+def _escape(value: str) -> str:
+    """A label value as the text format writes it."""
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+class _Family:
+    """One family's samples as plain values, rendered straight to the text format
+    (`text`) or handed to prometheus_client (`metric`), byte for byte the same."""
+
+    __slots__ = ("help", "kind", "labels", "name", "samples")
+
+    def __init__(self, name: str, help: str, *, labels: list[str], kind: str = "gauge"):
+        self.name, self.help, self.kind, self.labels = name, help, kind, tuple(labels)
+        self.samples: list[tuple[tuple[str, ...], float]] = []
+
+    def add_metric(self, values: list[str], value: float) -> None:
+        self.samples.append((tuple(values), value))
+
+    def metric(self) -> Metric:
+        cls = CounterMetricFamily if self.kind == "counter" else GaugeMetricFamily
+        family = cls(self.name, self.help, labels=list(self.labels))
+        for values, value in self.samples:
+            family.add_metric(list(values), value)
+        return family
+
+    def text(self, out: list[str], escaped: dict[str, str]) -> None:
+        name = self.name + "_total" if self.kind == "counter" else self.name
+        help_text = self.help.replace("\\", "\\\\").replace("\n", "\\n")
+        out.append(f"# HELP {name} {help_text}\n# TYPE {name} {self.kind}\n")
+        # Labels in name order, as prometheus_client writes them.
+        order = sorted(range(len(self.labels)), key=self.labels.__getitem__)
+        keys = [(f'{self.labels[i]}="', i) for i in order]
+        for values, value in self.samples:
+            parts = []
+            for key, i in keys:
+                raw = values[i]
+                shown = escaped.get(raw)
+                if shown is None:
+                    shown = escaped[raw] = _escape(raw)
+                parts.append(key + shown + '"')
+            labels = "{" + ",".join(parts) + "}" if parts else ""
+            out.append(f"{name}{labels} {_number(value)}\n")
+
+
 class _Families:
     """Every family of one exposition, in the order they are exposed."""
 
     def __init__(self) -> None:
-        gauge, counter = GaugeMetricFamily, CounterMetricFamily
+        def gauge(name: str, help: str, *, labels: list[str]) -> _Family:
+            return _Family(name, help, labels=labels)
+
+        def counter(name: str, help: str, *, labels: list[str]) -> _Family:
+            return _Family(name, help, labels=labels, kind="counter")
+
         self.fraction = gauge(
             "llm_quota_remaining_fraction",
             "Fraction (0..1) of a per-model quota left. Upstream leaving the fraction out "
@@ -129,7 +181,7 @@ class _Families:
             "llm_quota_exporter_build_info", "Exporter build information; always 1.",
             labels=["version", "python_version"])
 
-    def all(self) -> list[Metric]:
+    def all(self) -> list[_Family]:
         return list(vars(self).values())
 
     def account(self, acc: AccountSnapshot) -> None:
@@ -185,13 +237,32 @@ class _Families:
                 self.pool_limit.add_metric(labels, p.limit_requests)
 
 
-def families(snapshot: Snapshot) -> list[Metric]:
-    """Every metric family for one snapshot, built fresh."""
+def _collect(snapshot: Snapshot) -> list[_Family]:
     out = _Families()
     for acc in snapshot.accounts:
         out.account(acc)
     out.build.add_metric([__version__, platform.python_version()], 1.0)
     return out.all()
+
+
+def families(snapshot: Snapshot) -> list[Metric]:
+    """Every metric family for one snapshot, built fresh, as prometheus_client objects."""
+    return [family.metric() for family in _collect(snapshot)]
+
+
+def text(snapshot: Snapshot) -> bytes:
+    """The exposition in the text format, written straight from the snapshot.
+
+    The same bytes as prometheus_client's `generate_latest(registry_for(snapshot))`
+    (a test holds them equal) for a fraction of the work: no sample objects, and each
+    label value escaped once per scrape however many series carry it. It follows the
+    last fetch of a scrape, so its time adds straight to the scrape's wall time.
+    """
+    out: list[str] = []
+    escaped: dict[str, str] = {}
+    for family in _collect(snapshot):
+        family.text(out, escaped)
+    return "".join(out).encode("utf-8")
 
 
 class SnapshotCollector(Collector):

@@ -11,7 +11,7 @@ from typing import Any
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.collector import registry_for
+from exporter.collector import registry_for, text
 from exporter.snapshot import (
     AccountData,
     AccountInfo,
@@ -233,3 +233,14 @@ def test_model_pool_info_names_the_pools_a_scoped_pool_sits_within() -> None:
     assert {(lbl["model"], lbl["pool"]) for lbl, _ in s["llm_quota_model_pool_info"]} == {
         ("opus-x", "opus"), ("opus-x", "all")}
     assert by_model(s, "llm_quota_effective_remaining_fraction") == {"opus-x": 0.2}
+
+
+def test_the_direct_text_is_byte_for_byte_what_prometheus_client_writes() -> None:
+    awkward = AccountSnapshot(
+        provider="antigravity", account="we\\ird", up=True,
+        data=good_data(info=AccountInfo(tier='t"1', tier_name="line\nbreak \\ back")),
+        error=None, duration_seconds=0.0001234, fetched_at=1.7e9, last_success=1.7e9,
+        errors_total={"auth": 12345678901}, sources=SOURCES, min_interval=float("inf"))
+    for snap in (snapshot(), Snapshot(accounts=(awkward,), taken_at=1.7e9),
+                 Snapshot(accounts=(), taken_at=1.7e9)):
+        assert text(snap) == generate_latest(registry_for(snap))

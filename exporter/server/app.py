@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from exporter.collector import registry_for
+from exporter.collector import text as exposition_text
 from exporter.discovery import Report
 from exporter.fetch import FetchEngine
 from exporter.server.api import (
@@ -170,7 +170,7 @@ class ExporterApp:
         # Always the text format: it carries everything we expose, and encodes in
         # 60% of OpenMetrics' time (the encoding follows the last fetch, so it adds
         # straight to the scrape's wall time; docs/benchmarks.md).
-        body = generate_latest(registry_for(snapshot))
+        body = exposition_text(snapshot)
         return Response(200, [("Content-Type", CONTENT_TYPE_LATEST)], body)
 
     def landing(self, query: dict[str, list[str]]) -> Response:
