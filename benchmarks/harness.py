@@ -25,7 +25,8 @@ import yaml
 
 from benchmarks.procstat import ConnectionCounter, cpu_seconds, memory
 from exporter.config import Config
-from tests.procs import REPO, ExporterProcess, start_exporter, write_config
+from exporter.upstream.parallel import SERIES_ENV
+from tests.procs import REPO, ExporterProcess, write_config
 
 # What Prometheus 2.x sends on every scrape.
 PROMETHEUS_ACCEPT = (
@@ -36,6 +37,7 @@ SOURCES = {"models": "fetchAvailableModels", "summary": "retrieveUserQuotaSummar
 # Calls a warm exporter should not make at all: both are cached after the first scrape.
 WARM_UP_ONLY = ("loadCodeAssist", "token")
 DEFAULT_CONCURRENCY = Config.concurrency
+SIDE_BY_SIDE, IN_SERIES = "side by side", "in series"  # how an account's sources are fetched
 _UP_SAMPLE = re.compile(rb"^llm_quota_up\{[^\n]*\} 1(?:\.0)?$", re.MULTILINE)
 
 
@@ -101,6 +103,12 @@ class Case:
     rounds: int = 0  # two-scraper rounds
     scrape_timeout: float | None = 10.0  # the header Prometheus sends; None: no header
     account_timeout: float | None = None  # per-account `timeout`; None: the default
+    sources: str = SIDE_BY_SIDE  # IN_SERIES: one after the other, for the comparison
+
+    @property
+    def label(self) -> str:
+        return (f"{self.accounts} accounts, concurrency {self.concurrency or 'default'}, "
+                f"sources {self.sources}")
 
 
 @dataclass
@@ -193,8 +201,13 @@ def run_case(
     if case.account_timeout is not None:
         config["defaults"] = {"timeout": f"{case.account_timeout:g}s"}
     config["accounts"] = sim.accounts[: case.accounts]
-    tag = f"n{case.accounts}-c{case.concurrency or 'default'}"
-    exporter = start_exporter(write_config(workdir, config, f"exporter-{tag}.yml"))
+    tag = f"n{case.accounts}-c{case.concurrency or 'default'}-{case.sources.replace(' ', '-')}"
+    path = write_config(workdir, config, f"exporter-{tag}.yml")
+    # The exporter's sources run side by side unless this variable says otherwise.
+    env = {SERIES_ENV: "1"} if case.sources == IN_SERIES else {SERIES_ENV: ""}
+    exporter = ExporterProcess(
+        ["--config.file", str(path), "--web.listen-address", "127.0.0.1:0"], env=env
+    )
     try:
         return _measure(sim, exporter, case, log)
     finally:
@@ -217,8 +230,7 @@ def _measure(
         before = conns.look()
         warm_connections = conns.open_by(pid)
         single = _phase(sim, pid, names, case.scrapes, [first], conns)
-        log(f"  {case.accounts} accounts, concurrency {case.concurrency or 'default'}: "
-            f"median {median(single.walls):.3f}s over {case.scrapes} scrapes")
+        log(f"  {case.label}: median {median(single.walls):.3f}s over {case.scrapes} scrapes")
         double = None
         if case.rounds > 0:
             double = _phase(sim, pid, names, case.rounds, [first, second], conns)
