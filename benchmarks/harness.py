@@ -23,7 +23,7 @@ from typing import Any
 import requests
 import yaml
 
-from benchmarks.procstat import ConnectionCounter, cpu_seconds, memory
+from benchmarks.procstat import ConnectionCounter, cpu_seconds, load_1m, memory
 from exporter.config import Config
 from exporter.upstream.parallel import SERIES_ENV
 from tests.procs import REPO, ExporterProcess, write_config
@@ -154,6 +154,7 @@ class CaseResult:
     rss_kib: int
     threads: int
     warm_up_up: int
+    load_1m: float  # at the end of the case
     notes: list[str] = field(default_factory=list)
 
 
@@ -192,6 +193,15 @@ class Scraper:
         self._session.close()
 
 
+def start_exporter(config_path: Path, sources: str = SIDE_BY_SIDE) -> ExporterProcess:
+    """The exporter on loopback, fetching an account's sources as `sources` says."""
+    # Side by side unless this variable says otherwise; set either way, never inherited.
+    env = {SERIES_ENV: "1" if sources == IN_SERIES else ""}
+    return ExporterProcess(
+        ["--config.file", str(config_path), "--web.listen-address", "127.0.0.1:0"], env=env
+    )
+
+
 def run_case(
     sim: SimulatorProcess, workdir: Path, case: Case, log: Callable[[str], None]
 ) -> CaseResult:
@@ -202,12 +212,7 @@ def run_case(
         config["defaults"] = {"timeout": f"{case.account_timeout:g}s"}
     config["accounts"] = sim.accounts[: case.accounts]
     tag = f"n{case.accounts}-c{case.concurrency or 'default'}-{case.sources.replace(' ', '-')}"
-    path = write_config(workdir, config, f"exporter-{tag}.yml")
-    # The exporter's sources run side by side unless this variable says otherwise.
-    env = {SERIES_ENV: "1"} if case.sources == IN_SERIES else {SERIES_ENV: ""}
-    exporter = ExporterProcess(
-        ["--config.file", str(path), "--web.listen-address", "127.0.0.1:0"], env=env
-    )
+    exporter = start_exporter(write_config(workdir, config, f"exporter-{tag}.yml"), case.sources)
     try:
         return _measure(sim, exporter, case, log)
     finally:
@@ -251,6 +256,7 @@ def _measure(
         rss_kib=mem.rss_kib,
         threads=mem.threads,
         warm_up_up=warm_up_up,
+        load_1m=load_1m(),
         notes=notes,
     )
 

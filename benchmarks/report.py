@@ -199,6 +199,7 @@ COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("new conns", lambda r: str(r["new_connections"])),
     ("discarded conns", lambda r: str(r["discarded_connections"])),
     ("up", lambda r: f"{r['up_min']}/{r['accounts']}"),
+    ("load", lambda r: f"{r['load_1m']:.1f}"),
 ]
 
 

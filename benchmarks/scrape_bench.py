@@ -229,6 +229,7 @@ def row(
         "discarded_connections": max(
             0, result.new_connections - max(0, result.open_connections - result.warm_connections)
         ),
+        "load_1m": result.load_1m,
         "notes": result.notes,
     }
     if double is not None:

@@ -20,7 +20,7 @@ import pytest
 
 from benchmarks import scrape_bench
 from benchmarks.harness import IN_SERIES, SIDE_BY_SIDE, percentile
-from benchmarks.procstat import ConnectionCounter, cpu_seconds, memory
+from benchmarks.procstat import ConnectionCounter, cpu_seconds, load_1m, memory
 from benchmarks.profile_scrape import categorize, parse_raw
 from benchmarks.report import (
     COLUMNS,
@@ -39,7 +39,7 @@ NUMBERS = (
     "rss_mib", "threads", "other_calls", "up_min", "new_connections", "open_connections",
     "warm_connections", "discarded_connections",
     "two_scrapers_rounds", "two_scrapers_p50_s", "other_calls_two_scrapers",
-    "up_min_two_scrapers",
+    "up_min_two_scrapers", "load_1m",
 )
 LATENCY = 0.1  # long enough that one round trip and two are far apart on a loaded machine
 RSS_TARGET = (f"100 accounts: peak RSS <= {RSS_BASELINE.limit_mib:.1f} MiB "
@@ -150,7 +150,7 @@ def _row(n: int, **over: Any) -> dict[str, Any]:
         "threads": n + 2, "calls_per_account_per_scrape": {"models": 1.0, "summary": 1.0},
         "calls_exact": True, "calls_exact_two_scrapers": True, "other_calls": 0,
         "new_connections": 0, "warm_connections": n, "open_connections": n,
-        "discarded_connections": 0, "up_min": n,
+        "discarded_connections": 0, "up_min": n, "load_1m": 0.5,
     }
     row.update(over)
     return row
@@ -313,6 +313,7 @@ def test_proc_readers_describe_this_process() -> None:
     mem = memory(os.getpid())
     assert mem.peak_rss_kib >= mem.rss_kib > 0
     assert mem.threads >= 1
+    assert load_1m() >= 0
 
 
 def test_bad_arguments_are_refused_with_the_flag_named(
