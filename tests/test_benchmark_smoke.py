@@ -14,11 +14,12 @@ import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from benchmarks import scrape_bench
+from benchmarks import bare_client, scrape_bench
 from benchmarks.harness import IN_SERIES, SIDE_BY_SIDE, percentile
 from benchmarks.procstat import ConnectionCounter, cpu_seconds, load_1m, memory
 from benchmarks.profile_scrape import categorize, parse_raw
@@ -236,6 +237,28 @@ def test_table_has_a_cell_per_column_and_marks_estimates() -> None:
     assert table[2].startswith("| 100 | side by side | 100 | 0.250 | 0.300 | 1.25 | ~40.00 |")
     assert "| 1.00 / 1.00 |" in table[2]
     assert "| 0.300 | - |" in table[3]
+
+
+def test_bare_clients_make_every_call_once_per_round_all_at_once(tmp_path: Path) -> None:
+    out = tmp_path / "bare.json"
+    with contextlib.redirect_stdout(io.StringIO()) as stdout:
+        code = bare_client.main(["--accounts", "2", "--latency", str(LATENCY), "--rounds", "2",
+                                 "--json", str(out)])
+    assert code == 0
+    results = json.loads(out.read_text())
+    assert [c["client"] for c in results["clients"]] == list(bare_client.CLIENTS)
+    for client in results["clients"]:
+        assert client["rounds"] == 2
+        # One warm-up round and two measured ones; tokens and projects came before.
+        assert client["calls"] == {
+            name: {"fetchAvailableModels": 3, "retrieveUserQuotaSummary": 3,
+                   "loadCodeAssist": 0, "token": 0}
+            for name in ("bench-0001", "bench-0002")
+        }
+        assert LATENCY <= client["min_s"] < 2 * LATENCY  # the four calls overlapped
+        assert client["vs_one_call"] == pytest.approx(client["p50_s"] / LATENCY)
+        assert client["cpu_ms_per_account"] > 0
+    assert "asyncio, one thread: p50 " in stdout.getvalue()
 
 
 def test_percentile_is_nearest_rank() -> None:
