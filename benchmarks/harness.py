@@ -23,9 +23,10 @@ from typing import Any
 import requests
 import yaml
 
-from benchmarks.procstat import ConnectionCounter, cpu_seconds, memory
+from benchmarks.procstat import ConnectionCounter, cpu_seconds, load_1m, memory
 from exporter.config import Config
-from tests.procs import REPO, ExporterProcess, start_exporter, write_config
+from exporter.upstream.parallel import SERIES_ENV
+from tests.procs import REPO, ExporterProcess, write_config
 
 # What Prometheus 2.x sends on every scrape.
 PROMETHEUS_ACCEPT = (
@@ -36,6 +37,7 @@ SOURCES = {"models": "fetchAvailableModels", "summary": "retrieveUserQuotaSummar
 # Calls a warm exporter should not make at all: both are cached after the first scrape.
 WARM_UP_ONLY = ("loadCodeAssist", "token")
 DEFAULT_CONCURRENCY = Config.concurrency
+SIDE_BY_SIDE, IN_SERIES = "side by side", "in series"  # how an account's sources are fetched
 _UP_SAMPLE = re.compile(rb"^llm_quota_up\{[^\n]*\} 1(?:\.0)?$", re.MULTILINE)
 
 
@@ -101,6 +103,12 @@ class Case:
     rounds: int = 0  # two-scraper rounds
     scrape_timeout: float | None = 10.0  # the header Prometheus sends; None: no header
     account_timeout: float | None = None  # per-account `timeout`; None: the default
+    sources: str = SIDE_BY_SIDE  # IN_SERIES: one after the other, for the comparison
+
+    @property
+    def label(self) -> str:
+        return (f"{self.accounts} accounts, concurrency {self.concurrency or 'default'}, "
+                f"sources {self.sources}")
 
 
 @dataclass
@@ -146,6 +154,7 @@ class CaseResult:
     rss_kib: int
     threads: int
     warm_up_up: int
+    load_1m: float  # at the end of the case
     notes: list[str] = field(default_factory=list)
 
 
@@ -184,6 +193,15 @@ class Scraper:
         self._session.close()
 
 
+def start_exporter(config_path: Path, sources: str = SIDE_BY_SIDE) -> ExporterProcess:
+    """The exporter on loopback, fetching an account's sources as `sources` says."""
+    # Side by side unless this variable says otherwise; set either way, never inherited.
+    env = {SERIES_ENV: "1" if sources == IN_SERIES else ""}
+    return ExporterProcess(
+        ["--config.file", str(config_path), "--web.listen-address", "127.0.0.1:0"], env=env
+    )
+
+
 def run_case(
     sim: SimulatorProcess, workdir: Path, case: Case, log: Callable[[str], None]
 ) -> CaseResult:
@@ -193,8 +211,8 @@ def run_case(
     if case.account_timeout is not None:
         config["defaults"] = {"timeout": f"{case.account_timeout:g}s"}
     config["accounts"] = sim.accounts[: case.accounts]
-    tag = f"n{case.accounts}-c{case.concurrency or 'default'}"
-    exporter = start_exporter(write_config(workdir, config, f"exporter-{tag}.yml"))
+    tag = f"n{case.accounts}-c{case.concurrency or 'default'}-{case.sources.replace(' ', '-')}"
+    exporter = start_exporter(write_config(workdir, config, f"exporter-{tag}.yml"), case.sources)
     try:
         return _measure(sim, exporter, case, log)
     finally:
@@ -217,8 +235,7 @@ def _measure(
         before = conns.look()
         warm_connections = conns.open_by(pid)
         single = _phase(sim, pid, names, case.scrapes, [first], conns)
-        log(f"  {case.accounts} accounts, concurrency {case.concurrency or 'default'}: "
-            f"median {median(single.walls):.3f}s over {case.scrapes} scrapes")
+        log(f"  {case.label}: median {median(single.walls):.3f}s over {case.scrapes} scrapes")
         double = None
         if case.rounds > 0:
             double = _phase(sim, pid, names, case.rounds, [first, second], conns)
@@ -239,6 +256,7 @@ def _measure(
         rss_kib=mem.rss_kib,
         threads=mem.threads,
         warm_up_up=warm_up_up,
+        load_1m=load_1m(),
         notes=notes,
     )
 

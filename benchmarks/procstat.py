@@ -26,6 +26,11 @@ def cpu_seconds(pid: int) -> float:
     return (utime + stime) / _TICKS
 
 
+def load_1m() -> float:
+    """The machine's 1-minute load average: how much else wanted the cores meanwhile."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
 @dataclass(frozen=True)
 class Memory:
     peak_rss_kib: int  # VmHWM: the most resident memory the process ever had

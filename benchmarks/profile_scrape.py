@@ -2,6 +2,7 @@
 
     pip install py-spy
     python -m benchmarks.profile_scrape --accounts 100 --latency 0.2 --scrapes 15
+    python -m benchmarks.profile_scrape --accounts 100 --in-series   # for comparison
 
 Samples only threads holding the GIL (`py-spy record --gil`), so a thread waiting
 on a socket counts for nothing and the shares add up to the exporter's CPU time.
@@ -23,9 +24,9 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.harness import Scraper, SimulatorProcess
+from benchmarks.harness import IN_SERIES, SIDE_BY_SIDE, Scraper, SimulatorProcess, start_exporter
 from benchmarks.procstat import cpu_seconds
-from tests.procs import REPO, start_exporter, write_config
+from tests.procs import REPO, write_config
 
 # (category, pattern on "function (file)"); the first that matches a frame wins.
 CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
@@ -95,7 +96,8 @@ def profile(args: argparse.Namespace, workdir: Path) -> str:
     sim = SimulatorProcess(args.accounts, args.latency, workdir)
     try:
         config = {"concurrency": args.concurrency or args.accounts, "accounts": sim.accounts}
-        exporter = start_exporter(write_config(workdir, config, "exporter.yml"))
+        sources = IN_SERIES if args.in_series else SIDE_BY_SIDE
+        exporter = start_exporter(write_config(workdir, config, "exporter.yml"), sources)
         scraper = Scraper(exporter.url + "/metrics", 10.0)
         try:
             scraper.scrape()  # warm-up: tokens and loadCodeAssist
@@ -128,7 +130,8 @@ def report(stacks: list[tuple[list[str], int]], cpu_ms: float,
     total = sum(count for _, count in stacks) or 1
     lines = [
         f"## {args.accounts} accounts, {args.latency:g}s per call, concurrency "
-        f"{args.concurrency or args.accounts}: {cpu_ms:.0f} ms exporter CPU per scrape "
+        f"{args.concurrency or args.accounts}, sources "
+        f"{IN_SERIES if args.in_series else SIDE_BY_SIDE}: {cpu_ms:.0f} ms exporter CPU per scrape "
         f"({total} samples)",
         "",
         "| where | share | ms / scrape |",
@@ -151,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=0, metavar="C",
                         help="default: N")
     parser.add_argument("--scrapes", type=int, default=15, metavar="K")
+    parser.add_argument("--in-series", action="store_true",
+                        help="fetch an account's sources one after the other, as before")
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--top", type=int, default=25, metavar="K")
     args = parser.parse_args(argv)

@@ -6,9 +6,11 @@
 
 One simulator process serves every case; each case is a fresh exporter process
 (warmed up by one scrape, so tokens and loadCodeAssist are cached) measured from
-outside through /proc. Next to each N it measures the floor (one account alone:
-its two sequential upstream calls) and the sequential baseline (the same exporter
-with `concurrency: 1`), then prints a markdown table and PASS/FAIL per target.
+outside through /proc. Each N is measured twice, on the same accounts: with an
+account's sources fetched side by side (the exporter's way) and one after the
+other (`LLM_QUOTA_EXPORTER_SOURCES_IN_SERIES=1`). Next to them it measures the
+floor (one account alone) and the sequential baseline of each way (the same
+exporter with `concurrency: 1`), then prints the tables and PASS/FAIL per target.
 It exits 0 even when a target is missed, unless --strict.
 """
 
@@ -28,6 +30,8 @@ from typing import Any
 
 from benchmarks.harness import (
     DEFAULT_CONCURRENCY,
+    IN_SERIES,
+    SIDE_BY_SIDE,
     Case,
     CaseResult,
     SimulatorProcess,
@@ -35,10 +39,18 @@ from benchmarks.harness import (
     percentile,
     run_case,
 )
-from benchmarks.report import Target, evaluate_targets, markdown_table
+from benchmarks.report import (
+    Target,
+    comparison,
+    comparison_table,
+    evaluate_targets,
+    markdown_table,
+)
 
 DEFAULT_ACCOUNTS = (1, 10, 100, 500)
 QUICK_ACCOUNTS = (1, 10)
+MODES = {"both": (SIDE_BY_SIDE, IN_SERIES), "side-by-side": (SIDE_BY_SIDE,),
+         "in-series": (IN_SERIES,)}
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -71,6 +83,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="X-Prometheus-Scrape-Timeout-Seconds sent (default 10)")
     parser.add_argument("--no-default-concurrency", action="store_true",
                         help="skip the extra run at the default concurrency for N above it")
+    parser.add_argument("--sources", choices=list(MODES), default="both",
+                        help="how an account's sources are fetched: both ways for the "
+                        "comparison (default), or only one")
     parser.add_argument("--quick", action="store_true",
                         help="small and fast, for CI: fewer scrapes, smaller baseline")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write results here")
@@ -125,21 +140,18 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         _log("floor: one account alone")
         floor = run_case(sim, workdir, Case(1, 1, args.scrapes,
                                             scrape_timeout=args.scrape_timeout), _log)
-        baselines: dict[int, CaseResult] = {}
+        baselines: dict[tuple[int, str], CaseResult] = {}
         for n in accounts:
             size = min(n, args.baseline_accounts)
-            if size not in baselines:
-                _log(f"sequential baseline: {size} account(s), concurrency 1")
-                baselines[size] = run_case(sim, workdir, _baseline_case(size, args), _log)
-            plans = [min(n, args.max_concurrency)]
-            if n > DEFAULT_CONCURRENCY and not args.no_default_concurrency:
-                plans.append(0)  # 0: the default, left out of the config
-            for concurrency in plans:
-                _log(f"{n} accounts")
-                result = run_case(sim, workdir, Case(
-                    n, concurrency or None, args.scrapes, rounds=args.rounds,
-                    scrape_timeout=args.scrape_timeout), _log)
-                rows.append(row(result, floor, baselines[size]))
+            for case in _cases(n, args):
+                if (size, case.sources) not in baselines:
+                    _log(f"sequential baseline: {size} account(s), concurrency 1, "
+                         f"sources {case.sources}")
+                    baselines[size, case.sources] = run_case(
+                        sim, workdir, _baseline_case(size, case.sources, args), _log)
+                _log(case.label)
+                result = run_case(sim, workdir, case, _log)
+                rows.append(row(result, floor, baselines[size, case.sources], args.latency))
     finally:
         sim.stop()
     meta["loadavg_end"] = _loadavg()
@@ -150,17 +162,32 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "peak_rss_mib": floor.peak_rss_kib / 1024,
     }
     targets = evaluate_targets(rows, args.latency, args.scrape_timeout)
-    return {"meta": meta, "floor": floor_out, "rows": rows,
+    return {"meta": meta, "floor": floor_out, "rows": rows, "comparison": comparison(rows),
             "targets": [t.as_dict() for t in targets]}
 
 
-def _baseline_case(size: int, args: argparse.Namespace) -> Case:
+def _cases(n: int, args: argparse.Namespace) -> list[Case]:
+    """Both ways at the benchmark's concurrency, side by side at the default one."""
+    cases = [Case(n, min(n, args.max_concurrency), args.scrapes, rounds=args.rounds,
+                  scrape_timeout=args.scrape_timeout, sources=sources)
+             for sources in MODES[args.sources]]
+    if (n > DEFAULT_CONCURRENCY and not args.no_default_concurrency
+            and SIDE_BY_SIDE in MODES[args.sources]):
+        cases.append(Case(n, None, args.scrapes, rounds=args.rounds,
+                          scrape_timeout=args.scrape_timeout))
+    return cases
+
+
+def _baseline_case(size: int, sources: str, args: argparse.Namespace) -> Case:
     # Every account waits its turn, so the deadline must cover all of them.
     budget = size * 2 * args.latency * 4 + 30
-    return Case(size, 1, args.baseline_scrapes, scrape_timeout=None, account_timeout=budget)
+    return Case(size, 1, args.baseline_scrapes, scrape_timeout=None, account_timeout=budget,
+                sources=sources)
 
 
-def row(result: CaseResult, floor: CaseResult, baseline: CaseResult) -> dict[str, Any]:
+def row(
+    result: CaseResult, floor: CaseResult, baseline: CaseResult, latency: float
+) -> dict[str, Any]:
     """One table row: what the columns of the report show, JSON-ready."""
     n = result.case.accounts
     single = result.single
@@ -170,12 +197,16 @@ def row(result: CaseResult, floor: CaseResult, baseline: CaseResult) -> dict[str
     double = result.double
     out: dict[str, Any] = {
         "accounts": n,
+        "sources": result.case.sources,
         "concurrency": result.concurrency_used,
         "concurrency_is_default": result.case.concurrency is None,
         "scrapes": len(single.walls),
         "scrape_p50_s": p50,
         "scrape_p95_s": percentile(single.walls, 95),
+        "scrape_min_s": min(single.walls),
         "scrape_max_s": max(single.walls),
+        # None without latency: there is no call time to compare with.
+        "vs_one_call": p50 / latency if latency > 0 else None,
         "vs_floor": p50 / median(floor.single.walls),
         "sequential_s": sequential,
         "sequential_accounts": size,
@@ -198,6 +229,7 @@ def row(result: CaseResult, floor: CaseResult, baseline: CaseResult) -> dict[str
         "discarded_connections": max(
             0, result.new_connections - max(0, result.open_connections - result.warm_connections)
         ),
+        "load_1m": result.load_1m,
         "notes": result.notes,
     }
     if double is not None:
@@ -245,15 +277,18 @@ def print_report(results: dict[str, Any], targets: list[Target]) -> None:
     print(f"Upstream latency {meta['latency_s']:g}s per call; scrape timeout header "
           f"{meta['scrape_timeout_s']:g}s; {meta['scrapes']} scrapes and {meta['rounds']} "
           "two-scraper rounds per case, after one warm-up scrape.")
-    print(f"Floor (one account alone): p50 {floor['scrape_p50_s']:.3f}s, "
-          f"p95 {floor['scrape_p95_s']:.3f}s\n")
+    print(f"Floor (one account alone, sources side by side): "
+          f"p50 {floor['scrape_p50_s']:.3f}s, p95 {floor['scrape_p95_s']:.3f}s\n")
     print(markdown_table(results["rows"]))
     print()
+    if results["comparison"]:
+        print(comparison_table(results["comparison"]))
+        print()
     for target in targets:
         print(f"{target.status:7s} {target.name}: {target.detail}")
     for r in results["rows"]:
         for note in r["notes"]:
-            print(f"note: {r['accounts']} accounts: {note}")
+            print(f"note: {r['accounts']} accounts, sources {r['sources']}: {note}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,25 +14,39 @@ import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from benchmarks import scrape_bench
-from benchmarks.harness import percentile
-from benchmarks.procstat import ConnectionCounter, cpu_seconds, memory
+from benchmarks import bare_client, scrape_bench
+from benchmarks.harness import IN_SERIES, SIDE_BY_SIDE, percentile
+from benchmarks.procstat import ConnectionCounter, cpu_seconds, load_1m, memory
 from benchmarks.profile_scrape import categorize, parse_raw
-from benchmarks.report import COLUMNS, evaluate_targets, markdown_table
+from benchmarks.report import (
+    COLUMNS,
+    COMPARISON_COLUMNS,
+    RSS_BASELINE,
+    comparison,
+    comparison_table,
+    evaluate_targets,
+    markdown_table,
+)
 
 NUMBERS = (
-    "accounts", "concurrency", "scrapes", "scrape_p50_s", "scrape_p95_s", "scrape_max_s",
-    "vs_floor", "sequential_s", "sequential_accounts", "speedup", "cpu_ms_per_scrape",
-    "cpu_ms_per_account", "sim_cpu_ms_per_scrape", "peak_rss_mib", "rss_mib", "threads",
-    "other_calls", "up_min", "new_connections", "open_connections", "warm_connections",
-    "discarded_connections",
+    "accounts", "concurrency", "scrapes", "scrape_p50_s", "scrape_p95_s", "scrape_min_s",
+    "scrape_max_s", "vs_one_call", "vs_floor", "sequential_s", "sequential_accounts", "speedup",
+    "cpu_ms_per_scrape", "cpu_ms_per_account", "sim_cpu_ms_per_scrape", "peak_rss_mib",
+    "rss_mib", "threads", "other_calls", "up_min", "new_connections", "open_connections",
+    "warm_connections", "discarded_connections",
     "two_scrapers_rounds", "two_scrapers_p50_s", "other_calls_two_scrapers",
-    "up_min_two_scrapers",
+    "up_min_two_scrapers", "load_1m",
 )
+LATENCY = 0.1  # long enough that one round trip and two are far apart on a loaded machine
+RSS_TARGET = (f"100 accounts: peak RSS <= {RSS_BASELINE.limit_mib:.1f} MiB "
+              f"(recorded {RSS_BASELINE.mib:g} MiB + {RSS_BASELINE.tolerance:.0%})")
+ONE_CALL_TARGET = "100 accounts: scrape p50 <= 1.3x one upstream call"
+CPU_TARGET = "100 accounts: exporter CPU <= 1.5 ms per account per scrape"
 
 
 @pytest.fixture(scope="module")
@@ -41,69 +55,103 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[s
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
         code = scrape_bench.main(
-            ["--accounts", "2", "--latency", "0.05", "--quick", "--json", str(out)]
+            ["--accounts", "2", "--latency", str(LATENCY), "--quick", "--json", str(out)]
         )
     assert code == 0
     yield json.loads(out.read_text()), stdout.getvalue()
 
 
-def test_quick_run_reports_a_number_for_every_column(quick_run: tuple[dict[str, Any], str]) -> None:
+def _by_sources(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    rows = results["rows"]
+    assert [r["sources"] for r in rows] == [SIDE_BY_SIDE, IN_SERIES]
+    return {r["sources"]: r for r in rows}
+
+
+def test_quick_run_reports_a_number_for_every_column_in_both_modes(
+    quick_run: tuple[dict[str, Any], str],
+) -> None:
     results, _ = quick_run
-    (row,) = results["rows"]
-    for key in NUMBERS:
-        assert isinstance(row[key], int | float) and not isinstance(row[key], bool), key
-    assert row["accounts"] == 2
-    assert row["concurrency"] == 2
-    assert row["concurrency_is_default"] is False
-    assert row["scrapes"] == 3
-    assert row["two_scrapers_rounds"] == 2
-    assert row["sequential_accounts"] == 2
-    assert row["sequential_estimated"] is False
-    assert row["scrape_p50_s"] > 0 and row["sequential_s"] > 0
-    assert row["peak_rss_mib"] >= row["rss_mib"] > 0
+    for row in _by_sources(results).values():
+        for key in NUMBERS:
+            assert isinstance(row[key], int | float) and not isinstance(row[key], bool), key
+        assert row["accounts"] == 2
+        assert row["concurrency"] == 2
+        assert row["concurrency_is_default"] is False
+        assert row["scrapes"] == 3
+        assert row["two_scrapers_rounds"] == 2
+        assert row["sequential_accounts"] == 2
+        assert row["sequential_estimated"] is False
+        assert row["scrape_p50_s"] > 0 and row["sequential_s"] > 0
+        assert row["vs_one_call"] == pytest.approx(row["scrape_p50_s"] / LATENCY)
+        assert row["peak_rss_mib"] >= row["rss_mib"] > 0
     for key in ("scrape_p50_s", "scrape_p95_s", "peak_rss_mib"):
         assert results["floor"][key] > 0
 
 
-def test_quick_run_counts_one_call_per_source_per_account(
+def test_in_series_costs_two_round_trips_and_side_by_side_one(
     quick_run: tuple[dict[str, Any], str],
 ) -> None:
-    (row,) = quick_run[0]["rows"]
-    assert row["calls_per_account_per_scrape"] == {"models": 1.0, "summary": 1.0}
-    assert row["calls_per_account_per_scrape_two_scrapers"] == {"models": 1.0, "summary": 1.0}
-    assert row["calls_exact"] is True and row["calls_exact_two_scrapers"] is True
-    assert row["other_calls"] == 0 and row["other_calls_two_scrapers"] == 0
-    assert row["up_min"] == 2 and row["up_min_two_scrapers"] == 2
-    # Warm connections are reused: the exporter opens none while measured.
-    assert row["new_connections"] == 0 and row["discarded_connections"] == 0
-    assert row["open_connections"] >= 1
+    results, _ = quick_run
+    rows = _by_sources(results)
+    # Each call sleeps LATENCY in the simulator: two in a row can never beat 2 x LATENCY,
+    # so any scrape under it had its two calls overlap.
+    assert rows[IN_SERIES]["scrape_min_s"] >= 2 * LATENCY
+    assert LATENCY <= rows[SIDE_BY_SIDE]["scrape_min_s"] < 2 * LATENCY
+    # The concurrency-1 baseline of 2 accounts: 4 round trips in series, 2 side by side.
+    assert rows[IN_SERIES]["sequential_s"] >= 4 * LATENCY
+    assert 2 * LATENCY <= rows[SIDE_BY_SIDE]["sequential_s"] < 4 * LATENCY
+    (pair,) = results["comparison"]
+    assert pair["accounts"] == 2 and pair["concurrency"] == 2
+    assert pair["side_by_side_scrape_p50_s"] == rows[SIDE_BY_SIDE]["scrape_p50_s"]
+    assert pair["in_series_scrape_p50_s"] == rows[IN_SERIES]["scrape_p50_s"]
+    assert pair["p50_in_series_over_side_by_side"] == pytest.approx(
+        rows[IN_SERIES]["scrape_p50_s"] / rows[SIDE_BY_SIDE]["scrape_p50_s"])
 
 
-def test_quick_run_prints_the_table_and_a_verdict_per_target(
+def test_quick_run_counts_one_call_per_source_per_account_in_both_modes(
+    quick_run: tuple[dict[str, Any], str],
+) -> None:
+    for row in _by_sources(quick_run[0]).values():
+        assert row["calls_per_account_per_scrape"] == {"models": 1.0, "summary": 1.0}
+        assert row["calls_per_account_per_scrape_two_scrapers"] == {
+            "models": 1.0, "summary": 1.0}
+        assert row["calls_exact"] is True and row["calls_exact_two_scrapers"] is True
+        assert row["other_calls"] == 0 and row["other_calls_two_scrapers"] == 0
+        assert row["up_min"] == 2 and row["up_min_two_scrapers"] == 2
+        # Warm connections are reused: the exporter opens none while measured.
+        assert row["new_connections"] == 0 and row["discarded_connections"] == 0
+        assert row["open_connections"] >= 1
+
+
+def test_quick_run_prints_both_tables_and_a_verdict_per_target(
     quick_run: tuple[dict[str, Any], str],
 ) -> None:
     results, stdout = quick_run
-    assert "| accounts | concurrency | p50 s |" in stdout
-    assert "| 2 | 2 |" in stdout
-    assert "PASS    one call per source per account per scrape, one scraper" in stdout
+    assert "| accounts | sources | concurrency | p50 s |" in stdout
+    assert "| 2 | side by side | 2 |" in stdout and "| 2 | in series | 2 |" in stdout
+    assert "| accounts | concurrency | p50 s side by side | p50 s in series |" in stdout
+    assert ("PASS    one call per source per account per scrape, one scraper: "
+            "exact at N=2, N=2 in series") in stdout
     statuses = {t["name"]: t["status"] for t in results["targets"]}
     assert statuses["one call per source per account per scrape, two scrapers at once"] == "PASS"
-    assert statuses["100 accounts: peak RSS <= 60 MiB"] == "NOT RUN"
+    assert statuses[RSS_TARGET] == "NOT RUN"
+    assert statuses[ONE_CALL_TARGET] == "NOT RUN"
     meta = results["meta"]
-    assert meta["nproc"] >= 1 and meta["latency_s"] == 0.05
+    assert meta["nproc"] >= 1 and meta["latency_s"] == LATENCY
     assert meta["command"].startswith("python -m benchmarks.scrape_bench")
 
 
 def _row(n: int, **over: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "accounts": n, "concurrency": n, "concurrency_is_default": False,
-        "scrape_p50_s": 0.45, "scrape_p95_s": 0.5, "vs_floor": 1.1, "sequential_s": 40.0,
+        "accounts": n, "sources": SIDE_BY_SIDE, "concurrency": n,
+        "concurrency_is_default": False, "scrape_p50_s": 0.25, "scrape_p95_s": 0.3,
+        "vs_one_call": 1.25, "vs_floor": 1.1, "sequential_s": 40.0,
         "sequential_estimated": True, "speedup": 90.0, "cpu_ms_per_scrape": 80.0,
         "cpu_ms_per_account": 0.8, "sim_cpu_ms_per_scrape": 10.0, "peak_rss_mib": 50.0,
         "threads": n + 2, "calls_per_account_per_scrape": {"models": 1.0, "summary": 1.0},
         "calls_exact": True, "calls_exact_two_scrapers": True, "other_calls": 0,
         "new_connections": 0, "warm_connections": n, "open_connections": n,
-        "discarded_connections": 0, "up_min": n,
+        "discarded_connections": 0, "up_min": n, "load_1m": 0.5,
     }
     row.update(over)
     return row
@@ -111,25 +159,52 @@ def _row(n: int, **over: Any) -> dict[str, Any]:
 
 def test_targets_pass_fail_and_not_run() -> None:
     rows = [
-        _row(100, vs_floor=2.3, cpu_ms_per_account=0.9),
+        _row(100, vs_one_call=1.6, scrape_p50_s=0.32, cpu_ms_per_account=1.4,
+             peak_rss_mib=RSS_BASELINE.limit_mib + 0.1),
         _row(500, scrape_p95_s=4.0),
-        _row(500, concurrency=64, concurrency_is_default=True, scrape_p95_s=6.0),
+        _row(500, concurrency=100, concurrency_is_default=True, scrape_p95_s=6.0),
     ]
     verdicts = {t.name: t.status for t in evaluate_targets(rows, 0.2, 10.0)}
     assert verdicts == {
-        "100 accounts: scrape p50 <= 1.2x the floor": "FAIL",
-        "100 accounts: exporter CPU <= 1 ms per account per scrape": "PASS",
-        "100 accounts: peak RSS <= 60 MiB": "PASS",
+        ONE_CALL_TARGET: "FAIL",
+        CPU_TARGET: "PASS",
+        RSS_TARGET: "FAIL",
         "one call per source per account per scrape, one scraper": "PASS",
         "one call per source per account per scrape, two scrapers at once": "PASS",
         "500 accounts, benchmark concurrency: p95 <= 5s, every account up": "PASS",
         "500 accounts, the default concurrency: p95 <= 5s, every account up": "FAIL",
     }
-    only_ten = evaluate_targets([_row(10, calls_exact_two_scrapers=False)], 0.05, 10.0)
+    only_ten = evaluate_targets(
+        [_row(10), _row(10, sources=IN_SERIES, calls_exact_two_scrapers=False)], 0.05, 10.0)
     by_name = {t.name: t for t in only_ten}
-    assert by_name["100 accounts: peak RSS <= 60 MiB"].status == "NOT RUN"
+    assert by_name[RSS_TARGET].status == "NOT RUN"
     two = by_name["one call per source per account per scrape, two scrapers at once"]
-    assert (two.status, two.detail) == ("FAIL", "missed at N=10")
+    assert (two.status, two.detail) == ("FAIL", "missed at N=10 in series")
+
+
+def test_speed_cpu_and_memory_are_judged_on_the_side_by_side_row_only() -> None:
+    fast_series = _row(100, sources=IN_SERIES)  # passes everything, and does not count
+    slow = _row(100, vs_one_call=2.1, scrape_p50_s=0.42, cpu_ms_per_account=3.0,
+                peak_rss_mib=70.0)
+    by_name = {t.name: t for t in evaluate_targets([fast_series, slow], 0.2, 10.0)}
+    assert [by_name[n].status for n in (ONE_CALL_TARGET, CPU_TARGET, RSS_TARGET)] == [
+        "FAIL", "FAIL", "FAIL"]
+    assert by_name[ONE_CALL_TARGET].detail == (
+        "p50 0.420s = 2.10x the 0.2s call (limit 0.260s, concurrency 100); "
+        "in series 0.250s, 0.80 ms, 50.0 MiB")
+    only_series = {t.name: t.status for t in evaluate_targets([fast_series], 0.2, 10.0)}
+    assert only_series[ONE_CALL_TARGET] == only_series[CPU_TARGET] == "NOT RUN"
+
+
+def test_the_one_call_target_scales_with_the_latency_and_says_so() -> None:
+    (target,) = [t for t in evaluate_targets([_row(100, vs_one_call=1.2)], 0.05, 10.0)
+                 if t.name == ONE_CALL_TARGET]
+    assert target.status == "PASS"
+    assert "limit 0.065s" in target.detail
+    assert "the target is stated for 0.2s" in target.detail
+    (none,) = [t for t in evaluate_targets([_row(100, vs_one_call=None)], 0.0, 10.0)
+               if t.name == ONE_CALL_TARGET]
+    assert none.status == "NOT RUN"
 
 
 def test_a_500_account_row_with_accounts_down_fails_even_when_fast() -> None:
@@ -139,12 +214,51 @@ def test_a_500_account_row_with_accounts_down_fails_even_when_fast() -> None:
     assert "480/500 up" in target.detail
 
 
+def test_comparison_pairs_the_two_modes_at_the_same_n() -> None:
+    rows = [
+        _row(100, scrape_p50_s=0.25),
+        _row(100, sources=IN_SERIES, scrape_p50_s=0.5, threads=102),
+        _row(500, concurrency=100, concurrency_is_default=True),  # no partner: left out
+        _row(10),  # only one mode measured: left out
+    ]
+    (pair,) = comparison(rows)
+    assert pair["accounts"] == 100
+    assert pair["p50_in_series_over_side_by_side"] == 2.0
+    assert (pair["side_by_side_threads"], pair["in_series_threads"]) == (102, 102)
+    table = comparison_table([pair]).splitlines()
+    assert all(line.count("|") == len(COMPARISON_COLUMNS) + 1 for line in table)
+    assert table[2].startswith("| 100 | 100 | 0.250 | 0.500 | 2.00x |")
+
+
 def test_table_has_a_cell_per_column_and_marks_estimates() -> None:
-    table = markdown_table([_row(100)]).splitlines()
-    assert len(table) == 3
+    table = markdown_table([_row(100), _row(1, vs_one_call=None)]).splitlines()
+    assert len(table) == 4
     assert all(line.count("|") == len(COLUMNS) + 1 for line in table)
-    assert "| ~40.00 |" in table[2]
+    assert table[2].startswith("| 100 | side by side | 100 | 0.250 | 0.300 | 1.25 | ~40.00 |")
     assert "| 1.00 / 1.00 |" in table[2]
+    assert "| 0.300 | - |" in table[3]
+
+
+def test_bare_clients_make_every_call_once_per_round_all_at_once(tmp_path: Path) -> None:
+    out = tmp_path / "bare.json"
+    with contextlib.redirect_stdout(io.StringIO()) as stdout:
+        code = bare_client.main(["--accounts", "2", "--latency", str(LATENCY), "--rounds", "2",
+                                 "--json", str(out)])
+    assert code == 0
+    results = json.loads(out.read_text())
+    assert [c["client"] for c in results["clients"]] == list(bare_client.CLIENTS)
+    for client in results["clients"]:
+        assert client["rounds"] == 2
+        # One warm-up round and two measured ones; tokens and projects came before.
+        assert client["calls"] == {
+            name: {"fetchAvailableModels": 3, "retrieveUserQuotaSummary": 3,
+                   "loadCodeAssist": 0, "token": 0}
+            for name in ("bench-0001", "bench-0002")
+        }
+        assert LATENCY <= client["min_s"] < 2 * LATENCY  # the four calls overlapped
+        assert client["vs_one_call"] == pytest.approx(client["p50_s"] / LATENCY)
+        assert client["cpu_ms_per_account"] > 0
+    assert "asyncio, one thread: p50 " in stdout.getvalue()
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -222,6 +336,7 @@ def test_proc_readers_describe_this_process() -> None:
     mem = memory(os.getpid())
     assert mem.peak_rss_kib >= mem.rss_kib > 0
     assert mem.threads >= 1
+    assert load_1m() >= 0
 
 
 def test_bad_arguments_are_refused_with_the_flag_named(
