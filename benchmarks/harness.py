@@ -25,7 +25,7 @@ import yaml
 
 from benchmarks.procstat import ConnectionCounter, cpu_seconds, load_1m, memory
 from exporter.config import Config
-from exporter.upstream.parallel import SERIES_ENV
+from exporter.upstream.client import SERIES_ENV
 from tests.procs import REPO, ExporterProcess, write_config
 
 # What Prometheus 2.x sends on every scrape.

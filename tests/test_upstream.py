@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from exporter.config import AccountConfig, Credentials, Secret
 from exporter.providers.antigravity.client import AntigravityProvider
 from exporter.providers.google.errors import parse_error
 from exporter.snapshot import FetchError, Reason
-from exporter.upstream.client import UpstreamClient, plain_error
+from exporter.upstream.client import SERIES_ENV, Call, UpstreamClient, plain_error
 from exporter.upstream.transport import (
     MAX_BODY_BYTES,
     HostGate,
@@ -269,8 +270,7 @@ def test_connections_are_reused_across_calls(up: Upstream) -> None:
         c.call("m", {}, deadline())
     ports = {c.headers.get("Host") for c in up.calls}
     assert len(ports) == 1
-    pool = up.transport._pool(up.daily)[0]
-    assert pool.num_connections == 1
+    assert up.transport.open_connections(up.daily) == 1
 
 
 def account(endpoints: tuple[str, ...], **kw: Any) -> AccountConfig:
@@ -384,6 +384,185 @@ def test_provider_sources_run_side_by_side(up: Upstream) -> None:
     started = time.monotonic()
     p.fetch(deadline())
     assert time.monotonic() - started < 0.7
+
+
+# --- call_many: an account's calls written together, answers read after ----------------
+
+
+def many(up: Upstream, tokens: FakeTokens | None = None) -> UpstreamClient:
+    return up.client(tokens).client
+
+
+def two_calls() -> list[Call]:
+    return [Call("a", "/v1internal:a", {"project": "p"}), Call("b", "/v1internal:b", {"x": 1})]
+
+
+def test_call_many_writes_both_requests_before_reading_either(up: Upstream) -> None:
+    """Both requests reach the server while the first answer is still pending:
+    one round trip for the pair, on two kept-alive connections."""
+    up.add("daily", "a", json_body={"a": 1}, delay=0.3)
+    up.add("daily", "b", json_body={"b": 2}, delay=0.3)
+    seen_while_a_waits: list[int] = []
+
+    def watch() -> None:
+        time.sleep(0.15)
+        seen_while_a_waits.append(len(up.calls))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    assert many(up).call_many(two_calls(), deadline()) == [{"a": 1}, {"b": 2}]
+    watcher.join()
+    assert seen_while_a_waits == [2]
+    assert [c.json() for c in up.calls] == [{"project": "p"}, {"x": 1}]
+    assert up.transport.open_connections(up.daily) == 2
+
+
+def test_call_many_in_series_mode_asks_one_after_the_other(
+    up: Upstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SERIES_ENV, "1")
+    up.add("daily", "a", json_body={"a": 1}, delay=0.3)
+    up.add("daily", "b", json_body={"b": 2})
+    seen_while_a_waits: list[int] = []
+    watcher = threading.Thread(target=lambda: (time.sleep(0.15),
+                                               seen_while_a_waits.append(len(up.calls))))
+    watcher.start()
+    assert many(up).call_many(two_calls(), deadline()) == [{"a": 1}, {"b": 2}]
+    watcher.join()
+    assert seen_while_a_waits == [1]
+
+
+def test_call_many_one_call_failing_over_leaves_the_other_alone(up: Upstream) -> None:
+    """A 429 on one call closes the host and sends that call on to the next base URL;
+    the other call's answer from the first host stands."""
+    up.add("daily", "a", json_body={"a": 1})
+    up.add("daily", "b", status=429, json_body={"error": {"message": "slow"}})
+    up.add("prod", "b", json_body={"b": "from prod"})
+    client = many(up)
+    assert client.call_many(two_calls(), deadline()) == [{"a": 1}, {"b": "from prod"}]
+    assert up.paths() == ["/daily/v1internal:a", "/daily/v1internal:b", "/prod/v1internal:b"]
+    assert client.gate.wait_left(host_of(up.daily)) > 0
+    # The next round starts on the host that is still open.
+    up.add("prod", "a", json_body={"a": "from prod"})
+    assert client.call_many(two_calls(), deadline()) == [{"a": "from prod"}, {"b": "from prod"}]
+    assert up.paths()[3:] == ["/prod/v1internal:a", "/prod/v1internal:b"]
+
+
+def test_call_many_refreshes_a_rejected_token_once_for_both(up: Upstream) -> None:
+    up.add("daily", "a", status=401, json_body={"error": {"message": "expired"}})
+    up.add("daily", "a", json_body={"a": 1})
+    up.add("daily", "b", status=401, json_body={"error": {"message": "expired"}})
+    up.add("daily", "b", json_body={"b": 2})
+    tokens = FakeTokens()
+    assert many(up, tokens).call_many(two_calls(), deadline()) == [{"a": 1}, {"b": 2}]
+    assert tokens.refreshes == 1
+    auth = [c.headers["Authorization"] for c in up.calls]
+    assert auth == ["Bearer tok-0", "Bearer tok-0", "Bearer tok-1", "Bearer tok-1"]
+
+
+def test_call_many_returns_each_error_in_its_place(up: Upstream) -> None:
+    up.add("daily", "a", status=403, json_body={"error": {"message": "no licence"}})
+    up.add("daily", "b", json_body={"b": 2})
+    got = many(up).call_many(two_calls(), deadline())
+    assert isinstance(got[0], FetchError) and got[0].reason is Reason.FORBIDDEN
+    assert "no licence" in got[0].message
+    assert got[1] == {"b": 2}
+
+
+def test_call_many_without_a_token_fails_every_call_without_a_request(up: Upstream) -> None:
+    class NoToken(FakeTokens):
+        def token(self, deadline: float) -> str:
+            raise FetchError(Reason.AUTH, "no token in the file")
+
+    got = many(up, NoToken()).call_many(two_calls(), deadline())
+    assert [(e.reason, e.message) for e in got] == [(Reason.AUTH, "no token in the file")] * 2
+    assert up.calls == []
+
+
+def test_call_many_turns_a_bug_into_an_internal_error_for_that_call(
+    up: Upstream, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    up.add("daily", "a", json_body={"a": 1})
+    up.add("daily", "b", json_body={"b": 2})
+    real = up.transport.receive
+    calls = iter([True, False])
+
+    def flaky(pending: Any, dl: float) -> Any:
+        if next(calls):
+            real(pending, dl)  # read the answer, so the connection stays clean
+            raise KeyError("bug")
+        return real(pending, dl)
+
+    monkeypatch.setattr(up.transport, "receive", flaky)
+    got = many(up).call_many(two_calls(), deadline())
+    assert isinstance(got[0], FetchError) and got[0].reason is Reason.INTERNAL
+    assert got[0].message == "a: unexpected error (KeyError)"
+    assert got[1] == {"b": 2}
+    assert "unexpected error in an upstream call" in caplog.text
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced() -> None:
+    """A server that closes each connection after its answer, without saying
+    `Connection: close` (as one does at its idle timeout): every call still succeeds,
+    each on a new connection, and no dead connection is kept."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[int] = []
+    body = b'{"ok": 1}'
+    answer = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+              b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    def serve() -> None:
+        for _ in range(3):
+            conn, _addr = listener.accept()
+            accepted.append(1)
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = int(next((line.split(b":")[1] for line in head.split(b"\r\n")
+                                   if line.lower().startswith(b"content-length")), b"0"))
+                while len(rest) < length:
+                    rest += conn.recv(65536)
+                conn.sendall(answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    transport = Transport(4)
+    client = UpstreamClient(transport, (base,), FakeTokens(), headers={})
+    try:
+        for _ in range(3):
+            time.sleep(0.05)  # the server's close has arrived before the next call
+            assert client.call("m", "/m", deadline()) == {"ok": 1}
+        assert len(accepted) == 3
+    finally:
+        transport.close()
+        listener.close()
+
+
+def test_an_https_upstream_with_an_untrusted_certificate_gets_no_token(pki: Any) -> None:
+    """TLS is verified against the public CAs: a host whose certificate they do not
+    sign fails the handshake, so the request with the token is never written."""
+    script = ScriptedServer()
+    script.add("/m", json_body={"ok": 1})
+    server, base = script.start()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki["server.crt"], pki["server.key"])
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    transport = Transport(4)
+    client = UpstreamClient(transport, (base.replace("http://", "https://"),), FakeTokens(),
+                            headers={})
+    try:
+        with pytest.raises(FetchError) as err:
+            client.call("m", "/m", deadline())
+        assert err.value.reason is Reason.NETWORK
+        assert err.value.message.startswith(f"m: cannot reach {host_of(base)} (TLS certificate "
+                                            "not trusted: ")
+        assert script.calls == []
+    finally:
+        transport.close()
+        server.shutdown()
+        server.server_close()
 
 
 # --- the provider-neutral client: GET, other auth schemes, Retry-After, plain errors ----

@@ -110,8 +110,9 @@ def parse_time(value: Any, where: str) -> float | None:
 
 
 def parsed(reply: Any, call: str, parse: Callable[[Any], T]) -> T | FetchError:
-    """`parse(reply)`; or the FetchError the call gave as its reply (a source run by
-    `side_by_side`), or a PARSE one naming the call when the body has the wrong shape."""
+    """`parse(reply)`; or the FetchError the call gave as its reply (as
+    `UpstreamClient.call_many` returns them), or a PARSE one naming the call when
+    the body has the wrong shape."""
     if isinstance(reply, FetchError):
         return reply
     try:

@@ -10,19 +10,27 @@ becomes a `FetchError` whose message names the host and status, never a token.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from exporter.auth import TokenSource
 from exporter.snapshot import FetchError, Reason
 from exporter.timefmt import human_duration
-from exporter.upstream.transport import HostGate, Transport, host_of
+from exporter.upstream.transport import HostGate, RawReply, Transport, host_of
+
+log = logging.getLogger(__name__)
 
 # A 429 without a retry delay still closes the host briefly: hammering it helps nobody.
 DEFAULT_429_BACKOFF = 5.0
 # Upstream error text is shown to users; a page of HTML is not a message.
 MAX_MESSAGE_CHARS = 300
+# For the benchmark's side-by-side vs one-after-the-other comparison only
+# (docs/benchmarks.md): "1" makes `call_many` ask one call after the other.
+SERIES_ENV = "LLM_QUOTA_EXPORTER_SOURCES_IN_SERIES"
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,21 @@ class ErrorInfo:
 
 
 ErrorDecoder = Callable[[Any], ErrorInfo]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One API call: `method {base}{path}` with a JSON body.
+
+    `name` names it in messages (`fetchAvailableModels`, `usage`)."""
+
+    name: str
+    path: str
+    body: Mapping[str, Any] | None = field(default=None, compare=False)
+    method: str = "POST"
+
+    def payload(self) -> bytes | None:
+        return None if self.body is None else json.dumps(self.body).encode()
 
 
 def plain_error(body: Any) -> ErrorInfo:
@@ -109,27 +132,75 @@ class UpstreamClient:
     ) -> Any:
         """`method {base}{path}` on each base URL in turn; the decoded JSON body.
 
-        `name` names the call in messages (`fetchAvailableModels`, `usage`).
         `deadline` is time.monotonic(). Raises FetchError.
         """
-        payload = None if body is None else json.dumps(body).encode()
-        token = self._tokens.token(deadline)
+        return self._call(Call(name, path, body, method), deadline)
+
+    def call_many(self, calls: Sequence[Call], deadline: float) -> list[Any]:
+        """Each call's decoded JSON body, or the FetchError it ended with, in order.
+
+        All requests are written before any answer is read, each on its own
+        kept-alive connection, so the calls cost one round trip together and no
+        thread of their own. A call whose first answer is a 401, 429, 5xx or
+        network error goes on alone as `call` would: token refresh, next base URL.
+        """
+        if not calls:
+            return []
+        if len(calls) == 1 or os.environ.get(SERIES_ENV) == "1":
+            return [_guarded(c.name, partial(self._call, c, deadline)) for c in calls]
         try:
-            return self._try_hosts(name, path, method, payload, token, deadline)
+            token = self._tokens.token(deadline)
+        except FetchError as exc:
+            return [exc for _ in calls]
+        base = next((b for b in self._endpoints if self.gate.wait_left(host_of(b)) <= 0), None)
+        if base is None:  # every host asked us to wait: `_call` says so, without a request
+            return [_guarded(c.name, partial(self._call, c, deadline, token)) for c in calls]
+        host = host_of(base)
+        send = self._transport.send
+        sent = [
+            _guarded(c.name, partial(
+                send, c.method, base, c.path, c.payload(), self._headers_for(token, c.body),
+                deadline, name=c.name, host=host,
+            ))
+            for c in calls
+        ]
+        replies = [
+            p if isinstance(p, FetchError)
+            else _guarded(c.name, partial(self._transport.receive, p, deadline))
+            for c, p in zip(calls, sent, strict=True)
+        ]
+        return [
+            _guarded(c.name, partial(self._call, c, deadline, token, {base: r}))
+            for c, r in zip(calls, replies, strict=True)
+        ]
+
+    def _call(
+        self,
+        call: Call,
+        deadline: float,
+        token: str | None = None,
+        ready: dict[str, RawReply | FetchError] | None = None,
+    ) -> Any:
+        """`call` on each base URL in turn; `ready` holds answers already read (by base)."""
+        payload = call.payload()
+        if token is None:
+            token = self._tokens.token(deadline)
+        try:
+            return self._try_hosts(call, payload, token, deadline, ready or {})
         except _Unauthorized as exc:
             # A source that cannot refresh raises an auth error that says why.
             token = self._tokens.refresh(deadline, rejected=token)
             try:
-                return self._try_hosts(name, path, method, payload, token, deadline)
+                return self._try_hosts(call, payload, token, deadline, {})
             except _Unauthorized:
                 raise FetchError(
                     Reason.AUTH,
-                    f"{name}: {exc.host} answered 401 again after a token refresh",
+                    f"{call.name}: {exc.host} answered 401 again after a token refresh",
                 ) from None
 
     def _try_hosts(
-        self, name: str, path: str, method: str, payload: bytes | None, token: str,
-        deadline: float,
+        self, call: Call, payload: bytes | None, token: str, deadline: float,
+        ready: dict[str, RawReply | FetchError],
     ) -> Any:
         last: FetchError | None = None
         for base in self._endpoints:
@@ -138,12 +209,21 @@ class UpstreamClient:
             if wait > 0:
                 last = FetchError(
                     Reason.RATE_LIMITED,
-                    f"{name}: {host} asked us to wait; next call in {human_duration(wait)}",
+                    f"{call.name}: {host} asked us to wait; next call in {human_duration(wait)}",
                     retry_after=wait,
                 )
                 continue
             try:
-                return self._request(base, host, name, path, method, payload, token, deadline)
+                reply = ready.pop(base, None)
+                if reply is None:
+                    reply = self._transport.request(
+                        call.method, base, call.path, payload,
+                        self._headers_for(token, call.body), deadline,
+                        name=call.name, host=host,
+                    )
+                elif isinstance(reply, FetchError):
+                    raise reply
+                return self._interpret(reply, call.name, host)
             except UpstreamError as exc:
                 if exc.http_status == 429:
                     self.gate.close(host, exc.info.retry_delay or DEFAULT_429_BACKOFF)
@@ -157,20 +237,18 @@ class UpstreamClient:
         assert last is not None
         raise last
 
-    def _request(
-        self, base: str, host: str, name: str, path: str, method: str, payload: bytes | None,
-        token: str, deadline: float,
-    ) -> Any:
+    def _headers_for(self, token: str, body: Mapping[str, Any] | None) -> dict[str, str]:
         headers = {
             **self._headers,
             "Authorization": f"{self._auth_scheme} {token}",
             "Accept": "application/json",
         }
-        if payload is not None:
+        if body is not None:
             headers["Content-Type"] = "application/json"
-        reply = self._transport.request(
-            method, base, path, payload, headers, deadline, name=name, host=host
-        )
+        return headers
+
+    def _interpret(self, reply: RawReply, name: str, host: str) -> Any:
+        """The decoded body of a 200; raises the FetchError any other answer means."""
         if reply.status == 200:
             try:
                 return json.loads(reply.body)
@@ -211,3 +289,17 @@ class _Unauthorized(Exception):
     def __init__(self, host: str) -> None:
         super().__init__(host)
         self.host = host
+
+
+def _guarded(name: str, step: Callable[[], Any]) -> Any:
+    """What `step` returns, or the FetchError it ended with; a bug of ours (any other
+    exception) becomes an INTERNAL FetchError for this call only, logged with its
+    traceback."""
+    try:
+        return step()
+    except FetchError as exc:
+        return exc
+    except Exception as exc:
+        log.error("unexpected error in an upstream call", exc_info=True,
+                  extra={"kv": {"call": name}})
+        return FetchError(Reason.INTERNAL, f"{name}: unexpected error ({type(exc).__name__})")

@@ -6,6 +6,8 @@ Every failure becomes a `FetchError` whose message names the host, never a token
 
 from __future__ import annotations
 
+import http.client
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -17,11 +19,13 @@ import certifi
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
 
 from exporter.snapshot import FetchError, Reason
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_BACKOFF = 3600.0
+CONNECT_TIMEOUT = 5.0  # seconds a new connection may take, within the deadline
 
 
 class HostGate:
@@ -48,31 +52,145 @@ def host_of(base_url: str) -> str:
     return parts.netloc + parts.path.rstrip("/")
 
 
-class Transport:
-    """POSTs over pooled keep-alive connections, shared by every account.
+@dataclass(frozen=True)
+class _Base:
+    https: bool
+    host: str
+    port: int | None
+    prefix: str  # the base URL's path, put before every call's path
 
-    urllib3 directly rather than requests: a scrape makes two calls per account,
-    and requests' per-call preparation (cookies, settings, URL re-parsing) was
-    half the exporter's CPU in the profile (docs/benchmarks.md).
+
+@dataclass
+class Pending:
+    """A request sent and not yet answered: what `Transport.receive` finishes."""
+
+    conn: HTTPConnection
+    base: str
+    reused: bool  # the connection was kept alive from an earlier call
+    method: str
+    path: str
+    body: bytes | None
+    headers: dict[str, str]
+    name: str
+    host: str
+
+
+# Connection errors that, on a kept-alive connection, mean only that the server had
+# closed it meanwhile: the request is sent again once, on a new connection.
+_STALE = (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected,
+          http.client.BadStatusLine)
+
+
+class Transport:
+    """Requests over pooled keep-alive connections, shared by every account.
+
+    Two phases: `send` writes a request and `receive` reads its answer, so one
+    thread can send an account's two calls and then read both: a fetch costs one
+    round trip without a thread per call. urllib3's connection class does the
+    sockets and TLS (verified against certifi's CAs); the pool here is a list of
+    idle connections per base URL, at most `pool_size` each.
     """
 
     def __init__(self, pool_size: int) -> None:
-        self._manager = urllib3.PoolManager(
-            num_pools=16,
-            maxsize=max(pool_size, 1),
-            cert_reqs="CERT_REQUIRED",
-            ca_certs=certifi.where(),
-        )
-        self._pools: dict[str, tuple[urllib3.connectionpool.HTTPConnectionPool, str]] = {}
+        self._maxsize = max(pool_size, 1)
+        self._idle: dict[str, list[HTTPConnection]] = {}
+        self._bases: dict[str, _Base] = {}
         self._lock = threading.Lock()
+        self._ca_certs = certifi.where()
 
-    def _pool(self, base: str) -> tuple[urllib3.connectionpool.HTTPConnectionPool, str]:
+    def _base(self, base: str) -> _Base:
         with self._lock:
-            got = self._pools.get(base)
+            got = self._bases.get(base)
             if got is None:
-                got = (self._manager.connection_from_url(base), urlsplit(base).path.rstrip("/"))
-                self._pools[base] = got
+                parts = urlsplit(base)
+                got = _Base(parts.scheme == "https", parts.hostname or "", parts.port,
+                            parts.path.rstrip("/"))
+                self._bases[base] = got
             return got
+
+    def _checkout(self, base: str) -> tuple[HTTPConnection, bool]:
+        with self._lock:
+            idle = self._idle.get(base)
+            while idle:
+                conn = idle.pop()
+                if conn.is_connected:
+                    return conn, True
+                conn.close()  # the server closed it while it was idle
+        b = self._base(base)
+        if b.https:
+            return HTTPSConnection(b.host, b.port, cert_reqs="CERT_REQUIRED",
+                                   ca_certs=self._ca_certs), False
+        return HTTPConnection(b.host, b.port), False
+
+    def _checkin(self, base: str, conn: HTTPConnection) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(base, [])
+            if len(idle) < self._maxsize:
+                idle.append(conn)
+                return
+        conn.close()
+
+    def send(
+        self,
+        method: str,
+        base: str,
+        path: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        deadline: float,
+        *,
+        name: str,
+        host: str,
+    ) -> Pending:
+        """Write one request; raises FetchError for timeouts and network errors.
+
+        `name` (the API call) and `host` name the call in messages.
+        """
+        url = self._base(base).prefix + path
+        for attempt in (1, 2):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise FetchError(Reason.TIMEOUT, f"{name}: deadline passed before calling {host}")
+            conn, reused = self._checkout(base)
+            try:
+                if conn.sock is None:
+                    conn.timeout = min(remaining, CONNECT_TIMEOUT)
+                else:
+                    conn.sock.settimeout(remaining)
+                conn.request(method, url, body=body, headers=headers, preload_content=False)
+            except BaseException as exc:
+                conn.close()
+                if reused and attempt == 1 and isinstance(exc, _STALE):
+                    continue
+                raise _network_error(exc, name, host) from None
+            return Pending(conn, base, reused, method, path, body, headers, name, host)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def receive(self, pending: Pending, deadline: float) -> RawReply:
+        """Read the answer to a sent request, within the deadline and the size cap."""
+        conn, name, host = pending.conn, pending.name, pending.host
+        try:
+            if conn.sock is not None:
+                conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            resp = conn.getresponse()
+            raw = _read_capped(resp, deadline, name, host)
+        except FetchError:
+            conn.close()  # unread data must not reach the next request on this connection
+            raise
+        except BaseException as exc:
+            conn.close()
+            if pending.reused and isinstance(exc, _STALE):
+                # The kept-alive connection was closed before it answered: once more.
+                again = self.send(pending.method, pending.base, pending.path, pending.body,
+                                  pending.headers, deadline, name=name, host=host)
+                again.reused = False
+                return self.receive(again, deadline)
+            raise _network_error(exc, name, host) from None
+        if resp.headers.get("Connection", "").lower() == "close" or resp.version < 11:
+            conn.close()
+        else:
+            self._checkin(pending.base, conn)
+        return RawReply(resp.status, raw, _retry_after(resp.headers.get("Retry-After")))
 
     def request(
         self,
@@ -86,48 +204,33 @@ class Transport:
         name: str,
         host: str,
     ) -> RawReply:
-        """One request's status and body; raises FetchError for timeouts and network errors.
+        """One request and its answer; raises FetchError for timeouts and network errors."""
+        pending = self.send(method, base, path, body, headers, deadline, name=name, host=host)
+        return self.receive(pending, deadline)
 
-        `name` (the API call) and `host` name the call in messages.
-        """
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise FetchError(Reason.TIMEOUT, f"{name}: deadline passed before calling {host}")
-        pool, prefix = self._pool(base)
-        try:
-            resp = pool.urlopen(
-                method,
-                prefix + path,
-                body=body,
-                headers=headers,
-                timeout=urllib3.Timeout(connect=min(remaining, 5.0), read=remaining),
-                retries=False,
-                redirect=False,
-                preload_content=False,
-                assert_same_host=False,
-            )
-            try:
-                raw = _read_capped(resp, deadline, name, host)
-            except BaseException:
-                resp.close()  # unread data must not reach the next request on this connection
-                raise
-            finally:
-                resp.release_conn()
-        except urllib3.exceptions.NewConnectionError as exc:
-            # Listed first: urllib3 makes it a subclass of ConnectTimeoutError.
-            raise FetchError(
-                Reason.NETWORK, f"{name}: cannot reach {host} ({_describe(exc)})"
-            ) from None
-        except urllib3.exceptions.TimeoutError:
-            raise FetchError(Reason.TIMEOUT, f"{name}: {host} did not answer in time") from None
-        except urllib3.exceptions.HTTPError as exc:
-            raise FetchError(
-                Reason.NETWORK, f"{name}: cannot reach {host} ({_describe(exc)})"
-            ) from None
-        return RawReply(resp.status, raw, _retry_after(resp.headers.get("Retry-After")))
+    def open_connections(self, base: str) -> int:
+        """Idle kept-alive connections to `base` (for tests and benchmarks)."""
+        with self._lock:
+            return sum(1 for conn in self._idle.get(base, []) if conn.sock is not None)
 
     def close(self) -> None:
-        self._manager.clear()
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
+
+
+def _network_error(exc: BaseException, name: str, host: str) -> FetchError:
+    """A FetchError for what went wrong on the wire: timeout or network."""
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        # Listed first: urllib3 makes it a subclass of ConnectTimeoutError.
+        return FetchError(Reason.NETWORK, f"{name}: cannot reach {host} ({_describe(exc)})")
+    if isinstance(exc, urllib3.exceptions.TimeoutError | TimeoutError):
+        return FetchError(Reason.TIMEOUT, f"{name}: {host} did not answer in time")
+    if isinstance(exc, OSError | http.client.HTTPException | urllib3.exceptions.HTTPError):
+        return FetchError(Reason.NETWORK, f"{name}: cannot reach {host} ({_describe(exc)})")
+    raise exc
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -208,7 +311,9 @@ def new_session(pool_size: int) -> requests.Session:
     return session
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate not trusted: {exc.verify_message}"
     text = str(exc)
     if "Name or service not known" in text or "nodename nor servname" in text:
         return "host name does not resolve"

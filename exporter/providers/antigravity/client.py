@@ -1,5 +1,5 @@
 """Google Antigravity: loadCodeAssist (cached), then fetchAvailableModels and
-retrieveUserQuotaSummary side by side.
+retrieveUserQuotaSummary together (one round trip).
 
 Steady state is one call per configured source per fetch, about one round trip:
 the access token and the loadCodeAssist answer (project, tier, credits) are
@@ -33,8 +33,7 @@ from exporter.snapshot import (
     PoolQuota,
     SourceResult,
 )
-from exporter.upstream.client import UpstreamError
-from exporter.upstream.parallel import side_by_side
+from exporter.upstream.client import Call, UpstreamError
 from exporter.upstream.transport import HttpClients
 
 LOAD_CODE_ASSIST_BODY = {
@@ -72,9 +71,10 @@ class AntigravityProvider:
         no source can be asked (no token, no project)."""
         info, project = self._project.resolve(deadline)
         wanted = [s for s in SPEC.sources if s in self.account.sources]
-        replies = side_by_side({
-            source: self._caller(METHODS[source], project, deadline) for source in wanted
-        })
+        calls = [
+            Call(METHODS[s], f"/v1internal:{METHODS[s]}", {"project": project}) for s in wanted
+        ]
+        replies = dict(zip(wanted, self._client.call_many(calls, deadline), strict=True))
         models_reply, models_result = self._models(replies.get("models"))
         summary_reply, summary_result, pools_available = self._summary(replies.get("summary"))
         models = models_reply.models if models_reply else ()
@@ -95,9 +95,6 @@ class AntigravityProvider:
             pools_known=summary_result is None or summary_result.up,
             sources=results,
         )
-
-    def _caller(self, method: str, project: str, deadline: float) -> Callable[[], Any]:
-        return lambda: self._call(method, {"project": project}, deadline)
 
     def _models(self, reply: Any) -> tuple[ModelsReply | None, SourceResult | None]:
         if "models" not in self.account.sources:
