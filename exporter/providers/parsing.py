@@ -107,18 +107,24 @@ def parse_time(value: Any, where: str) -> float | None:
         raise ParseError(f"{where}: {text[:40]!r} is not an RFC 3339 time") from None
 
 
-
-
-def parsed(reply: Any, call: str, parse: Callable[[Any], T]) -> T | FetchError:
-    """`parse(reply)`; or the FetchError the call gave as its reply (as
-    `UpstreamClient.call_many` returns them), or a PARSE one naming the call when
-    the body has the wrong shape."""
-    if isinstance(reply, FetchError):
-        return reply
+def parse_reply(reply: Any, call: str, parse: Callable[[Any], T]) -> T:
+    """`parse(reply)`; raises a PARSE FetchError naming the call when the body has
+    the wrong shape."""
     try:
         return parse(reply)
     except ParseError as exc:
-        return FetchError(Reason.PARSE, f"{call}: unexpected reply: {exc}")
+        raise FetchError(Reason.PARSE, f"{call}: unexpected reply: {exc}") from None
+
+
+def parsed(reply: Any, call: str, parse: Callable[[Any], T]) -> T | FetchError:
+    """`parse_reply`, with the FetchError returned instead of raised; a reply that
+    is itself a FetchError (as `UpstreamClient.call_many` returns them) is passed on."""
+    if isinstance(reply, FetchError):
+        return reply
+    try:
+        return parse_reply(reply, call, parse)
+    except FetchError as exc:
+        return exc
 
 
 def words(text: str) -> list[str]:

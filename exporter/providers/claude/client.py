@@ -18,8 +18,8 @@ from exporter.config import AccountConfig
 from exporter.providers.claude import SPEC
 from exporter.providers.claude.credentials import parse_claude
 from exporter.providers.claude.parse import parse_usage
-from exporter.providers.parsing import ParseError
-from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
+from exporter.providers.parsing import parse_reply
+from exporter.snapshot import AccountData, AccountInfo, SourceResult
 from exporter.upstream.transport import HttpClients
 
 USAGE_PATH = "/api/oauth/usage"
@@ -42,10 +42,7 @@ class ClaudeProvider:
     def fetch(self, deadline: float) -> AccountData:
         """The plan's limits; raises FetchError when the call or its reply fails."""
         body = self._client.call("usage", USAGE_PATH, deadline, method="GET")
-        try:
-            reply = parse_usage(body)
-        except ParseError as exc:
-            raise FetchError(Reason.PARSE, f"usage: unexpected reply: {exc}") from None
+        reply = parse_reply(body, "usage", parse_usage)
         return AccountData(
             info=self._info(),
             pools=reply.pools,

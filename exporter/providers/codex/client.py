@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 
 from exporter.auth.cli_owned import CliOwnedFile, cli_token_source
 from exporter.auth.tokens import TokenSource
@@ -17,8 +18,8 @@ from exporter.config import AccountConfig
 from exporter.providers.codex import SPEC
 from exporter.providers.codex.credentials import from_token, parse_codex
 from exporter.providers.codex.parse import parse_usage
-from exporter.providers.parsing import ParseError
-from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
+from exporter.providers.parsing import parse_reply
+from exporter.snapshot import AccountData, AccountInfo, SourceResult
 from exporter.upstream.transport import HostGate, HttpClients
 
 USAGE_PATH = "/wham/usage"
@@ -58,10 +59,7 @@ class CodexProvider:
         client = SPEC.client(self.account, self._clients, self._tokens,
                              account_headers=own, gate=self._gate)
         body = client.call("usage", USAGE_PATH, deadline, method="GET")
-        try:
-            reply = parse_usage(body, now=self._clock())
-        except ParseError as exc:
-            raise FetchError(Reason.PARSE, f"usage: unexpected reply: {exc}") from None
+        reply = parse_reply(body, "usage", partial(parse_usage, now=self._clock()))
         tier = reply.plan or creds.plan or "unknown"
         return AccountData(
             info=AccountInfo(tier=tier, tier_name=PLAN_NAMES.get(tier, ""), email=creds.email),

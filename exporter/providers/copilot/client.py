@@ -15,7 +15,7 @@ from exporter.config import AccountConfig
 from exporter.providers.copilot import SPEC
 from exporter.providers.copilot.credentials import copilot_token_source
 from exporter.providers.copilot.parse import parse_user
-from exporter.providers.parsing import ParseError
+from exporter.providers.parsing import parse_reply
 from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
 from exporter.upstream.client import UpstreamError
 from exporter.upstream.transport import HttpClients
@@ -43,10 +43,7 @@ class CopilotProvider:
         """The plan and its monthly pools; `deadline` is time.monotonic(). Raises
         FetchError: the account's one source failed."""
         body = self._get(deadline)
-        try:
-            reply = parse_user(body)
-        except ParseError as exc:
-            raise FetchError(Reason.PARSE, f"{CALL}: unexpected reply: {exc}") from None
+        reply = parse_reply(body, CALL, parse_user)
         if not reply.has_access:
             raise FetchError(Reason.FORBIDDEN,
                              NO_COPILOT.format(why=f" (access_type_sku {reply.sku})"))
