@@ -28,8 +28,6 @@ class ProviderSpec:
     factory: str  # "module:Class" of its Provider, imported when an account needs it
     token_url: str | None = None  # OAuth token endpoint, for providers that may refresh
     headers: Mapping[str, str] = field(default_factory=dict)  # default extra headers
-    # The source whose failure leaves pools unknown (effective numbers then unknown).
-    pool_source: str | None = None
     summary: str = ""  # one line for --help and docs
 
     def request_headers(

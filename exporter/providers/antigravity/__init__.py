@@ -24,6 +24,5 @@ SPEC = ProviderSpec(
     ),
     factory="exporter.providers.antigravity.client:AntigravityProvider",
     token_url="https://oauth2.googleapis.com/token",
-    pool_source="summary",
     summary="Google Antigravity (Cloud Code): per-model quotas and 5-hour / weekly pools",
 )

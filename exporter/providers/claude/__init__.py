@@ -17,6 +17,5 @@ SPEC = ProviderSpec(
     credential_kinds=("file", "access_token", "access_token_file"),
     factory="exporter.providers.claude.client:ClaudeProvider",
     headers={"anthropic-beta": "oauth-2025-04-20"},
-    pool_source="usage",
     summary="Claude Code: the plan's 5-hour and weekly limits (all models, Opus, Sonnet)",
 )

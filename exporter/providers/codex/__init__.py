@@ -15,6 +15,5 @@ SPEC = ProviderSpec(
     user_agent="codex-cli",
     credential_kinds=("file", "access_token", "access_token_file"),
     factory="exporter.providers.codex.client:CodexProvider",
-    pool_source="usage",
     summary="Codex (ChatGPT plans): 5-hour and weekly limits, code review, credits",
 )

@@ -21,6 +21,5 @@ SPEC = ProviderSpec(
         "Editor-Plugin-Version": "copilot-chat/0.35.0",
         "X-Github-Api-Version": "2025-04-01",
     },
-    pool_source="usage",
     summary="GitHub Copilot: premium requests, chat and completions, monthly",
 )
