@@ -108,7 +108,7 @@ class Transport:
                 self._bases[base] = got
             return got
 
-    def _checkout(self, base: str) -> tuple[HTTPConnection, bool]:
+    def _checkout(self, base: str, b: _Base) -> tuple[HTTPConnection, bool]:
         with self._lock:
             idle = self._idle.get(base)
             while idle:
@@ -116,7 +116,6 @@ class Transport:
                 if conn.is_connected:
                     return conn, True
                 conn.close()  # the server closed it while it was idle
-        b = self._base(base)
         if b.https:
             return HTTPSConnection(b.host, b.port, cert_reqs="CERT_REQUIRED",
                                    ca_certs=self._ca_certs), False
@@ -146,12 +145,13 @@ class Transport:
 
         `name` (the API call) and `host` name the call in messages.
         """
-        url = self._base(base).prefix + path
+        b = self._base(base)
+        url = b.prefix + path
         for attempt in (1, 2):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise FetchError(Reason.TIMEOUT, f"{name}: deadline passed before calling {host}")
-            conn, reused = self._checkout(base)
+            conn, reused = self._checkout(base, b)
             try:
                 if conn.sock is None:
                     conn.timeout = min(remaining, CONNECT_TIMEOUT)
