@@ -31,7 +31,7 @@ NOT_ONBOARDED_TTL = 300.0
 _VPC_SC_REASON = "SECURITY_POLICY_VIOLATED"
 
 # (method, body, deadline) -> decoded JSON; raises FetchError.
-Call = Callable[[str, Mapping[str, Any], float], Any]
+MethodCall = Callable[[str, Mapping[str, Any], float], Any]
 
 
 @dataclass
@@ -49,7 +49,7 @@ class CodeAssistProject:
 
     def __init__(
         self,
-        call: Call,
+        call: MethodCall,
         body: Mapping[str, Any],
         account: AccountConfig,
         tokens: TokenSource,
