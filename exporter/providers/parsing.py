@@ -97,14 +97,44 @@ def fraction_left(used_percent: Any, where: str) -> float | None:
     return min(1.0, max(0.0, 1.0 - used / 100.0))
 
 
+# Epoch numbers above this are milliseconds (this many seconds is the year 5138).
+_MS_EPOCH_ABOVE = 1e11
+
+
 def parse_time(value: Any, where: str) -> float | None:
+    """A reset time given as RFC 3339 / ISO 8601 text or as a Unix epoch number
+    (seconds, or milliseconds when that large; numeric strings too). Upstreams use
+    both, sometimes in one reply. None when absent, empty, or 0 (a zero epoch is
+    how some replies say "no reset", never 1970).
+
+    >>> [parse_time(v, "t") for v in ("2026-11-28T21:00:00Z", 1795899600, "1795899600000",
+    ...                                "2026-11-28", 0, "", None)]
+    [1795899600.0, 1795899600.0, 1795899600.0, 1795824000.0, None, None, None]
+    """
+    if value is None or isinstance(value, bool):
+        if isinstance(value, bool):
+            raise ParseError(f"{where}: expected a time, got a boolean")
+        return None
+    if isinstance(value, int | float):
+        return _epoch(float(value), where)
     text = opt_str(value, where)
     if text is None or not text.strip():
         return None
+    stripped = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", stripped):
+        return _epoch(float(stripped), where)
     try:
-        return parse_rfc3339(text)
+        return parse_rfc3339(stripped)
     except ValueError:
         raise ParseError(f"{where}: {text[:40]!r} is not an RFC 3339 time") from None
+
+
+def _epoch(value: float, where: str) -> float | None:
+    if not math.isfinite(value) or value < 0:
+        raise ParseError(f"{where}: {value!r} is not a time")
+    if value == 0:
+        return None
+    return value / 1000.0 if value > _MS_EPOCH_ABOVE else value
 
 
 def parse_reply(reply: Any, call: str, parse: Callable[[Any], T]) -> T:
