@@ -75,7 +75,14 @@ class PoolQuota:
     bucket_id: str = ""
     remaining_requests: float | None = None  # absolute counts (Copilot premium requests)
     limit_requests: float | None = None
+    # The same in credits or money, in the upstream's main unit (a spend cap's
+    # dollars, Kiro credits): llm_quota_pool_remaining_credits / _limit_credits.
+    remaining_credits: float | None = None
+    limit_credits: float | None = None
     unlimited: bool = False  # the plan sets no limit here: no fraction
+    # The included quota is used up but the plan keeps serving, billed per request
+    # (Copilot overage): 0 left of the quota, yet requests do not fail.
+    overage: bool = False
     omitted: bool = False  # upstream gave no fraction; read as 0 (exhausted)
     # Pools whose windows also limit this one: Claude's weekly Opus limit sits
     # inside the plan's overall limits, so a request meets both.
