@@ -100,18 +100,20 @@ class _Families:
 
         self.fraction = gauge(
             "llm_quota_remaining_fraction",
-            "Fraction (0..1) of a per-model quota left. Upstream leaving the fraction out "
-            "means 0 (see llm_quota_remaining_fraction_omitted)." + _REUSE,
+            "Fraction (0..1) of a per-model quota left, as upstream sent it. Absent where "
+            "upstream left the number out (see llm_quota_remaining_fraction_omitted)." + _REUSE,
             labels=MODEL_LABELS)
         self.omitted = gauge(
             "llm_quota_remaining_fraction_omitted",
-            "1 where upstream left the fraction out of a quota entry and it is exported as 0 "
-            "(proto3 JSON omits zeros); absent otherwise.",
+            "1 where upstream's quota entry for the model came without a fraction: unknown, "
+            "not zero. Its effective number is resolved from its pools or a sibling model "
+            "when they tell it; absent otherwise.",
             labels=MODEL_LABELS)
         self.effective = gauge(
             "llm_quota_effective_remaining_fraction",
             "What a request for this model can really use now: the minimum of the model's "
-            "own fraction and every pool window covering it. Absent while the pool source "
+            "own fraction and every pool window covering it. Absent where it cannot be known: "
+            "no number from upstream and no pool or sibling evidence, or the pool source "
             "fails (unless the model's own quota is already 0)." + _REUSE,
             labels=MODEL_LABELS)
         self.reset = gauge(
@@ -119,8 +121,10 @@ class _Families:
             "Unix time of the per-model quota's next reset.", labels=MODEL_LABELS)
         self.pool_fraction = gauge(
             "llm_quota_pool_remaining_fraction",
-            "Fraction (0..1) left of a quota shared by a group of models over a window."
-            + _REUSE, labels=POOL_LABELS)
+            "Fraction (0..1) left of a quota shared by a group of models over a window, as "
+            "upstream sent it; absent where it sent none (a bucket without a number but with "
+            "a reset ahead still puts its models' effective number at 0)." + _REUSE,
+            labels=POOL_LABELS)
         self.pool_reset = gauge(
             "llm_quota_pool_reset_timestamp_seconds",
             "Unix time of the pool window's next reset.", labels=POOL_LABELS)
@@ -130,6 +134,19 @@ class _Families:
         self.pool_limit = gauge(
             "llm_quota_pool_limit_requests",
             "Requests allowed in a pool window, where upstream counts them.", labels=POOL_LABELS)
+        self.pool_credits = gauge(
+            "llm_quota_pool_remaining_credits",
+            "Credits or money left in a pool window, in the upstream's main unit (a spend "
+            "cap's currency).", labels=POOL_LABELS)
+        self.pool_credits_limit = gauge(
+            "llm_quota_pool_limit_credits",
+            "Credits or money allowed in a pool window, in the upstream's main unit.",
+            labels=POOL_LABELS)
+        self.pool_overage = gauge(
+            "llm_quota_pool_overage",
+            "1 where the pool's included quota is used up but the plan keeps serving, billed "
+            "per request (Copilot overage): requests do not fail, so no exhausted page.",
+            labels=POOL_LABELS)
         self.pool_unlimited = gauge(
             "llm_quota_pool_unlimited",
             "1 where the plan sets no limit for this pool window (it then has no fraction).",
@@ -212,7 +229,8 @@ class _Families:
             self.credits.add_metric([*ids, credit.credit_type], credit.remaining)
         for m in data.models:
             labels = [*ids, m.model, tier]
-            self.fraction.add_metric(labels, m.remaining_fraction)
+            if m.remaining_fraction is not None:
+                self.fraction.add_metric(labels, m.remaining_fraction)
             if m.omitted:
                 self.omitted.add_metric(labels, 1.0)
             limit = effective(m, data)
@@ -229,12 +247,18 @@ class _Families:
                 self.pool_unlimited.add_metric(labels, 1.0)
             elif p.remaining_fraction is not None:
                 self.pool_fraction.add_metric(labels, p.remaining_fraction)
+            if p.overage:
+                self.pool_overage.add_metric(labels, 1.0)
             if p.reset_time is not None:
                 self.pool_reset.add_metric(labels, p.reset_time)
             if p.remaining_requests is not None:
                 self.pool_remaining.add_metric(labels, p.remaining_requests)
             if p.limit_requests is not None:
                 self.pool_limit.add_metric(labels, p.limit_requests)
+            if p.remaining_credits is not None:
+                self.pool_credits.add_metric(labels, p.remaining_credits)
+            if p.limit_credits is not None:
+                self.pool_credits_limit.add_metric(labels, p.limit_credits)
 
 
 def _collect(snapshot: Snapshot) -> list[_Family]:

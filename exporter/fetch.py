@@ -166,7 +166,7 @@ class AccountWorker:
         if data is not None and not any(r.up for r in results) and results:
             data = None  # every source failed: nothing to show
         elif data is not None:
-            data = self._private(replace(data, sources=results))
+            data = self._private(replace(data, sources=results, as_of=self._clock()))
         return data, results
 
     def _remember(self, info: AccountInfo) -> None:

@@ -171,6 +171,9 @@ def _best(args: argparse.Namespace, snapshot: Snapshot, out: TextIO) -> int:
     if status != 200:
         print(f"error: {doc['error']['message']}", file=sys.stderr)
         return EXIT_ACCOUNT_FAILED
+    for skipped in doc.get("unknown", []):
+        print(f"note: {skipped['account']} not considered: its quota for {args.best!r} is "
+              f"unknown ({skipped['reason']})", file=sys.stderr)
     if not doc["usable"]:
         left = doc["effective_remaining_fraction"]
         print(f"error: no account has usable quota for {args.best!r}: the best, "

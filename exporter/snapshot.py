@@ -54,12 +54,14 @@ class ModelQuota:
     model: str  # upstream model id, the `model` label
     display_name: str
     model_provider: str  # "google", "anthropic", "openai", ... or "" when unknown
-    # Always a number: upstream leaving the fraction out of a quota entry means 0
-    # (proto3 JSON omits zeros); `omitted` says that is how we got it.
-    remaining_fraction: float
+    # What upstream said, clamped to 0..1; None when its quota entry came without a
+    # number (`omitted`). Unknown is not zero: proto3 JSON leaves zeros out, but the
+    # field is also left out for fresh accounts and new models that serve fine, so
+    # exporter.quota resolves such a model from evidence (its pools, a sibling).
+    remaining_fraction: float | None
     reset_time: float | None  # Unix seconds
     pools: tuple[str, ...] = ()  # slugs of the pools this model also draws on
-    omitted: bool = False  # upstream gave no fraction; read as 0 (exhausted)
+    omitted: bool = False  # the quota entry came without a fraction
     remaining_requests: float | None = None  # a count, where upstream gives one
 
 
@@ -70,7 +72,7 @@ class PoolQuota:
     pool: str  # stable slug: "gemini", "claude-gpt", "all", "premium-interactions"
     pool_name: str  # what people recognise: the group's display name as upstream gave it
     window: str  # "5h", "weekly", "monthly", ...
-    remaining_fraction: float | None  # None only when `unlimited`
+    remaining_fraction: float | None  # None when `unlimited` or `omitted`
     reset_time: float | None  # Unix seconds
     bucket_id: str = ""
     remaining_requests: float | None = None  # absolute counts (Copilot premium requests)
@@ -83,7 +85,9 @@ class PoolQuota:
     # The included quota is used up but the plan keeps serving, billed per request
     # (Copilot overage): 0 left of the quota, yet requests do not fail.
     overage: bool = False
-    omitted: bool = False  # upstream gave no fraction; read as 0 (exhausted)
+    # The bucket came without a fraction. With a reset time still ahead it is at 0
+    # (the summary is the authority on pools); without one it says nothing.
+    omitted: bool = False
     # Pools whose windows also limit this one: Claude's weekly Opus limit sits
     # inside the plan's overall limits, so a request meets both.
     within: tuple[str, ...] = ()
@@ -134,6 +138,9 @@ class AccountData:
     # number is then unknown (unless its own quota is already at 0).
     pools_known: bool = True
     sources: tuple[SourceResult, ...] = ()
+    # Unix time these replies were read (set by the fetch engine): a reset time
+    # before it is stale and no evidence of anything. None: read it as now.
+    as_of: float | None = None
 
     def pool_windows(self, pool: str) -> list[PoolQuota]:
         return [p for p in self.pools if p.pool == pool]

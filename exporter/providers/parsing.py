@@ -53,17 +53,19 @@ def parse_fraction(value: Any, where: str) -> float | None:
     return min(f, 1.0)
 
 
-def proto3_fraction(value: Any, where: str) -> tuple[float, bool]:
-    """(fraction, omitted): a quota entry without its fraction is at 0.
+def entry_fraction(value: Any, where: str) -> tuple[float | None, bool]:
+    """(fraction, omitted) of a quota entry: None and True when it came without one.
 
-    Google's APIs speak proto3 JSON, which leaves out fields whose value is 0, so
-    an absent `remainingFraction` in a quota entry is an exhausted quota.
+    An absent fraction is not a zero: proto3 JSON leaves zeros out, but Google also
+    leaves the field out for fresh accounts, free tiers and new models whose
+    requests succeed. The caller keeps it unknown; exporter.quota resolves it from
+    evidence.
 
-    >>> proto3_fraction(None, "f"), proto3_fraction(0.5, "f")
-    ((0.0, True), (0.5, False))
+    >>> entry_fraction(None, "f"), entry_fraction(0.5, "f"), entry_fraction(0, "f")
+    ((None, True), (0.5, False), (0.0, False))
     """
     fraction = parse_fraction(value, where)
-    return (0.0, True) if fraction is None else (fraction, False)
+    return fraction, fraction is None
 
 
 def number(value: Any, where: str) -> float | None:

@@ -346,18 +346,22 @@ def handle_targets(
 def best_answer(snapshot: Snapshot, model: str, provider: str | None) -> tuple[int, dict[str, Any]]:
     """(status, document) of the account with the most effective quota for `model`.
 
-    200 with the answer (`usable` false when even the best is exhausted); 404 when no
-    account has the model; 503 when accounts have it but none's number is known now
-    (their pool source is failing). Shared by `/api/v1/best` and `quota --best`.
+    Only known numbers are chosen; every account whose number is unknown is listed
+    in `unknown` with the reason, so a caller knows what it was not told. 200 with
+    the answer (`usable` false when even the best is at or below the exhausted
+    threshold); 404 when no account has the model; 503 when accounts have it but
+    none's number is known now. Shared by `/api/v1/best` and `quota --best`.
     """
+    every = candidates(snapshot, model, provider)
+    unknown = [{"account": a.account, "provider": a.provider, "reason": a.why}
+               for a in every if not a.known]
     found = best(snapshot, model, provider)
     if found is None:
-        holders = [a.account for a in snapshot.accounts if a.data is not None and (
-            any(m.model == model for m in a.data.models) or a.data.pool_windows(model))]
-        if holders:
+        if unknown:
+            reasons = "; ".join(f"{u['account']}: {u['reason']}" for u in unknown)
             return 503, {"error": {"code": 503, "message": (
-                f"the quota for {model!r} is unknown right now on every account that has it "
-                f"({', '.join(holders)}): their pool source is failing")}}
+                f"the quota for {model!r} is unknown right now on every account that has "
+                f"it ({reasons})")}, "unknown": unknown}
         scope = f" of provider {provider!r}" if provider else ""
         return 404, {"error": {"code": 404, "message": (
             f"no account{scope} has a model or pool {model!r} with current data")}}
@@ -369,7 +373,8 @@ def best_answer(snapshot: Snapshot, model: str, provider: str | None) -> tuple[i
         "unlimited": found.unlimited,
         "reset_time": rfc3339(found.reset_time) if found.reset_time is not None else None,
         "usable": found.usable,
-        "candidates": len(candidates(snapshot, model, provider)),
+        "candidates": len(every),
+        "unknown": unknown,
     }
 
 

@@ -10,19 +10,22 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from exporter.quota import Limit, binding, effective
+from exporter.quota import EXHAUSTED_AT, POOLS_UNKNOWN, Limit, as_of, binding, resolve, window_limit
 from exporter.snapshot import AccountData, AccountSnapshot, ModelQuota, PoolQuota
 from exporter.timefmt import countdown, human_duration
 
 # LOW is the LLMQuotaLow alert's threshold (llm_quota:threshold_low:fraction in
-# prometheus/rules/llm-quota-thresholds.yml; a test keeps them equal). WARN only
-# marks "getting low" in these views, a step before anything pages.
-LOW = 0.10
-WARN = 0.25
+# prometheus/rules/llm-quota-thresholds.yml; a test keeps them equal), EXHAUSTED_AT
+# the LLMQuotaExhausted one; all compare inclusively, as the alerts do. WARN only
+# marks "getting low" in these views, a step before anything pages: with
+# Antigravity's 20% steps, 0.4 is yellow, 0.2 red, 0 exhausted.
+LOW = 0.20
+WARN = 0.40
 
 UNKNOWN_TEXT = "unknown"
 UNLIMITED_TEXT = "unlimited"
-OMITTED_TEXT = "upstream sent no fraction: 0 (exhausted)"
+OMITTED_TEXT = "no number from upstream"
+OVERAGE_TEXT = "included quota used up: overage, billed per request"
 NO_POOLS_TEXT = "no pools (no licence)"
 NO_QUOTAS_TEXT = "no quotas reported"
 
@@ -30,26 +33,26 @@ NO_QUOTAS_TEXT = "no quotas reported"
 class Level(StrEnum):
     """How worrying a remaining fraction is; each view maps it to a colour."""
 
-    OK = "ok"  # >= WARN: green
-    WARN = "warn"  # >= LOW: yellow
-    LOW = "low"  # below LOW: red
-    EXHAUSTED = "exhausted"  # exactly 0: red
+    OK = "ok"  # above WARN: green
+    WARN = "warn"  # above LOW, at most WARN: yellow
+    LOW = "low"  # at most LOW: red
+    EXHAUSTED = "exhausted"  # at most EXHAUSTED_AT: red
     UNKNOWN = "unknown"  # the number cannot be known now: neither good nor bad
 
 
 def level(fraction: float | None) -> Level:
     """Classify a remaining fraction.
 
-    >>> level(0.5).value, level(0.2).value, level(0.05).value, level(0).value
-    ('ok', 'warn', 'low', 'exhausted')
+    >>> [level(f).value for f in (0.6, 0.4, 0.2, 0.05, 0.01, 0, None)]
+    ['ok', 'warn', 'low', 'low', 'exhausted', 'exhausted', 'unknown']
     """
     if fraction is None:
         return Level.UNKNOWN
-    if fraction <= 0:
+    if fraction <= EXHAUSTED_AT:
         return Level.EXHAUSTED
-    if fraction < LOW:
+    if fraction <= LOW:
         return Level.LOW
-    if fraction < WARN:
+    if fraction <= WARN:
         return Level.WARN
     return Level.OK
 
@@ -120,10 +123,15 @@ class QuotaRow:
     note: str = ""  # why the number is what it is, when that is not obvious
     count: str = ""  # "42 of 300 left", where upstream counts requests
     unlimited: bool = False
+    overage: bool = False  # used up, but the plan keeps serving at a cost
 
     @property
     def level(self) -> Level:
-        return Level.OK if self.unlimited else level(self.fraction)
+        if self.unlimited:
+            return Level.OK
+        if self.overage:
+            return Level.LOW  # paying per request, not refused: red, never "exhausted"
+        return level(self.fraction)
 
     @property
     def percent(self) -> str:
@@ -133,22 +141,29 @@ class QuotaRow:
 def _pool_row(p: PoolQuota, data: AccountData) -> QuotaRow:
     """A pool window as upstream reports it; when it sits within a wider pool that is
     lower (Claude's Opus weekly within the plan's limits), the row says so."""
+    now = as_of(data)
+    own = window_limit(p, now)
     limit = ""
-    if p.within and not p.unlimited and p.remaining_fraction is not None:
+    if p.within and own is not None:
         outer = binding(
-            Limit(w.remaining_fraction, w.reset_time, w)
-            for parent in p.within for w in data.pool_windows(parent)
-            if w.remaining_fraction is not None and not w.unlimited
+            found for parent in p.within for w in data.pool_windows(parent)
+            if (found := window_limit(w, now)) is not None
         )
-        if outer is not None and outer.fraction < p.remaining_fraction:
+        if outer is not None and outer.fraction < own.fraction:
             limit = f"{limit_text(outer)} ({percent_text(outer.fraction)})"
+    notes = []
+    if p.omitted:
+        notes.append(f"{OMITTED_TEXT}; {own.evidence}" if own and own.evidence
+                     else f"{OMITTED_TEXT} and no reset ahead: unknown")
+    if p.overage:
+        notes.append(OVERAGE_TEXT)
+    count = count_text(p.remaining_requests, p.limit_requests) or count_text(
+        p.remaining_credits, p.limit_credits)
     return QuotaRow(
         "pool", p.pool_name or p.pool, p.window,
-        None if p.unlimited else p.remaining_fraction, p.reset_time,
-        limit=limit,
-        note=OMITTED_TEXT if p.omitted else "",
-        count=count_text(p.remaining_requests, p.limit_requests),
-        unlimited=p.unlimited,
+        None if p.unlimited or own is None else own.fraction, p.reset_time,
+        limit=limit, note="; ".join(notes), count=count,
+        unlimited=p.unlimited, overage=p.overage,
     )
 
 
@@ -159,18 +174,32 @@ def limit_text(limit: Limit) -> str:
     return f"{limit.pool.pool_name or limit.pool.pool}, {limit.pool.window} window"
 
 
-def _model_row(m: ModelQuota, account: AccountSnapshot, data: AccountData) -> QuotaRow:
-    limit = effective(m, data)
-    notes = [OMITTED_TEXT] if m.omitted else []
-    if limit is None:
+def unknown_text(why: str, account: AccountSnapshot) -> str:
+    """`unknown: no number from upstream and no pool data`; a failing pool source is named."""
+    if why == POOLS_UNKNOWN:
         failed = ", ".join(r.source for r in account.sources if r.error)
-        notes.append(f"own quota {percent_text(m.remaining_fraction)}; pools unknown"
-                     + (f": {failed} failed" if failed else ""))
+        if failed:
+            why = f"pools unknown: {failed} failed"
+    return f"{UNKNOWN_TEXT}: {why}"
+
+
+def _model_row(m: ModelQuota, account: AccountSnapshot, data: AccountData) -> QuotaRow:
+    found = resolve(m, data)
+    limit = found.limit
+    own = "unknown" if m.remaining_fraction is None else percent_text(m.remaining_fraction)
+    notes = []
+    if limit is None:
+        notes.append(unknown_text(found.why, account))
+        if m.remaining_fraction is not None:
+            notes.append(f"own quota {own}")
         return QuotaRow("model", m.display_name or m.model, m.model, None, m.reset_time,
                         note="; ".join(notes))
-    if limit.pool is not None and level(m.remaining_fraction) != level(limit.fraction):
+    if m.omitted:
+        evidence = limit.evidence or "from its pool windows"
+        notes.append(f"{OMITTED_TEXT}; {evidence}")
+    elif limit.pool is not None and level(m.remaining_fraction) != level(limit.fraction):
         # The trap this column exists for: the model's own number looks fine.
-        notes.append(f"own quota {percent_text(m.remaining_fraction)}")
+        notes.append(f"own quota {own}")
     return QuotaRow(
         "model", m.display_name or m.model, m.model, limit.fraction, limit.reset_time,
         limit=limit_text(limit), note="; ".join(notes),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from exporter import __version__
 from exporter.discovery.render import not_served
+from exporter.quota import EXHAUSTED_AT
 from exporter.snapshot import AccountSnapshot, Snapshot
 from exporter.timefmt import rfc3339
 from exporter.views import (
@@ -84,6 +85,13 @@ td.reset { white-space: nowrap; width: 6.5rem; }
 .unknown .track { background: repeating-linear-gradient(45deg, var(--track) 0 6px,
   transparent 6px 12px); }
 .unknown .pct { color: var(--muted); font-style: italic; }
+.tag { display: block; font-size: .7rem; font-weight: 700; font-style: normal;
+  text-transform: uppercase; letter-spacing: .03em; }
+.tag.exhausted { color: #fff; background: var(--low); border-radius: 3px; padding: 0 .2rem;
+  text-align: center; }
+.tag.unknown { color: var(--muted); border: 1px dashed var(--muted); border-radius: 3px;
+  padding: 0 .2rem; text-align: center; }
+.tag.overage { color: var(--low); }
 footer { color: var(--muted); font-size: .85rem; margin-top: 1rem; }
 @media (max-width: 34rem) {
   body { padding: .5rem; font-size: 14px; }
@@ -134,8 +142,11 @@ def render_page(
 <h1>{escape(title)}</h1>
 <nav>{nav}</nav>
 {banner}{body}
-<footer>Snapshot taken {escape(rfc3339(snapshot.taken_at))}. Green at {WARN:.0%} or more left,
-yellow from {LOW:.0%}, red below. llm-quota-exporter {escape(__version__)}.</footer>
+<footer>Snapshot taken {escape(rfc3339(snapshot.taken_at))}. Green above {WARN:.0%} left,
+yellow above {LOW:.0%}, red at {LOW:.0%} or less (the low alert), EXHAUSTED at
+{EXHAUSTED_AT:.0%} or less. Grey stripes and UNKNOWN: upstream sent no number and
+nothing else tells it, which is not the same as empty. llm-quota-exporter
+{escape(__version__)}.</footer>
 </main>
 </body>
 </html>
@@ -193,6 +204,14 @@ def _group_header(first: str, remaining: str = "Remaining") -> str:
     )
 
 
+# At a glance, without colour: an empty quota and an unknown one must never look alike.
+_TAGS = {
+    "exhausted": '<span class="tag exhausted">exhausted</span>',
+    "unknown": '<span class="tag unknown">unknown</span>',
+    "overage": '<span class="tag overage">overage</span>',
+}
+
+
 def _row(row: QuotaRow, *, now: float) -> str:
     pct = row.percent
     shown = 1.0 if row.unlimited else row.fraction
@@ -212,6 +231,7 @@ def _row(row: QuotaRow, *, now: float) -> str:
         if extra:
             detail += f'<small class="note">{escape(extra)}</small>'
 
+    tag = _TAGS.get("overage" if row.overage else row.level.value, "")
     reset = escape(reset_text(row.reset_time, now))
     if row.reset_time is not None:
         stamp = escape(rfc3339(row.reset_time))
@@ -221,7 +241,7 @@ def _row(row: QuotaRow, *, now: float) -> str:
         f'<td class="name">{escape(row.label)}{detail}</td>'
         f'<td class="bar"><div class="track" aria-hidden="true">'
         f'<div class="{fill_class}" style="width: {width}"></div></div></td>'
-        f'<td class="pct">{escape(pct)}</td>'
+        f'<td class="pct">{escape(pct)}{tag}</td>'
         f'<td class="reset">{reset}</td></tr>'
     )
 

@@ -1,8 +1,9 @@
 """Pure parsers for Antigravity's private Cloud Code API bodies.
 
 Every field is optional and every shape may change (see docs/providers.md). The
-rules: never invent a number and never hide a zero (a quota entry without its
-fraction is at 0: proto3 JSON leaves zeros out); one malformed entry is skipped
+rules: never invent a number, never hide a zero, and never call unknown exhausted
+(a quota entry without its fraction is kept as unknown, `omitted`: exporter.quota
+resolves it from the pools and sibling models); one malformed entry is skipped
 and counted, never the whole reply; a reply that is not the expected shape at
 all raises `ParseError` naming the field.
 
@@ -23,10 +24,10 @@ from typing import Any
 
 from exporter.providers.parsing import (
     ParseError,
+    entry_fraction,
     mapping,
     opt_str,
     parse_time,
-    proto3_fraction,
     slug,
     words,
 )
@@ -106,7 +107,7 @@ def _model(model_id: str, entry: Any, where: str) -> ModelQuota | None:
     if quota is None:
         return None  # internal entries (chat_20706, tab_flash_lite_preview): not quotas
     quota = mapping(quota, f"{where}.quotaInfo")
-    fraction, omitted = proto3_fraction(
+    fraction, omitted = entry_fraction(
         quota.get("remainingFraction"), f"{where}.quotaInfo.remainingFraction"
     )
     display = opt_str(entry.get("displayName"), f"{where}.displayName") or model_id
@@ -183,7 +184,7 @@ def window_slug(text: str) -> str:
     return ""
 
 
-def _bucket_fraction(bucket: dict[str, Any], where: str) -> tuple[float, bool]:
+def _bucket_fraction(bucket: dict[str, Any], where: str) -> tuple[float | None, bool]:
     """The fraction of a bucket in any of its seen forms: `remainingFraction`,
     `remaining_fraction`, `remaining: {remainingFraction}` or `remaining: {case, value}`."""
     raw = bucket.get("remainingFraction", bucket.get("remaining_fraction"))
@@ -193,7 +194,7 @@ def _bucket_fraction(bucket: dict[str, Any], where: str) -> tuple[float, bool]:
             raw = remaining.get("value")
         else:
             raw = remaining.get("remainingFraction")
-    return proto3_fraction(raw, f"{where}.remainingFraction")
+    return entry_fraction(raw, f"{where}.remainingFraction")
 
 
 def _members(description: str) -> tuple[tuple[str, ...], ...]:
@@ -251,7 +252,8 @@ def _bucket(
 def parse_summary(body: Any) -> SummaryReply:
     """retrieveUserQuotaSummary -> pool windows and the model families of each pool.
 
-    Disabled buckets are not quotas; a bucket without its fraction is at 0.
+    Disabled buckets are not quotas; a bucket without its fraction is kept as
+    `omitted` (exporter.quota reads it as 0 while its reset time is ahead).
     """
     doc = _unwrap(body, "retrieveUserQuotaSummary", "response", "quotaSummary")
     raw_groups = doc.get("groups")

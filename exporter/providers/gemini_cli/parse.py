@@ -5,12 +5,16 @@
                   "resetTime": "2026-11-29T00:00:00Z"}]}
 
 The rules, beside the common ones (docs in the README's Gemini CLI section):
-- A bucket without `remainingFraction` is at 0 (proto3 JSON leaves zeros out).
-  `remainingAmount` is not filled in reliably (it is left out at 100%), so a
-  missing amount says nothing and no count is invented from it.
+- A bucket without `remainingFraction` is unknown, not 0: proto3 JSON leaves
+  zeros out, but the field is also left out for quotas that serve fine. Only an
+  explicit `remainingAmount` of 0 beside it says the quota is used up. Gemini
+  CLI has no pools, so nothing else resolves it: the model's number stays unknown
+  unless another of its buckets gives one. `remainingAmount` is not filled in
+  reliably (it is left out at 100%), so a missing amount says nothing and no count
+  is invented from it.
 - One series per model. A model with several buckets (a `REQUESTS` bucket beside
-  `INPUT_TOKENS`, or the same one twice) gets the lowest fraction: the limit that
-  stops requests first. Its reset is that bucket's (on a tie, the later one).
+  `INPUT_TOKENS`, or the same one twice) gets the lowest known fraction: the limit
+  that stops requests first. Its reset is that bucket's (on a tie, the later one).
 - Every `tokenType` counts toward the fraction; only a `REQUESTS` bucket's
   `remainingAmount` is a count of requests, shown when that bucket is the one that
   binds (so the count and the fraction always speak of the same limit).
@@ -32,11 +36,11 @@ from typing import Any
 
 from exporter.providers.parsing import (
     ParseError,
+    entry_fraction,
     mapping,
     number,
     opt_str,
     parse_time,
-    proto3_fraction,
 )
 from exporter.snapshot import ModelQuota
 
@@ -54,7 +58,7 @@ class QuotaReply:
 @dataclass(frozen=True)
 class _Bucket:
     model: str
-    fraction: float
+    fraction: float | None  # None: the bucket came without one
     omitted: bool
     reset: float | None
     requests: float | None  # remainingAmount of a REQUESTS bucket
@@ -65,7 +69,7 @@ def _bucket(raw: Any, where: str) -> _Bucket:
     model = opt_str(doc.get("modelId"), f"{where}.modelId")
     if not model or not model.strip():
         raise ParseError(f"{where}: no modelId")
-    fraction, omitted = proto3_fraction(
+    fraction, omitted = entry_fraction(
         doc.get("remainingFraction"), f"{where}.remainingFraction")
     amount = number(doc.get("remainingAmount"), f"{where}.remainingAmount")
     if amount is not None and amount < 0:
@@ -73,6 +77,8 @@ def _bucket(raw: Any, where: str) -> _Bucket:
     if omitted and amount:
         # Not the proto3 zero: the bucket contradicts itself, so say nothing of it.
         raise ParseError(f"{where}: no remainingFraction, yet remainingAmount {amount:g}")
+    if omitted and amount == 0:
+        fraction, omitted = 0.0, False  # an explicit count of 0: used up
     token_type = opt_str(doc.get("tokenType"), f"{where}.tokenType") or ""
     return _Bucket(
         model=model.strip(),
@@ -84,12 +90,13 @@ def _bucket(raw: Any, where: str) -> _Bucket:
 
 
 def _binds_sooner(a: _Bucket, b: _Bucket) -> bool:
-    """`a` stops requests no later than `b`: a lower fraction; on a tie the later reset
-    (an unknown reset may never come)."""
-    def later(x: _Bucket) -> float:
-        return math.inf if x.reset is None else x.reset
+    """`a` stops requests no later than `b`: a lower fraction (a known one before an
+    unknown one); on a tie the later reset (an unknown reset may never come)."""
+    def key(x: _Bucket) -> tuple[float, float]:
+        fraction = math.inf if x.fraction is None else x.fraction
+        return (fraction, -(math.inf if x.reset is None else x.reset))
 
-    return (a.fraction, -later(a)) < (b.fraction, -later(b))
+    return key(a) < key(b)
 
 
 def _merge(buckets: list[_Bucket]) -> ModelQuota:
