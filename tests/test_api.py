@@ -71,8 +71,11 @@ def test_quota_models_carry_own_and_effective_numbers_and_failure_has_reason(
     assert doc["schema_version"] == 2
     work, personal, failed = doc["accounts"]
     models = {m["model"]: m for m in work["models"]}
-    assert models["claude-opus-4-5-thinking"]["remaining_fraction"] == 0.0
-    assert models["claude-opus-4-5-thinking"]["fraction_omitted"] is True
+    opus = models["claude-opus-4-5-thinking"]
+    assert (opus["remaining_fraction"], opus["fraction_omitted"]) == (None, True)
+    # No number of its own; its empty 5-hour pool says 0.
+    assert (opus["effective_remaining_fraction"], opus["unknown_reason"]) == (0.0, None)
+    assert opus["binding_limit"]["window"] == "5h"
     assert models["gemini-3-pro-high"]["remaining_fraction"] == 0.7829875
     sonnet = models["claude-sonnet-4-5"]
     assert (sonnet["remaining_fraction"], sonnet["effective_remaining_fraction"]) == (0.12, 0.0)

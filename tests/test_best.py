@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.quota import EXHAUSTED_BELOW, best, candidates
+from exporter.quota import EXHAUSTED_AT, best, candidates
 from exporter.server.api import handle_best
 from exporter.simulator import SimAccount, Simulator
 from exporter.snapshot import (
@@ -26,15 +26,15 @@ from tests.view_samples import NOW, FakeEngine, failed_account, partial_account,
 RULES = Path(__file__).resolve().parent.parent / "prometheus" / "rules"
 
 
-def account(name: str, own: float, pool: float | None = None, reset: float = NOW + 600,
+def account(name: str, own: float | None, pool: float | None = None, reset: float = NOW + 600,
             provider: str = "antigravity") -> AccountSnapshot:
     pools = () if pool is None else (
         PoolQuota("claude-gpt", "Claude and GPT models", "5h", pool, reset + 60),)
     data = AccountData(
         info=AccountInfo("g1-pro-tier", "Google AI Pro"),
         models=(ModelQuota("claude-sonnet-4-5", "Claude Sonnet 4.5", "anthropic", own, reset,
-                           pools=("claude-gpt",) if pools else ()),),
-        pools=pools,
+                           pools=("claude-gpt",) if pools else (), omitted=own is None),),
+        pools=pools, as_of=NOW,
     )
     return AccountSnapshot(provider, name, True, data, None, 0.1, NOW, NOW)
 
@@ -57,14 +57,34 @@ def test_a_tie_goes_to_the_earlier_reset() -> None:
     assert found is not None and found.account == "soon"
 
 
-def test_accounts_whose_pools_are_unknown_or_down_are_left_out() -> None:
-    s = snap(partial_account(), failed_account(), account("ok", 0.2))
-    assert [c.account for c in candidates(s, "claude-sonnet-4-5")] == ["ok"]
+def test_unknown_candidates_are_named_but_never_chosen_and_down_accounts_left_out() -> None:
+    s = snap(partial_account(), failed_account(), account("no-number", None),
+             account("ok", 0.2))
+    found = candidates(s, "claude-sonnet-4-5")
+    assert [(c.account, c.known) for c in found] == [
+        ("work", False), ("no-number", False), ("ok", True)]
+    assert found[0].why == "pool data unavailable"
+    assert found[1].why == "no number from upstream and no pool data"
+    chosen = best(s, "claude-sonnet-4-5")
+    assert chosen is not None and chosen.account == "ok"
+
+
+def test_an_omitted_fraction_is_resolved_from_its_pool_before_choosing() -> None:
+    # No number of its own, but its pool says 60%: a known 0.6, better than 0.4.
+    s = snap(account("pool-says", None, pool=0.6), account("b", 0.4))
+    found = best(s, "claude-sonnet-4-5")
+    assert found is not None and (found.account, found.fraction) == ("pool-says", 0.6)
+
+
+def test_at_the_exhausted_threshold_is_not_usable() -> None:
+    # The alert pages at <= 0.01, so 0.01 itself is not usable; a step above it is.
+    assert not best(snap(account("a", EXHAUSTED_AT)), "claude-sonnet-4-5").usable  # type: ignore[union-attr]
+    assert best(snap(account("a", 0.02)), "claude-sonnet-4-5").usable  # type: ignore[union-attr]
 
 
 def test_nothing_usable_is_still_an_answer_with_usable_false() -> None:
     found = best(snap(account("a", 0.004)), "claude-sonnet-4-5")
-    assert found is not None and not found.usable and found.fraction < EXHAUSTED_BELOW
+    assert found is not None and not found.usable and found.fraction < EXHAUSTED_AT
 
 
 def test_a_pool_name_is_matched_for_providers_that_count_by_pool() -> None:
@@ -86,7 +106,7 @@ def test_the_provider_filter_narrows_the_choice() -> None:
 
 def test_the_exhausted_threshold_is_the_alert_threshold() -> None:
     text = (RULES / "llm-quota-thresholds.yml").read_text()
-    assert f"vector({EXHAUSTED_BELOW:.2f})" in text
+    assert f"vector({EXHAUSTED_AT:.2f})" in text
 
 
 # -- /api/v1/best -------------------------------------------------------------------------
@@ -103,7 +123,8 @@ def test_api_best_answers_with_the_spec_fields() -> None:
     doc = json.loads(response.body)
     assert doc == {"account": "b", "provider": "antigravity", "model": "claude-sonnet-4-5",
                    "effective_remaining_fraction": 0.4, "unlimited": False,
-                   "reset_time": "2026-11-28T19:00:00Z", "usable": True, "candidates": 2}
+                   "reset_time": "2026-11-28T19:00:00Z", "usable": True, "candidates": 2,
+                   "unknown": []}
     # A view: it reuses a recent snapshot rather than calling upstream.
     assert engine.calls[-1]["max_age"] == 30.0
 
@@ -122,7 +143,18 @@ def test_api_best_is_503_when_every_holder_of_the_model_has_unknown_pools() -> N
     response = handle_best("GET", {"model": ["gemini-3-flash"]}, engine_of(partial_account()),
                            None)
     assert response.status == 503
-    assert "unknown right now" in json.loads(response.body)["error"]["message"]
+    doc = json.loads(response.body)
+    assert "unknown right now" in doc["error"]["message"]
+    assert doc["unknown"] == [{"account": "work", "provider": "antigravity",
+                               "reason": "pool data unavailable"}]
+
+
+def test_api_best_says_which_candidates_were_unknown() -> None:
+    engine = engine_of(account("a", None), account("b", 0.4, pool=0.9))
+    doc = json.loads(handle_best("GET", {"model": ["claude-sonnet-4-5"]}, engine, 5.0).body)
+    assert doc["account"] == "b" and doc["candidates"] == 2
+    assert doc["unknown"] == [{"account": "a", "provider": "antigravity",
+                               "reason": "no number from upstream and no pool data"}]
 
 
 # -- quota --best -------------------------------------------------------------------------
@@ -142,6 +174,16 @@ def test_quota_best_exits_1_with_the_reason_when_none_is_usable(
     assert "no account has usable quota" in capsys.readouterr().err
     code, _ = run(engine_of(work_account()), "--best", "gpt-9")
     assert code == 1 and "gpt-9" in capsys.readouterr().err
+
+
+def test_quota_best_notes_the_accounts_it_could_not_consider(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, text = run(engine_of(account("a", None), account("b", 0.4)),
+                     "--best", "claude-sonnet-4-5")
+    assert (code, text) == (0, "b\n")
+    err = capsys.readouterr().err
+    assert "a not considered" in err and "no number from upstream" in err
 
 
 def test_quota_best_json_is_the_api_document() -> None:

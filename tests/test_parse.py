@@ -122,13 +122,20 @@ def test_models_skip_internal_entries() -> None:
     assert models["gpt-oss-120b-medium"].model_provider == "openai"
 
 
-def test_a_quota_without_its_fraction_is_exhausted_not_unknown() -> None:
-    """proto3 JSON leaves zeros out: quotaInfo with a resetTime but no fraction is 0."""
+def test_a_quota_without_its_fraction_is_unknown_not_zero() -> None:
+    """quotaInfo with a resetTime but no fraction: no number is invented; the entry is
+    marked omitted and keeps its reset time (exporter.quota resolves it)."""
     model = models_of(body("fetchAvailableModels.paid.json"))["claude-opus-4-5-thinking"]
-    assert model.remaining_fraction == 0.0 and model.omitted
+    assert model.remaining_fraction is None and model.omitted
     assert model.reset_time == parse_rfc3339("2026-11-28T20:05:00Z")
     empty = models_of(peer("models.renamed.json"))["claude-opus-4-6-thinking"]
-    assert (empty.remaining_fraction, empty.omitted, empty.reset_time) == (0.0, True, None)
+    assert (empty.remaining_fraction, empty.omitted, empty.reset_time) == (None, True, None)
+
+
+def test_an_explicit_zero_is_a_number_not_omitted() -> None:
+    doc = {"models": {"m": {"quotaInfo": {"remainingFraction": 0, "resetTime": ""}}}}
+    model = models_of(doc)["m"]
+    assert (model.remaining_fraction, model.omitted) == (0.0, False)
 
 
 def test_an_explicit_fraction_is_not_marked_omitted() -> None:
@@ -242,8 +249,9 @@ def test_summary_envelope_and_remaining_forms() -> None:
     pools = {(p.pool, p.window): p for p in reply.pools}
     assert pools[("gemini", "weekly")].remaining_fraction == 0.82
     assert pools[("gemini", "5h")].remaining_fraction == 0.5
-    # A bucket entry without a fraction is at 0; a disabled bucket is not a quota.
-    assert pools[("claude-gpt", "weekly")].remaining_fraction == 0.0
+    # A bucket entry without a fraction is kept as omitted (no number invented);
+    # a disabled bucket is not a quota.
+    assert pools[("claude-gpt", "weekly")].remaining_fraction is None
     assert pools[("claude-gpt", "weekly")].omitted
     assert ("claude-gpt", "5h") not in pools
     assert reply.skipped == 0

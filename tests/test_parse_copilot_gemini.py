@@ -189,8 +189,8 @@ def test_gemini_cli_example_body() -> None:
                                             "gemini-2.5-flash-lite"))
     assert (pro.remaining_fraction, pro.remaining_requests, pro.reset_time) == (0.75, 75.0, reset)
     assert (flash.remaining_fraction, flash.remaining_requests) == (0.9333, 1400.0)
-    # No fraction and no amount: proto3's zero, exhausted, and said so.
-    assert (lite.remaining_fraction, lite.omitted, lite.remaining_requests) == (0.0, True, None)
+    # No fraction and no amount: unknown (not zero), and said so.
+    assert (lite.remaining_fraction, lite.omitted, lite.remaining_requests) == (None, True, None)
     assert not pro.omitted and pro.model_provider == "google"
     assert pro.display_name == "gemini-2.5-pro" and pro.pools == ()
 
@@ -210,7 +210,7 @@ def test_gemini_cli_mixed_buckets() -> None:
     flash = models["gemini-2.5-flash"]
     assert (flash.remaining_fraction, flash.remaining_requests, flash.reset_time) == (
         0.04, 40.0, None)
-    assert models["gemini-2.5-pro"].remaining_fraction == 0.0
+    assert models["gemini-2.5-pro"].remaining_fraction is None
     assert models["gemini-2.5-pro"].omitted
     assert reply.skipped == 1  # the bucket without modelId
     assert len(reply.models) == 4
@@ -292,3 +292,21 @@ def test_any_json_yields_a_result_or_a_parse_error(doc: Any) -> None:
             fractions = [getattr(q, "remaining_fraction", None)
                          for q in (*getattr(result, "pools", ()), *getattr(result, "models", ()))]
             assert all(f is None or 0.0 <= f <= 1.0 for f in fractions)
+
+
+def test_gemini_cli_an_omitted_fraction_with_an_amount_of_zero_is_used_up() -> None:
+    """remainingAmount "0" is a number from upstream: the evidence that makes it 0."""
+    reply = parse_quota({"buckets": [
+        {"modelId": "m", "tokenType": "REQUESTS", "remainingAmount": "0",
+         "resetTime": "2026-11-29T00:00:00Z"}]})
+    (m,) = reply.models
+    assert (m.remaining_fraction, m.omitted, m.remaining_requests) == (0.0, False, 0.0)
+
+
+def test_gemini_cli_a_known_bucket_wins_over_an_omitted_one() -> None:
+    reply = parse_quota({"buckets": [
+        {"modelId": "m", "tokenType": "INPUT_TOKENS", "resetTime": "2026-11-29T00:00:00Z"},
+        {"modelId": "m", "tokenType": "REQUESTS", "remainingFraction": 0.4,
+         "resetTime": "2026-11-29T00:00:00Z"}]})
+    (m,) = reply.models
+    assert (m.remaining_fraction, m.omitted) == (0.4, False)

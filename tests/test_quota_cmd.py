@@ -207,7 +207,8 @@ def test_json_output_is_the_api_schema() -> None:
     assert doc == json.loads(json.dumps(to_json(snapshot)))
     work, personal, failed = doc["accounts"]
     opus = next(m for m in work["models"] if m["model"] == "claude-opus-4-5-thinking")
-    assert opus["remaining_fraction"] == 0.0 and opus["fraction_omitted"] is True
+    assert opus["remaining_fraction"] is None and opus["fraction_omitted"] is True
+    assert opus["effective_remaining_fraction"] == 0.0
     sonnet = next(m for m in work["models"] if m["model"] == "claude-sonnet-4-5")
     assert (sonnet["remaining_fraction"], sonnet["effective_remaining_fraction"]) == (0.12, 0.0)
     assert personal["pools_available"] is False

@@ -14,10 +14,16 @@ from exporter.simulator import SimAccount, Simulator
 from tests.procs import REPO, ExporterProcess, by_label, start_exporter, write_config
 
 ACCOUNTS = [
-    SimAccount("agree-pro", drain_per_hour=0.0,
+    SimAccount("agree-pro", drain_per_hour=0.0, fraction_step=None,
                model_fractions={"claude-sonnet-4-5": 0.07, "claude-opus-4-5-thinking": None,
                                 "gemini-3-flash": 1.0},
-               pool_fractions={"gemini/5h": 0.5, "gemini/weekly": 0.8}),
+               pool_fractions={"gemini/5h": 0.5, "gemini/weekly": 0.8,
+                               "claude-gpt/5h": 0.6, "claude-gpt/weekly": 0.9}),
+    # Every Claude model and the 5-hour bucket come without a number: an empty pool.
+    SimAccount("agree-empty", drain_per_hour=0.0,
+               model_fractions={"claude-sonnet-4-5": None, "claude-opus-4-5-thinking": None,
+                                "gpt-oss-120b-medium": None},
+               pool_fractions={"claude-gpt/5h": None}),
     SimAccount("agree-free", tier="free-tier", drain_per_hour=0.0),
     SimAccount("agree-summary-down", drain_per_hour=0.0,
                failing_methods=("retrieveUserQuotaSummary",)),
@@ -59,11 +65,13 @@ def json_view(doc: dict[str, object]) -> dict[tuple[str, ...], float]:
         name = acc["account"]
         out[("up", name)] = 1.0 if acc["up"] else 0.0
         for m in acc["models"]:
-            out[("model", name, m["model"])] = m["remaining_fraction"]
+            if m["remaining_fraction"] is not None:
+                out[("model", name, m["model"])] = m["remaining_fraction"]
             if m["effective_remaining_fraction"] is not None:
                 out[("effective", name, m["model"])] = m["effective_remaining_fraction"]
         for p in acc["pools"]:
-            out[("pool", name, p["pool"], p["window"])] = p["remaining_fraction"]
+            if p["remaining_fraction"] is not None:
+                out[("pool", name, p["pool"], p["window"])] = p["remaining_fraction"]
         for src in acc["sources"]:
             out[("source", name, src["source"])] = 1.0 if src["up"] else 0.0
     return out
@@ -80,19 +88,40 @@ def test_json_api_equals_metrics(setup: tuple[ExporterProcess, Path]) -> None:
     assert from_metrics[("effective", "agree-pro", "gemini-3-flash")] == pytest.approx(0.5)
 
 
-def test_an_omitted_fraction_is_zero_everywhere(setup: tuple[ExporterProcess, Path]) -> None:
+def test_an_omitted_fraction_is_resolved_from_its_pool_the_same_everywhere(
+    setup: tuple[ExporterProcess, Path],
+) -> None:
     exp, _ = setup
     doc = exp.get("/api/v1/quota?account=agree-pro").json()
     opus = next(m for m in doc["accounts"][0]["models"]
                 if m["model"] == "claude-opus-4-5-thinking")
-    assert (opus["remaining_fraction"], opus["fraction_omitted"]) == (0.0, True)
-    assert opus["effective_remaining_fraction"] == 0.0
+    assert (opus["remaining_fraction"], opus["fraction_omitted"]) == (None, True)
+    # Not 0: its pool's 5-hour window says 60% is left.
+    assert opus["effective_remaining_fraction"] == pytest.approx(0.6)
     metrics = metrics_view(exp)
-    assert metrics[("model", "agree-pro", "claude-opus-4-5-thinking")] == 0.0
-    assert metrics[("effective", "agree-pro", "claude-opus-4-5-thinking")] == 0.0
+    assert ("model", "agree-pro", "claude-opus-4-5-thinking") not in metrics
+    assert metrics[("effective", "agree-pro", "claude-opus-4-5-thinking")] == pytest.approx(0.6)
     omitted = by_label(exp.get("/metrics").text, "llm_quota_remaining_fraction_omitted",
                        "account", "model")
-    assert omitted == {("agree-pro", "claude-opus-4-5-thinking"): 1.0}
+    assert omitted == {("agree-pro", "claude-opus-4-5-thinking"): 1.0,
+                       ("agree-empty", "claude-sonnet-4-5"): 1.0,
+                       ("agree-empty", "claude-opus-4-5-thinking"): 1.0,
+                       ("agree-empty", "gpt-oss-120b-medium"): 1.0}
+
+
+def test_an_empty_pool_whose_numbers_are_all_left_out_is_exhausted_everywhere(
+    setup: tuple[ExporterProcess, Path],
+) -> None:
+    exp, _ = setup
+    metrics = metrics_view(exp)
+    for model in ("claude-sonnet-4-5", "claude-opus-4-5-thinking", "gpt-oss-120b-medium"):
+        assert metrics[("effective", "agree-empty", model)] == 0.0
+    # The bucket sent no number: no pool fraction is invented for it.
+    assert ("pool", "agree-empty", "claude-gpt", "5h") not in metrics
+    doc = exp.get("/api/v1/quota?account=agree-empty").json()
+    sonnet = next(m for m in doc["accounts"][0]["models"] if m["model"] == "claude-sonnet-4-5")
+    assert sonnet["binding_limit"]["window"] == "5h"
+    assert "reset ahead" in sonnet["binding_limit"]["evidence"]
 
 
 def test_a_failed_summary_keeps_the_models_and_says_so_everywhere(

@@ -133,7 +133,8 @@ def test_rows_show_percent_countdown_and_bar_width(page: str) -> None:
 
 def test_a_model_whose_pool_is_empty_is_exhausted_and_says_which_limit_binds(page: str) -> None:
     sonnet = row(parse(page), "Claude Sonnet 4.5")
-    assert (sonnet.css_class, sonnet.cells[2], sonnet.bar_width) == ("exhausted", "0%", "0.0%")
+    assert (sonnet.css_class, sonnet.cells[2], sonnet.bar_width) == (
+        "exhausted", "0% exhausted", "0.0%")
     assert "limited by Claude and GPT models, 5h window" in sonnet.cells[0]
     assert "own quota 12%" in sonnet.cells[0]
     assert sonnet.cells[3] == "in 1h 15m"
@@ -148,17 +149,30 @@ def test_rows_are_classed_by_threshold(page: str) -> None:
     exhausted = row(parser, "Claude and GPT models", "5h")
     assert (exhausted.css_class, exhausted.cells[2], exhausted.bar_width) == (
         "exhausted",
-        "0%",
+        "0% exhausted",
         "0.0%",
     )
 
 
-def test_an_omitted_fraction_is_shown_as_exhausted_not_unknown(page: str) -> None:
+def test_an_omitted_fraction_in_an_empty_pool_is_exhausted_and_says_why(page: str) -> None:
     opus = row(parse(page), "Claude Opus 4.5 (Thinking)")
     assert opus.css_class == "exhausted"
-    assert opus.cells[2:] == ["0%", "in 1h 15m"]
+    assert opus.cells[2:] == ["0% exhausted", "in 1h 15m"]
     assert opus.bar_width == "0.0%"
-    assert "upstream sent no fraction" in opus.cells[0]
+    assert "no number from upstream; from its pool windows" in opus.cells[0]
+    assert "limited by Claude and GPT models, 5h window" in opus.cells[0]
+
+
+def test_an_omitted_fraction_without_evidence_is_unknown_never_0_or_100() -> None:
+    model = ModelQuota("gemini-4-ultra", "Gemini 4 Ultra", "google", None, NOW + 3600,
+                       omitted=True)
+    data = AccountData(info=AccountInfo("free-tier", ""), models=(model,), as_of=NOW)
+    html = render_page(Snapshot(accounts=(replace(work_account(), data=data),), taken_at=NOW),
+                       now=NOW)
+    ultra = row(parse(html), "Gemini 4 Ultra")
+    assert (ultra.css_class, ultra.cells[2]) == ("unknown", "unknown")
+    assert "unknown: no number from upstream and no pool data" in ultra.cells[0]
+    assert "exhausted" not in ultra.cells[2] and "%" not in ultra.cells[2]
 
 
 def test_unknown_effective_number_when_the_pool_source_failed() -> None:
@@ -167,12 +181,15 @@ def test_unknown_effective_number_when_the_pool_source_failed() -> None:
     pro = row(parse(html), "Gemini 3 Pro (High)")
     assert pro.css_class == "unknown" and pro.cells[2] == "unknown"
     assert "own quota 78%" in pro.cells[0]
-    assert row(parse(html), "Claude Opus 4.5 (Thinking)").css_class == "exhausted"
+    assert "unknown: pools unknown: summary failed" in pro.cells[0]
+    # No number of its own and no pools to tell it: unknown, not exhausted.
+    opus = row(parse(html), "Claude Opus 4.5 (Thinking)")
+    assert (opus.css_class, opus.cells[2]) == ("unknown", "unknown")
 
 
 def test_unknown_reset_is_shown_as_unknown(page: str) -> None:
     personal_pro = [r for r in parse(page).rows if r.cells[0].startswith("Gemini 3 Pro")][-1]
-    assert personal_pro.cells[2:] == ["0%", "unknown"]
+    assert personal_pro.cells[2:] == ["0% exhausted", "unknown"]
 
 
 def test_reset_carries_a_machine_readable_time(page: str) -> None:

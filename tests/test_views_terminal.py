@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
-from exporter.snapshot import Snapshot
+from exporter.quota import EXHAUSTED_AT
+from exporter.snapshot import AccountData, AccountInfo, ModelQuota, Snapshot
 from exporter.views import (
     LOW,
     WARN,
@@ -73,11 +75,14 @@ def detail_under(text: str, needle: str) -> str:
     ("fraction", "expected"),
     [
         (1.0, Level.OK),
-        (WARN, Level.OK),
-        (WARN - 0.001, Level.WARN),
-        (LOW, Level.WARN),
-        (LOW - 0.001, Level.LOW),
-        (0.0001, Level.LOW),
+        (0.6, Level.OK),
+        (WARN + 0.001, Level.OK),
+        # Inclusive, as the alerts: each of Antigravity's 20% steps lands on a level.
+        (WARN, Level.WARN),
+        (LOW + 0.001, Level.WARN),
+        (LOW, Level.LOW),
+        (0.0101, Level.LOW),
+        (EXHAUSTED_AT, Level.EXHAUSTED),
         (0.0, Level.EXHAUSTED),
         (None, Level.UNKNOWN),
     ],
@@ -92,8 +97,8 @@ def test_low_threshold_is_the_prometheus_alert_threshold() -> None:
     exprs = {r["record"]: r["expr"] for g in groups for r in g["rules"] if "record" in r}
     match = re.fullmatch(r"vector\(([0-9.]+)\)", exprs["llm_quota:threshold_low:fraction"])
     assert match, exprs["llm_quota:threshold_low:fraction"]
-    assert float(match.group(1)) == LOW
-    assert LOW < WARN
+    assert float(match.group(1)) == LOW == 0.20
+    assert EXHAUSTED_AT < LOW < WARN
 
 
 @pytest.mark.parametrize(
@@ -146,7 +151,7 @@ def test_model_rows_lead_with_the_effective_number_and_name_the_binding_limit() 
     flash = rows["gemini-3-flash"]
     assert (flash.fraction, flash.limit) == (0.91, "Gemini Models, 5h window")
     opus = rows["claude-opus-4-5-thinking"]
-    assert opus.fraction == 0.0 and "no fraction" in opus.note
+    assert opus.fraction == 0.0 and "no number from upstream; from its pool" in opus.note
 
 
 def test_table_shows_tier_percent_and_countdown_per_row() -> None:
@@ -175,13 +180,26 @@ def test_bar_length_follows_fraction() -> None:
     assert flash.count("\u2588") == round(0.91 * BAR_WIDTH) and "91%" in flash
 
 
-def test_an_omitted_fraction_is_shown_as_exhausted_not_unknown() -> None:
+def test_an_omitted_fraction_in_an_empty_pool_is_exhausted_and_says_why() -> None:
     text = plain(Snapshot(accounts=(work_account(),), taken_at=NOW), width=160)
     row = line_with(text, "Claude Opus 4.5 (Thinking)")
     assert " 0%" in row and "unknown" not in row
     assert row.count("\u2591") == BAR_WIDTH
     assert "in 1h 15m" in row
-    assert "upstream sent no fraction" in detail_under(text, "Claude Opus 4.5 (Thinking)")
+    assert "no number from upstream; from its pool windows" in detail_under(
+        text, "Claude Opus 4.5 (Thinking)")
+
+
+def test_an_omitted_fraction_without_evidence_is_unknown_with_the_reason() -> None:
+    model = ModelQuota("gemini-4-ultra", "Gemini 4 Ultra", "google", None, NOW + 3600,
+                       omitted=True)
+    data = AccountData(info=AccountInfo("free-tier", ""), models=(model,), as_of=NOW)
+    account = replace(work_account(), data=data)
+    text = plain(Snapshot(accounts=(account,), taken_at=NOW), width=160)
+    row = line_with(text, "Gemini 4 Ultra")
+    assert "unknown" in row and "%" not in row and "\u2591" not in row
+    assert detail_under(text, "Gemini 4 Ultra") == (
+        "unknown: no number from upstream and no pool data")
 
 
 def test_unknown_effective_number_when_the_pool_source_failed() -> None:
@@ -193,8 +211,9 @@ def test_unknown_effective_number_when_the_pool_source_failed() -> None:
     row = line_with(text, "Gemini 3 Pro (High)")
     assert "unknown" in row and "\u2588" not in row
     assert "own quota 78%" in detail_under(text, "Gemini 3 Pro (High)")
-    # A model already at 0 stays exhausted whatever its pools say.
-    assert " 0%" in line_with(text, "Claude Opus 4.5 (Thinking)")
+    # No number of its own and no pools to tell it: unknown, never 0%.
+    opus = line_with(text, "Claude Opus 4.5 (Thinking)")
+    assert "unknown" in opus and "0%" not in opus
 
 
 def test_unknown_reset_time_is_shown_as_unknown() -> None:

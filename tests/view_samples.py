@@ -37,9 +37,9 @@ def work_account(*, cached: bool = False) -> AccountSnapshot:
             # 12% of its own, but its 5-hour pool is empty: effectively 0.
             ModelQuota("claude-sonnet-4-5", "Claude Sonnet 4.5", "anthropic", 0.12,
                        NOW + 75 * 60, pools=("claude-gpt",)),
-            # Upstream left the fraction out: exhausted.
+            # Upstream left the fraction out: unknown of its own; its empty pool says 0.
             ModelQuota("claude-opus-4-5-thinking", "Claude Opus 4.5 (Thinking)", "anthropic",
-                       0.0, NOW + 75 * 60, pools=("claude-gpt",), omitted=True),
+                       None, NOW + 75 * 60, pools=("claude-gpt",), omitted=True),
             ModelQuota("gpt-oss-120b-medium", "GPT-OSS 120B (Medium)", "openai", 0.05,
                        NOW + 75 * 60, pools=("claude-gpt",)),
         ),
@@ -53,6 +53,7 @@ def work_account(*, cached: bool = False) -> AccountSnapshot:
                       NOW + 3 * 86400 + 5 * 3600, "3p-weekly"),
         ),
         sources=(SourceResult("models"), SourceResult("summary")),
+        as_of=NOW - 1,
     )
     return AccountSnapshot(
         provider="antigravity", account="work", up=True, data=data, error=None,

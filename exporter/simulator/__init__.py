@@ -177,13 +177,27 @@ def demo_accounts() -> list[SimAccount]:
         SimAccount("demo-revoked", revoked=True),
         SimAccount("demo-not-onboarded", tier="free-tier", project=None,
                    credential_style="access_token_file"),
-        # The traps: a model at 100% whose 5-hour pool is empty; a model whose
-        # fraction upstream leaves out (proto3's zero); a pool summary that fails
-        # while the models answer.
+        # The traps: a model at 100% whose 5-hour pool is empty; a fresh account
+        # whose models come without a fraction while its pools are fine (unknown of
+        # their own, resolved from the pools: no page); an empty pool whose bucket
+        # and models all leave the fraction out (exhausted: it pages); a new model
+        # without a fraction on a free account, which has no pools to tell it
+        # (unknown, said so); a pool summary that fails while the models answer.
         SimAccount("demo-pool-empty", drain_per_hour=0.3,
                    model_fractions={"claude-sonnet-4-5": 1.0},
                    pool_fractions={"claude-gpt/5h": 0.0}),
-        SimAccount("demo-omitted", drain_per_hour=0.3,
+        SimAccount("demo-fresh", drain_per_hour=0.0,
+                   model_fractions=dict.fromkeys(
+                       ("gemini-3-pro-high", "gemini-3-flash", "claude-sonnet-4-5",
+                        "claude-opus-4-5-thinking", "gpt-oss-120b-medium")),
+                   pool_fractions={"gemini/5h": 1.0, "gemini/weekly": 1.0,
+                                   "claude-gpt/5h": 0.8, "claude-gpt/weekly": 0.6}),
+        SimAccount("demo-omitted", drain_per_hour=0.0,
+                   model_fractions={"claude-sonnet-4-5": None,
+                                    "claude-opus-4-5-thinking": None,
+                                    "gpt-oss-120b-medium": None},
+                   pool_fractions={"claude-gpt/5h": None}),
+        SimAccount("demo-free-new-model", tier="free-tier", drain_per_hour=0.2,
                    model_fractions={"claude-opus-4-5-thinking": None}),
         SimAccount("demo-summary-down", drain_per_hour=0.3,
                    failing_methods=("retrieveUserQuotaSummary",)),
@@ -206,11 +220,13 @@ def demo_accounts() -> list[SimAccount]:
         SimAccount("demo-copilot-free", provider="copilot", tier="individual",
                    credential_style="access_token", drain_per_hour=0.3),
         # Gemini CLI from its own oauth_creds.json; a free account whose Pro quota
-        # is used up (upstream leaves the fraction out).
+        # is used up (an explicit 0) and whose Flash Lite entry comes without a
+        # fraction (unknown: Gemini CLI has no pools to tell it).
         SimAccount("demo-gemini-cli", provider="gemini-cli", credential_style="file",
                    drain_per_hour=0.5),
         SimAccount("demo-gemini-cli-free", provider="gemini-cli", tier="free-tier",
-                   drain_per_hour=0.4, model_fractions={"gemini-2.5-pro": None}),
+                   drain_per_hour=0.4,
+                   model_fractions={"gemini-2.5-pro": 0.0, "gemini-2.5-flash-lite": None}),
     ]
 
 

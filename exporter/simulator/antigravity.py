@@ -1,9 +1,14 @@
 """The simulated Antigravity upstream: loadCodeAssist, fetchAvailableModels and
 retrieveUserQuotaSummary, with the shapes of the example bodies (tests/fixtures/upstream).
 
+Fractions are reported in 20% steps, rounded up, as the real upstream does since
+January 2026 (`SimAccount.fraction_step=None` reports them exactly).
+
 The traps the exporter exists for can be set per account: a model at 100% whose
-pool is empty (`pool_fractions={"claude-gpt/5h": 0.0}`), a model whose fraction is
-left out (`model_fractions={"claude-opus-4-5-thinking": None}`: proto3's zero).
+pool is empty (`pool_fractions={"claude-gpt/5h": 0.0}`); a model whose fraction is
+left out (`model_fractions={"claude-opus-4-5-thinking": None}`), as upstream does
+for fresh accounts and new models; a pool bucket whose fraction is left out
+(`pool_fractions={"claude-gpt/5h": None}`), the summary's way of saying 0.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from exporter.simulator.common import (
     SimAccount,
     fraction_json,
     json_reply,
+    stepped,
     unit,
 )
 
@@ -82,7 +88,8 @@ def models_body(acct: AccountState, now: float) -> dict[str, Any]:
         value = quota.value(now, acct.drain)
         # proto3 JSON: a zero is left out, like an unset field.
         if value:
-            info = {"remainingFraction": fraction_json(value), **info}
+            shown = stepped(value, acct.spec.fraction_step)
+            info = {"remainingFraction": fraction_json(shown), **info}
         models[m.id] = {"displayName": m.display_name, "modelProvider": m.provider,
                         **m.extras, "quotaInfo": info}
     models.update({k: dict(v) for k, v in INTERNAL_MODELS.items()})
@@ -102,7 +109,8 @@ def summary_body(acct: AccountState, now: float) -> dict[str, Any]:
             # Summary replies carry an explicit 0 (as the example bodies show);
             # `pool_fractions={...: None}` leaves it out instead.
             if value is not None:
-                bucket["remainingFraction"] = fraction_json(value)
+                bucket["remainingFraction"] = fraction_json(
+                    stepped(value, acct.spec.fraction_step))
             bucket["resetTime"] = quota.reset_time(now)
             buckets.append(bucket)
         groups.append({"displayName": display, "description": description, "buckets": buckets})

@@ -162,6 +162,18 @@ def fraction_json(value: float) -> float | int:
     return int(value) if value in (0.0, 1.0) else round(value, 7)
 
 
+def stepped(value: float, step: float | None) -> float:
+    """`value` as an upstream that reports in steps shows it: rounded up to the next
+    step, 0 only when nothing is left.
+
+    >>> [stepped(v, 0.2) for v in (0.0, 0.01, 0.2, 0.21, 0.999)], stepped(0.07, None)
+    ([0.0, 0.2, 0.2, 0.4, 1.0], 0.07)
+    """
+    if step is None or value <= 0:
+        return value
+    return min(1.0, round(math.ceil(round(value / step, 9)) * step, 9))
+
+
 @dataclass
 class SimAccount:
     """One simulated account. Only `name` is required; see `demo_accounts()` for examples.
@@ -186,6 +198,10 @@ class SimAccount:
     # Methods that answer 503 from the start (until the faults are cleared), e.g.
     # ("retrieveUserQuotaSummary",): one source failing while the others answer.
     failing_methods: tuple[str, ...] = ()
+    # Antigravity reports fractions in 20% steps, rounded up (so "20%" can be shown
+    # while almost nothing is left); None reports them exactly, for tests that need
+    # a precise number. Other upstreams ignore it.
+    fraction_step: float | None = 0.2
 
     def __post_init__(self) -> None:
         up = self.upstream

@@ -2,9 +2,11 @@
 Cloud Code paths as Antigravity (an account's token says which of the two answers).
 
 A daily quota per model, all resetting together, in the shape gemini-cli sees:
-`remainingAmount` only below 100% (it is left out at 100%), a bucket at 0 without
-its fraction or amount (proto3), and `gemini-3-pro-preview` twice, as a
-`REQUESTS` and an `INPUT_TOKENS` bucket (key `gemini-3-pro-preview/INPUT_TOKENS`).
+`remainingAmount` only below 100% (it is left out at 100%), a used-up bucket with
+an explicit integer `0` (as live replies carry it), a bucket without its fraction
+when the account sets a model's fraction to None (as upstream does for new
+models: unknown), and `gemini-3-pro-preview` twice, as a `REQUESTS` and an
+`INPUT_TOKENS` bucket (key `gemini-3-pro-preview/INPUT_TOKENS`).
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def quota_body(acct: AccountState, now: float) -> dict[str, Any]:
         token_type = token_type or REQUESTS
         bucket: dict[str, Any] = {"modelId": model, "tokenType": token_type}
         value = quota.value(now, acct.drain)
-        if value:  # proto3 JSON: a zero (or an unset fraction) is left out
+        if value is not None:  # None: the fraction is left out
             bucket["remainingFraction"] = fraction_json(value)
             amount = math.floor(value * limits[model])
             if token_type == REQUESTS and value < 1.0 and amount:

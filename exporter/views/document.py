@@ -1,8 +1,10 @@
 """The JSON document of `/api/v1/quota` and `quota --output json`.
 
 Times are Unix seconds plus RFC 3339 strings for humans. Every model carries its
-own fraction and its effective one (null when it cannot be known) with the limit
-that binds; every source says whether it answered and why not. Project and email
+own fraction (null when upstream sent none: `fraction_omitted`) and its effective
+one with the limit that binds; an effective number that cannot be known is null
+with `unknown_reason`, never 0 or 1. Every source says whether it answered and
+why not. Project and email
 appear only when the account opted in (expose_project / expose_email).
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from exporter.quota import Limit, effective
+from exporter.quota import Limit, resolve
 from exporter.snapshot import AccountData, AccountSnapshot, ModelQuota, PoolQuota, Snapshot
 from exporter.timefmt import rfc3339
 
@@ -32,11 +34,14 @@ def _limit(limit: Limit | None) -> dict[str, Any] | None:
         "window": pool.window if pool else None,
         "remaining_fraction": limit.fraction,
         "reset": _ts(limit.reset_time),
+        # How a number upstream left out was found; null when upstream sent it.
+        "evidence": limit.evidence or None,
     }
 
 
 def _model(m: ModelQuota, data: AccountData) -> dict[str, Any]:
-    limit = effective(m, data)
+    found = resolve(m, data)
+    limit = found.limit
     return {
         "model": m.model,
         "display_name": m.display_name,
@@ -44,6 +49,7 @@ def _model(m: ModelQuota, data: AccountData) -> dict[str, Any]:
         "remaining_fraction": m.remaining_fraction,
         "fraction_omitted": m.omitted,
         "effective_remaining_fraction": limit.fraction if limit else None,
+        "unknown_reason": found.why or None,
         "binding_limit": _limit(limit),
         "pools": list(m.pools),
         "remaining_requests": m.remaining_requests,
@@ -61,6 +67,9 @@ def _pool(p: PoolQuota) -> dict[str, Any]:
         "unlimited": p.unlimited,
         "remaining_requests": p.remaining_requests,
         "limit_requests": p.limit_requests,
+        "remaining_credits": p.remaining_credits,
+        "limit_credits": p.limit_credits,
+        "overage": p.overage,
         "within": list(p.within),
         "reset": _ts(p.reset_time),
     }

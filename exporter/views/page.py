@@ -89,8 +89,6 @@ td.reset { white-space: nowrap; width: 6.5rem; }
   text-transform: uppercase; letter-spacing: .03em; }
 .tag.exhausted { color: #fff; background: var(--low); border-radius: 3px; padding: 0 .2rem;
   text-align: center; }
-.tag.unknown { color: var(--muted); border: 1px dashed var(--muted); border-radius: 3px;
-  padding: 0 .2rem; text-align: center; }
 .tag.overage { color: var(--low); }
 footer { color: var(--muted); font-size: .85rem; margin-top: 1rem; }
 @media (max-width: 34rem) {
@@ -207,7 +205,6 @@ def _group_header(first: str, remaining: str = "Remaining") -> str:
 # At a glance, without colour: an empty quota and an unknown one must never look alike.
 _TAGS = {
     "exhausted": '<span class="tag exhausted">exhausted</span>',
-    "unknown": '<span class="tag unknown">unknown</span>',
     "overage": '<span class="tag overage">overage</span>',
 }
 
@@ -231,6 +228,7 @@ def _row(row: QuotaRow, *, now: float) -> str:
         if extra:
             detail += f'<small class="note">{escape(extra)}</small>'
 
+    # An unknown row needs no tag: its percent reads "unknown" over a striped bar.
     tag = _TAGS.get("overage" if row.overage else row.level.value, "")
     reset = escape(reset_text(row.reset_time, now))
     if row.reset_time is not None:
