@@ -200,7 +200,7 @@ def test_best_end_to_end_skips_the_account_whose_pool_is_empty(tmp_path: Path) -
         SimAccount("full-but-empty-pool", drain_per_hour=0.0,
                    model_fractions={"claude-sonnet-4-5": 1.0},
                    pool_fractions={"claude-gpt/5h": 0.0}),
-        SimAccount("half", drain_per_hour=0.0, model_fractions={"claude-sonnet-4-5": 0.5},
+        SimAccount("half", drain_per_hour=0.0, model_fractions={"claude-sonnet-4-5": 0.6},
                    pool_fractions={"claude-gpt/5h": 0.9, "claude-gpt/weekly": 0.9}),
     ]
     with Simulator(accounts) as sim:
@@ -208,7 +208,7 @@ def test_best_end_to_end_skips_the_account_whose_pool_is_empty(tmp_path: Path) -
         try:
             doc = exp.get("/api/v1/best?model=claude-sonnet-4-5").json()
             assert (doc["account"], doc["usable"]) == ("half", True)
-            assert doc["effective_remaining_fraction"] == pytest.approx(0.5, abs=1e-3)
+            assert doc["effective_remaining_fraction"] == pytest.approx(0.6, abs=1e-3)
             assert exp.get("/api/v1/best?model=nope").status_code == 404
         finally:
             exp.stop()

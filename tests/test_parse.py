@@ -269,6 +269,25 @@ def test_sparse_summary_names_pools_from_bucket_ids() -> None:
     assert pools[("claude-gpt", "weekly")].remaining_fraction == 0.6
 
 
+def test_an_unnamed_group_names_each_buckets_pool_from_its_own_id() -> None:
+    """One group without a display name holding both pools' buckets: a Gemini bucket
+    is never labelled claude-gpt because a 3p bucket came first."""
+    reply = parse_summary({"groups": [{"buckets": [
+        {"bucketId": "3p-5h", "remainingFraction": 0.2, "resetTime": "2026-11-28T21:00:00Z"},
+        {"bucketId": "gemini-5h", "remainingFraction": 0.8},
+        {"bucketId": "gemini-weekly", "remainingFraction": 0.6},
+        {"remainingFraction": 0.4},
+    ]}]})
+    pools = {(p.pool, p.window): p.remaining_fraction for p in reply.pools}
+    assert pools == {("claude-gpt", "5h"): 0.2, ("gemini", "5h"): 0.8,
+                     ("gemini", "weekly"): 0.6}
+    assert reply.skipped == 1  # the bucket with no id cannot be named
+    gemini = ModelQuota("gemini-3-flash", "Gemini 3 Flash", "google", 1.0, None)
+    claude = ModelQuota("claude-sonnet-4-5", "Claude Sonnet 4.5", "anthropic", 1.0, None)
+    assert pools_for(gemini, reply.groups) == ("gemini",)
+    assert pools_for(claude, reply.groups) == ("claude-gpt",)
+
+
 def test_a_second_bucket_for_one_window_becomes_its_own_pool() -> None:
     pools = pools_of(peer("summary.image-bucket.json"))
     assert pools[("gemini", "5h")].remaining_fraction == 0.7

@@ -206,19 +206,28 @@ def _members(description: str) -> tuple[tuple[str, ...], ...]:
     return tuple(w for w in (_words(p) for p in parts) if w)
 
 
-def _group_pool(group: dict[str, Any], buckets: list[Any], where: str) -> tuple[str, str]:
-    """(slug, display name) of a group; from its display name, else its bucket ids."""
+def _group_pool(group: dict[str, Any], where: str) -> tuple[str, str]:
+    """(slug, display name) of a group from its display name; ("", "") without one."""
     name = opt_str(group.get("displayName", group.get("name")), f"{where}.displayName") or ""
-    if pool_slug(name):
-        return pool_slug(name), name
-    for bucket in buckets:
-        if isinstance(bucket, dict):
-            bucket_id = bucket.get("bucketId", bucket.get("id"))
-            if isinstance(bucket_id, str) and "-" in bucket_id:
-                prefix = bucket_id.rsplit("-", 1)[0]
-                slug = _BUCKET_PREFIX_POOLS.get(prefix, pool_slug(prefix))
-                return slug, name or slug
-    return "", name
+    return pool_slug(name), name if pool_slug(name) else ""
+
+
+def bucket_pool(bucket: Any) -> str:
+    """The pool a bucket id names (`3p-weekly` -> `claude-gpt`); "" when it names none.
+
+    Only for buckets of a group without a display name: each bucket is named from
+    its own id, since one unnamed group can hold buckets of several pools.
+
+    >>> bucket_pool({"bucketId": "3p-5h"}), bucket_pool({"bucketId": "gemini-weekly"})
+    ('claude-gpt', 'gemini')
+    """
+    if not isinstance(bucket, dict):
+        return ""
+    bucket_id = bucket.get("bucketId", bucket.get("id"))
+    if not isinstance(bucket_id, str) or "-" not in bucket_id:
+        return ""
+    prefix = bucket_id.rsplit("-", 1)[0]
+    return _BUCKET_PREFIX_POOLS.get(prefix, pool_slug(prefix))
 
 
 def _bucket(
@@ -272,25 +281,33 @@ def parse_summary(body: Any) -> SummaryReply:
             buckets = group.get("buckets") or []
             if not isinstance(buckets, list):
                 raise ParseError(f"{gwhere}.buckets: expected a list")
-            slug, name = _group_pool(group, buckets, gwhere)
-            if not slug:
-                raise ParseError(f"{gwhere}: no displayName and no bucketId to name the pool")
+            slug, name = _group_pool(group, gwhere)
             description = opt_str(group.get("description"), f"{gwhere}.description") or ""
         except ParseError as exc:
             skipped += 1
             log.debug("skipped a malformed summary group", extra={"kv": {"why": str(exc)}})
             continue
-        groups.append(PoolGroup(slug, name, _members(description)))
+        if slug:
+            groups.append(PoolGroup(slug, name, _members(description)))
         for bi, raw in enumerate(buckets):
+            bwhere = f"{gwhere}.buckets[{bi}]"
+            own = slug or bucket_pool(raw)
             try:
-                pool = _bucket(raw, f"{gwhere}.buckets[{bi}]", slug, name, taken)
+                if not own:
+                    raise ParseError(f"{bwhere}: no group displayName and no bucketId to "
+                                     "name the pool")
+                pool = _bucket(raw, bwhere, own, name, taken)
             except ParseError as exc:
                 skipped += 1
                 log.debug("skipped a malformed bucket", extra={"kv": {"why": str(exc)}})
                 continue
-            if pool is not None:
-                taken.add((pool.pool, pool.window))
-                pools.append(pool)
+            if pool is None:
+                continue
+            taken.add((pool.pool, pool.window))
+            pools.append(pool)
+            if not slug and all(g.pool != own for g in groups):
+                # Members unknown: models join it by their provider's family.
+                groups.append(PoolGroup(own, own, ()))
     return SummaryReply(tuple(pools), tuple(groups), skipped)
 
 
