@@ -55,8 +55,9 @@ def clock() -> FakeClock:
 
 
 ACCOUNTS = [
-    SimAccount("pro"),
-    SimAccount("ultra", tier="g1-ultra-tier", drain_per_hour=0.5),
+    # Exact numbers (no 20% steps): these tests follow the control API's values.
+    SimAccount("pro", fraction_step=None),
+    SimAccount("ultra", tier="g1-ultra-tier", drain_per_hour=0.5, fraction_step=None),
     SimAccount("std", tier="standard-tier"),
     SimAccount("free", tier="free-tier"),
     SimAccount("new", project=None),
@@ -836,6 +837,28 @@ def test_exporter_config_names_an_unknown_account(style_sim: Simulator, tmp_path
 # -- account sets ----------------------------------------------------------------------
 
 
+def test_antigravity_reports_fractions_in_20_percent_steps_rounded_up(clock: FakeClock) -> None:
+    accounts = [SimAccount("stepped", drain_per_hour=0.0,
+                           model_fractions={"gemini-3-flash": 0.05, "gemini-3-pro-high": 0.4,
+                                            "claude-sonnet-4-5": 0.0},
+                           pool_fractions={"gemini/5h": 0.61})]
+    with Simulator(accounts, clock=clock) as sim:
+        models = fetch(sim, "stepped").json()["models"]
+        fractions = {m: models[m]["quotaInfo"].get("remainingFraction") for m in models
+                     if "quotaInfo" in models[m]}
+        # Almost nothing left still shows "20%"; exactly a step stays; 0 is left out.
+        assert fractions["gemini-3-flash"] == 0.2
+        assert fractions["gemini-3-pro-high"] == 0.4
+        assert fractions["claude-sonnet-4-5"] is None
+        groups = fetch(sim, "stepped", "retrieveUserQuotaSummary").json()["groups"]
+        bucket = next(b for g in groups for b in g["buckets"] if b["bucketId"] == "gemini-5h")
+        assert bucket["remainingFraction"] == 0.8
+        assert sim.model_fraction("stepped", "gemini-3-flash") == 0.2
+        assert sim.model_fraction("stepped", "gemini-3-flash", exact=True) == 0.05
+        every = [f for f in fractions.values() if f is not None]
+        assert all(round(f * 5, 9) == int(round(f * 5, 9)) for f in every), every
+
+
 def test_demo_accounts_show_every_state(tmp_path: Path) -> None:
     accounts = {a.name: a for a in demo_accounts()}
     assert len(accounts) >= 6
@@ -849,7 +872,8 @@ def test_demo_accounts_show_every_state(tmp_path: Path) -> None:
     assert all(a.drain_per_hour >= 0.3 for a in accounts.values() if a.project and not a.revoked)
     with Simulator() as sim:  # None -> the demo accounts
         assert sim.account_names == list(accounts)
-        assert sim.model_fraction("demo-pro-2", "claude-sonnet-4-5") <= 0.1  # type: ignore[operator]
+        assert sim.model_fraction(  # type: ignore[operator]
+            "demo-pro-2", "claude-sonnet-4-5", exact=True) <= 0.1
         revoked = sim.credentials("demo-revoked", expiring=False)[0]
         assert refresh(sim, revoked).json()["error"] == "invalid_grant"
         assert fetch(sim, "demo-free", "retrieveUserQuotaSummary").status_code == 403
@@ -860,6 +884,12 @@ def test_demo_accounts_show_every_state(tmp_path: Path) -> None:
         omitted = fetch(sim, "demo-omitted", "fetchAvailableModels").json()["models"]
         assert "remainingFraction" not in omitted["claude-opus-4-5-thinking"]["quotaInfo"]
         assert "resetTime" in omitted["claude-opus-4-5-thinking"]["quotaInfo"]
+        groups = fetch(sim, "demo-omitted", "retrieveUserQuotaSummary").json()["groups"]
+        empty = next(b for g in groups for b in g["buckets"] if b["bucketId"] == "3p-5h")
+        assert "remainingFraction" not in empty and "resetTime" in empty
+        fresh = fetch(sim, "demo-fresh", "fetchAvailableModels").json()["models"]
+        assert all("remainingFraction" not in fresh[m]["quotaInfo"] for m in MODEL_IDS)
+        assert sim.pool_fraction("demo-fresh", "claude-gpt", "5h") == 0.8
         assert fetch(sim, "demo-summary-down", "retrieveUserQuotaSummary").status_code == 503
         assert fetch(sim, "demo-summary-down", "fetchAvailableModels").status_code == 200
         config = sim.exporter_config(tmp_path)

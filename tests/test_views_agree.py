@@ -88,7 +88,7 @@ def test_json_api_equals_metrics(setup: tuple[ExporterProcess, Path]) -> None:
     assert from_metrics[("effective", "agree-pro", "gemini-3-flash")] == pytest.approx(0.5)
 
 
-def test_an_omitted_fraction_is_resolved_from_its_pool_the_same_everywhere(
+def test_an_omitted_fraction_is_resolved_from_evidence_the_same_everywhere(
     setup: tuple[ExporterProcess, Path],
 ) -> None:
     exp, _ = setup
@@ -96,11 +96,13 @@ def test_an_omitted_fraction_is_resolved_from_its_pool_the_same_everywhere(
     opus = next(m for m in doc["accounts"][0]["models"]
                 if m["model"] == "claude-opus-4-5-thinking")
     assert (opus["remaining_fraction"], opus["fraction_omitted"]) == (None, True)
-    # Not 0: its pool's 5-hour window says 60% is left.
-    assert opus["effective_remaining_fraction"] == pytest.approx(0.6)
+    # Not 0: its pool says 60%, and Claude Sonnet, which resets with it (one quota),
+    # has 7%: the lower binds.
+    assert opus["effective_remaining_fraction"] == pytest.approx(0.07)
+    assert "same quota as Claude Sonnet 4.5" in opus["binding_limit"]["evidence"]
     metrics = metrics_view(exp)
     assert ("model", "agree-pro", "claude-opus-4-5-thinking") not in metrics
-    assert metrics[("effective", "agree-pro", "claude-opus-4-5-thinking")] == pytest.approx(0.6)
+    assert metrics[("effective", "agree-pro", "claude-opus-4-5-thinking")] == pytest.approx(0.07)
     omitted = by_label(exp.get("/metrics").text, "llm_quota_remaining_fraction_omitted",
                        "account", "model")
     assert omitted == {("agree-pro", "claude-opus-4-5-thinking"): 1.0,

@@ -119,6 +119,7 @@ def summary_body(acct: AccountState, now: float) -> dict[str, Any]:
 
 class AntigravityUpstream(google.GoogleErrors):
     provider = "antigravity"
+    reports_in_steps = True  # SimAccount.fraction_step: 20% since January 2026
     tiers = google.TIER_NAMES
     credential_styles = google.CREDENTIAL_STYLES
     methods = ("loadCodeAssist", *QUOTA_METHODS)

@@ -25,6 +25,7 @@ from exporter.simulator.common import (
     checked_fraction,
     json_reply,
     non_negative,
+    stepped,
 )
 from exporter.simulator.google import TOKEN_SCOPE
 from exporter.simulator.upstreams import SimUpstream, all_hosts, all_methods, host_methods
@@ -236,15 +237,21 @@ class SimState:
                 if tok.account == account:
                     tok.expires_at = min(tok.expires_at, now)
 
-    def model_fraction(self, account: str, model: str) -> float | None:
+    def model_fraction(self, account: str, model: str, *, exact: bool = False) -> float | None:
+        """The model's fraction as upstream reports it now (in steps where it reports
+        in steps); `exact=True`: the simulator's own unrounded number."""
         with self._lock:
             acct = self._account(account)
-            return acct.model(model).value(self._clock(), acct.drain)
+            value = acct.model(model).value(self._clock(), acct.drain)
+            return value if exact or value is None else _reported(acct, value)
 
-    def pool_fraction(self, account: str, pool: str, window: str) -> float:
+    def pool_fraction(self, account: str, pool: str, window: str, *,
+                      exact: bool = False) -> float:
+        """A pool window's fraction as upstream reports it (see `model_fraction`)."""
         with self._lock:
             acct = self._account(account)
-            return acct.pool(pool, window).value(self._clock(), acct.drain) or 0.0
+            value = acct.pool(pool, window).value(self._clock(), acct.drain) or 0.0
+            return value if exact else _reported(acct, value)
 
     def calls(self) -> dict[str, dict[str, int]]:
         """Calls per account and method, counted before any fault applied."""
@@ -348,3 +355,11 @@ class SimState:
                 return acct.refresh_token, acct.static_token, math.inf
             token = self._issue(account)
             return acct.refresh_token, token, self._tokens[token].expires_at
+
+
+def _reported(acct: AccountState, value: float) -> float:
+    """`value` as the account's upstream shows it: upstreams that report in steps
+    (`reports_in_steps`, Antigravity's 20%) round up to the account's fraction_step."""
+    if getattr(acct.spec.upstream, "reports_in_steps", False):
+        return stepped(value, acct.spec.fraction_step)
+    return value
