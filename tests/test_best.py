@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.quota import EXHAUSTED_BELOW, best, candidates
+from exporter.quota import EXHAUSTED_AT, best, candidates
 from exporter.server.api import handle_best
 from exporter.simulator import SimAccount, Simulator
 from exporter.snapshot import (
@@ -57,14 +57,27 @@ def test_a_tie_goes_to_the_earlier_reset() -> None:
     assert found is not None and found.account == "soon"
 
 
-def test_accounts_whose_pools_are_unknown_or_down_are_left_out() -> None:
+def test_accounts_down_are_left_out_and_unknown_numbers_are_never_best() -> None:
     s = snap(partial_account(), failed_account(), account("ok", 0.2))
-    assert [c.account for c in candidates(s, "claude-sonnet-4-5")] == ["ok"]
+    found = candidates(s, "claude-sonnet-4-5")
+    # The partial account (pools unknown) is listed, with no number and the reason.
+    assert [(c.account, c.fraction) for c in found] == [("work", None), ("ok", 0.2)]
+    assert found[0].why and not found[0].known
+    best_one = best(s, "claude-sonnet-4-5")
+    assert best_one is not None and best_one.account == "ok"
 
 
 def test_nothing_usable_is_still_an_answer_with_usable_false() -> None:
     found = best(snap(account("a", 0.004)), "claude-sonnet-4-5")
-    assert found is not None and not found.usable and found.fraction < EXHAUSTED_BELOW
+    assert found is not None and not found.usable and found.fraction < EXHAUSTED_AT
+
+
+def test_exactly_at_the_exhausted_threshold_is_not_usable() -> None:
+    """The alert pages at <= EXHAUSTED_AT, so `usable` means strictly above it."""
+    found = best(snap(account("a", EXHAUSTED_AT)), "claude-sonnet-4-5")
+    assert found is not None and found.fraction == EXHAUSTED_AT and not found.usable
+    above = best(snap(account("a", 0.2)), "claude-sonnet-4-5")
+    assert above is not None and above.usable
 
 
 def test_a_pool_name_is_matched_for_providers_that_count_by_pool() -> None:
@@ -86,7 +99,7 @@ def test_the_provider_filter_narrows_the_choice() -> None:
 
 def test_the_exhausted_threshold_is_the_alert_threshold() -> None:
     text = (RULES / "llm-quota-thresholds.yml").read_text()
-    assert f"vector({EXHAUSTED_BELOW:.2f})" in text
+    assert f"vector({EXHAUSTED_AT:.2f})" in text
 
 
 # -- /api/v1/best -------------------------------------------------------------------------
@@ -103,7 +116,8 @@ def test_api_best_answers_with_the_spec_fields() -> None:
     doc = json.loads(response.body)
     assert doc == {"account": "b", "provider": "antigravity", "model": "claude-sonnet-4-5",
                    "effective_remaining_fraction": 0.4, "unlimited": False,
-                   "reset_time": "2026-11-28T19:00:00Z", "usable": True, "candidates": 2}
+                   "reset_time": "2026-11-28T19:00:00Z", "usable": True, "candidates": 2,
+                   "unknown": []}
     # A view: it reuses a recent snapshot rather than calling upstream.
     assert engine.calls[-1]["max_age"] == 30.0
 
