@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from exporter.quota import EXHAUSTED_AT
 from exporter.snapshot import Snapshot
 from exporter.views import (
     LOW,
@@ -72,12 +73,15 @@ def detail_under(text: str, needle: str) -> str:
 @pytest.mark.parametrize(
     ("fraction", "expected"),
     [
+        # Inclusive, as the alerts compare (<=): Antigravity's 20% steps land on them.
         (1.0, Level.OK),
-        (WARN, Level.OK),
-        (WARN - 0.001, Level.WARN),
-        (LOW, Level.WARN),
-        (LOW - 0.001, Level.LOW),
-        (0.0001, Level.LOW),
+        (WARN + 0.001, Level.OK),
+        (WARN, Level.WARN),
+        (LOW + 0.001, Level.WARN),
+        (LOW, Level.LOW),
+        (EXHAUSTED_AT + 0.001, Level.LOW),
+        (EXHAUSTED_AT, Level.EXHAUSTED),
+        (0.0001, Level.EXHAUSTED),
         (0.0, Level.EXHAUSTED),
         (None, Level.UNKNOWN),
     ],
