@@ -69,7 +69,8 @@ def test_accounts_down_are_left_out_and_unknown_numbers_are_never_best() -> None
 
 def test_nothing_usable_is_still_an_answer_with_usable_false() -> None:
     found = best(snap(account("a", 0.004)), "claude-sonnet-4-5")
-    assert found is not None and not found.usable and found.fraction < EXHAUSTED_AT
+    assert found is not None and not found.usable and found.fraction is not None
+    assert found.fraction < EXHAUSTED_AT
 
 
 def test_exactly_at_the_exhausted_threshold_is_not_usable() -> None:
