@@ -84,7 +84,8 @@ def test_at_the_exhausted_threshold_is_not_usable() -> None:
 
 def test_nothing_usable_is_still_an_answer_with_usable_false() -> None:
     found = best(snap(account("a", 0.004)), "claude-sonnet-4-5")
-    assert found is not None and not found.usable and found.fraction < EXHAUSTED_AT
+    assert found is not None and not found.usable and found.fraction is not None
+    assert found.fraction < EXHAUSTED_AT
 
 
 def test_a_pool_name_is_matched_for_providers_that_count_by_pool() -> None:

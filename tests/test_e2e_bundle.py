@@ -10,8 +10,8 @@ exporter replicas with the same config, as an HA pair would. Its accounts:
                                                           later fails for a few scrapes (the gap)
   e2e-pool-empty    claude-sonnet-4-5 at 100%, its 5h     pages once, for the pool, naming the
                     pool at 0                             model; the model alerts are held back
-  e2e-omitted       claude-opus-4-5-thinking without      pages for the model: proto3's zero
-                    a fraction
+  e2e-omitted       claude-opus-4-5-thinking without      pages nothing: unknown, not 0, and
+                    a fraction                            resolved from its healthy pool
   e2e-summary-down  retrieveUserQuotaSummary answers 503  partial: down, models kept, no effective
   e2e-broken        upstream answers 500 after its first  down, with a last success
                     success
@@ -82,12 +82,15 @@ def _firing_at_webhook(stack: Stack, account: str, name: str) -> list[dict[str, 
 
 
 def test_exhausted_account_pages_through_alertmanager_once_per_quota(stack: Stack) -> None:
-    def both_kinds() -> list[dict[str, Any]] | None:
+    """Every quota of e2e-exhaust at 0. The pool windows say 0; the models come without
+    a number (proto3 JSON leaves the zeros out), so their effective 0 comes from the
+    pools: one page per pool window, the model alerts (bound_by="pool") held back."""
+    def every_window() -> list[dict[str, Any]] | None:
         alerts = _firing_at_webhook(stack, "e2e-exhaust", "LLMQuotaExhausted")
-        kinds = {a["labels"].get("quota") for a in alerts}
-        return alerts if kinds == {"model", "pool"} else None
+        windows = {(a["labels"].get("pool"), a["labels"].get("window")) for a in alerts}
+        return alerts if len(windows) == 4 else None
 
-    alerts = stack.wait(both_kinds, "LLMQuotaExhausted for a model and a pool of e2e-exhaust "
+    alerts = stack.wait(every_window, "LLMQuotaExhausted for every pool window of e2e-exhaust "
                         "at the webhook")
     for alert in alerts:
         labels = alert["labels"]
@@ -97,12 +100,9 @@ def test_exhausted_account_pages_through_alertmanager_once_per_quota(stack: Stac
         assert "instance" not in labels
         assert alert["_path"] == "/llm-quota/critical", "critical alerts go to the pager route"
         assert alert["_group"] == {"provider": "antigravity", "account": "e2e-exhaust"}
-        if labels["quota"] == "model":
-            assert labels["model"] and "pool" not in labels
-            assert labels["bound_by"] == "own"
-        else:
-            assert labels["pool"] in ("gemini", "claude-gpt")
-            assert labels["window"] in ("5h", "weekly")
+        assert labels["quota"] == "pool", "the model alerts are held back behind the pools"
+        assert labels["pool"] in ("gemini", "claude-gpt")
+        assert labels["window"] in ("5h", "weekly")
         description = alert["annotations"]["description"]
         assert "Only 0% of the" in description
         assert "It resets in " in description and " UTC." in description
@@ -110,6 +110,11 @@ def test_exhausted_account_pages_through_alertmanager_once_per_quota(stack: Stac
     in_prometheus = _alerts_for(stack.prometheus_alerts(), "e2e-exhaust", "LLMQuotaExhausted")
     keys = [tuple(sorted(a["labels"].items())) for a in in_prometheus]
     assert len(keys) == len(set(keys)) == 5 + 4, "one alert per model and pool window"
+    for alert in in_prometheus:
+        if alert["labels"]["quota"] == "model":
+            assert alert["labels"]["bound_by"] == "pool"
+            assert "upstream sent no number for the model's own quota" \
+                in alert["annotations"]["description"]
 
 
 def test_model_at_full_own_quota_in_an_empty_pool_pages_once_through_its_pool(
@@ -143,13 +148,27 @@ def test_model_at_full_own_quota_in_an_empty_pool_pages_once_through_its_pool(
                 "e2e-pool-empty" and a["labels"].get("quota") == "model"]
 
 
-def test_omitted_fraction_pages_as_exhausted(stack: Stack) -> None:
-    (page,) = stack.wait(
-        lambda: _firing_at_webhook(stack, "e2e-omitted", "LLMQuotaExhausted")[:1],
-        "LLMQuotaExhausted for e2e-omitted at the webhook")
-    assert page["labels"]["model"] == "claude-opus-4-5-thinking"
-    assert page["labels"]["bound_by"] == "own"
-    assert "upstream left its fraction out, which means 0" in page["annotations"]["description"]
+def test_omitted_fraction_with_a_healthy_pool_pages_nothing(stack: Stack) -> None:
+    """No number from upstream is unknown, not 0: the exporter resolves it from
+    evidence (here claude-sonnet-4-5, same pool and same reset, is below the pool's
+    windows: it stands in for the model's own quota, bound_by="own"), and nothing fires."""
+    model = 'account="e2e-omitted",model="claude-opus-4-5-thinking"'
+    stack.wait(lambda: stack.query(f"llm_quota_remaining_fraction_omitted{{{model}}} == 1"),
+               "the omitted mark for e2e-omitted")
+    assert not stack.query(f"llm_quota_remaining_fraction{{{model}}}")
+    (recorded,) = stack.wait(
+        lambda: stack.query(f"llm_quota:effective_remaining_fraction{{{model}}}"),
+        "the effective fraction of e2e-omitted, resolved from evidence")
+    (sibling,) = stack.query('min(llm_quota_remaining_fraction{account="e2e-omitted",'
+                             'model="claude-sonnet-4-5"})')
+    assert recorded["metric"]["bound_by"] == "own"
+    assert float(recorded["value"][1]) == pytest.approx(float(sibling["value"][1]))
+    assert float(recorded["value"][1]) > 0.2
+    # The exhausted account's page proves the rules have had many evaluations.
+    stack.wait(lambda: _firing_at_webhook(stack, "e2e-exhaust", "LLMQuotaExhausted"),
+               "the exhausted account's page (proof that rules ran)")
+    assert not [a for a in stack.prometheus_alerts() if a["labels"].get("account") == "e2e-omitted"]
+    assert not [a for a in stack.webhook.alerts() if a["labels"].get("account") == "e2e-omitted"]
 
 
 def test_exhausted_quota_is_neither_low_nor_predicted(stack: Stack) -> None:
@@ -205,15 +224,17 @@ def test_a_short_outage_does_not_resolve_a_firing_quota_alert(stack: Stack) -> N
         stack.wait(lambda: stack.query('max(llm_quota_up{account="e2e-exhaust"}) == 0'),
                    "the outage in Prometheus")
         gap_start = time.monotonic()
-        stack.wait(lambda: not stack.query('llm_quota_remaining_fraction{account="e2e-exhaust"}'),
-                   "e2e-exhaust's quota series gone")
+        stack.wait(
+            lambda: not stack.query('llm_quota_pool_remaining_fraction{account="e2e-exhaust"}'),
+            "e2e-exhaust's quota series gone")
         # Several evaluations (1s apart) without data: without keep_firing_for each
         # would resolve the alert.
         time.sleep(max(0.0, 3.0 - (time.monotonic() - gap_start)))
     finally:
         stack.sim.clear_faults("e2e-exhaust")
-    stack.wait(lambda: stack.query('max(llm_quota_remaining_fraction{account="e2e-exhaust"}) == 0'),
-               "e2e-exhaust's data back")
+    stack.wait(
+        lambda: stack.query('max(llm_quota_pool_remaining_fraction{account="e2e-exhaust"}) == 0'),
+        "e2e-exhaust's data back")
     gap = time.monotonic() - gap_start
     time.sleep(3.0)  # group_interval is 1s: a resolved notification would be here by now
     at_webhook = _alerts_for(stack.webhook.alerts(), "e2e-exhaust", "LLMQuotaExhausted")

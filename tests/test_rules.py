@@ -48,8 +48,9 @@ SPEC_ALERTS = {
     "LLMQuotaAccountDown": "warning",
     "LLMQuotaDataStale": "warning",
     "LLMQuotaExporterDown": "critical",
+    "LLMQuotaUnknown": "info",
 }
-# Beyond SPEC.md's six: the guard that pages when the thresholds group is lost.
+# Beyond SPEC.md's seven: the guard that pages when the thresholds group is lost.
 BUNDLE_ALERTS = {**SPEC_ALERTS, "LLMQuotaThresholdsMissing": "critical"}
 QUOTA_ALERTS = ("LLMQuotaLow", "LLMQuotaExhausted", "LLMQuotaExhaustionPredicted")
 THRESHOLDS_FILE = "llm-quota-thresholds.yml"
@@ -276,7 +277,7 @@ def test_prometheus_scrape_timeout_fits_the_exporter_deadline() -> None:
 
 def test_alertmanager_config_passes_amtool() -> None:
     output = ok(run(binary("amtool"), "check-config", str(ALERTMANAGER_CONFIG)))
-    assert "2 receivers" in output and "3 inhibit rules" in output
+    assert "3 receivers" in output and "4 inhibit rules" in output
 
 
 def test_commented_email_and_slack_examples_are_valid(tmp_path: Path) -> None:
@@ -309,6 +310,9 @@ def test_commented_email_and_slack_examples_are_valid(tmp_path: Path) -> None:
           "bound_by=pool", "account=work"], "llm-quota-critical"),
         (["alertname=LLMQuotaLow", "severity=warning", "account=work"], "llm-quota-warning"),
         (["alertname=LLMQuotaAccountDown", "severity=warning"], "llm-quota-warning"),
+        # Unknown is not exhausted: no pager, no warning channel.
+        (["alertname=LLMQuotaUnknown", "severity=info", "quota=model", "provider=antigravity",
+          "account=work", "model=gemini-3-pro-low"], "llm-quota-info"),
         (["alertname=SomethingElse"], "llm-quota-warning"),
     ],
 )
@@ -331,6 +335,16 @@ def test_alertmanager_groups_by_account_and_inhibits_per_quota() -> None:
     assert bound["equal"] == ["alertname", "provider", "account"]
     down = rules[('alertname="LLMQuotaExporterDown"',)]
     assert down["target_matchers"] == ['alertname=~"LLMQuotaAccountDown|LLMQuotaDataStale"']
+    account_down = rules[('alertname="LLMQuotaAccountDown"',)]
+    assert account_down["target_matchers"] == ['alertname="LLMQuotaUnknown"']
+    assert account_down["equal"] == ["provider", "account"]
+
+
+def test_the_info_receiver_notifies_nobody() -> None:
+    """LLMQuotaUnknown's receiver has no notifier: unknown never pages by default."""
+    config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text(encoding="utf-8"))
+    (info,) = [r for r in config["receivers"] if r["name"] == "llm-quota-info"]
+    assert not [key for key in info if key.endswith("_configs")]
 
 
 # -- Grafana ----------------------------------------------------------------------------
@@ -375,9 +389,12 @@ def test_dashboards_have_fixed_uids_variables_and_described_panels() -> None:
 
 
 def test_dashboard_thresholds_equal_the_alert_thresholds() -> None:
+    """A Grafana step colours values at or above it, and the quota alerts fire at or
+    below their thresholds: each quota step sits a hair (1e-6) above its threshold, so
+    a quota exactly at 20% is coloured low, as LLMQuotaLow fires for it."""
     values = thresholds()
-    quota_steps = [values["llm_quota:threshold_exhausted:fraction"],
-                   values["llm_quota:threshold_low:fraction"]]
+    quota_steps = [round(values["llm_quota:threshold_exhausted:fraction"] + 1e-6, 6),
+                   round(values["llm_quota:threshold_low:fraction"] + 1e-6, 6)]
     stale_steps = [values["llm_quota:threshold_stale:seconds"]]
     checked = 0
     for name, board in dashboards().items():
@@ -405,7 +422,8 @@ def test_dashboard_units_fractions_as_percent_and_resets_from_now() -> None:
                 where = f"{name}: {panel['title']} [{ref}]"
                 if "reset_timestamp_seconds" in expr and "* 1000" in expr:
                     assert unit == "dateTimeFromNow", where
-                if re.search(r"remaining_fraction\{", expr):
+                # A count of quotas is a number, whatever fractions it counts.
+                if re.search(r"remaining_fraction\{", expr) and not expr.startswith("count("):
                     assert unit == "percentunit", where
 
 
