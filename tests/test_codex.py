@@ -15,12 +15,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exporter.config import parse_config
+from exporter.providers import make_provider
+from exporter.providers.codex.client import PLAN_NAMES, decode_error
 from exporter.providers.codex.credentials import from_token
 from exporter.providers.codex.parse import parse_usage, window_name
 from exporter.providers.parsing import ParseError
 from exporter.simulator import SimAccount, Simulator
-from exporter.simulator.codex import account_id, weekly_first
+from exporter.simulator.codex import account_id, jwt, weekly_first
 from exporter.snapshot import FetchError, PoolQuota, Reason
+from exporter.upstream.transport import HttpClients
+from tests.scripted_http import ScriptedServer
 from tests.sim_accounts import fetch, provider_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
@@ -304,6 +308,19 @@ def test_one_cap_given_twice_keeps_the_tighter_reading() -> None:
     assert found["spend-limit", "monthly"].remaining_fraction == pytest.approx(0.1)
 
 
+def test_plan_names_outside_any_list_are_the_tier_as_given() -> None:
+    assert parse_usage({"plan_type": "ent26", "rate_limit": None}, now=NOW).plan == "ent26"
+    assert (PLAN_NAMES.get("prolite"), PLAN_NAMES.get("ent26")) == ("ChatGPT Pro Lite", None)
+
+
+def test_the_token_expired_body_reads_as_an_expired_token() -> None:
+    info = decode_error(body("peers/codex.error.token-expired.json"))
+    assert (info.message, info.status) == ("the access token has expired", "token_expired")
+    words = decode_error({"error": {"message": "Your token has expired.",
+                                    "code": "token_expired"}})
+    assert words.message == "Your token has expired."
+
+
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-10, 10**6) | st.floats(allow_nan=False)
     | st.text(max_size=8),
@@ -429,8 +446,10 @@ def test_a_rejected_token_is_not_retried_and_says_to_run_codex(
     with provider_for(sim, "cx-plus", tmp_path) as provider:
         sim.expire_access_tokens("cx-plus")
         for _ in range(2):
-            with pytest.raises(FetchError, match=r"run `codex` once"):
+            with pytest.raises(FetchError, match=r"run `codex` once") as err:
                 fetch(provider)
+            assert err.value.reason is Reason.AUTH
+            assert "or `codex login`" in err.value.message
         sim.renew_credentials("cx-plus")
         assert fetch(provider).pools
     assert sim.calls()["cx-plus"] == {"usage": 2, "token": 0}
@@ -462,3 +481,34 @@ def test_codex_defaults(tmp_path: Path) -> None:
         env={}).accounts[0]
     assert (account.endpoints, account.user_agent) == (
         ("https://chatgpt.com/backend-api",), "codex-cli")
+
+
+def test_a_401_token_expired_served_as_text_says_the_token_expired(tmp_path: Path) -> None:
+    """The bare `{"error": {"code": "token_expired"}}` body, as text/plain: an auth
+    error that says the token expired and how to renew it, without the token."""
+    token = jwt({"exp": 4_102_444_800})  # the file's own expiry is far away
+    path = tmp_path / "auth.json"
+    path.write_text(json.dumps({"tokens": {"access_token": token, "account_id": "acct-1"}}))
+    script = ScriptedServer()
+    server, base = script.start()
+    script.add("/wham/usage", status=401, content_type="text/plain; charset=utf-8",
+               body=(FIXTURES / "peers" / "codex.error.token-expired.json").read_bytes())
+    account = parse_config({"accounts": [{"name": "a", "provider": "codex", "endpoints": [base],
+                                          "credentials": {"file": str(path)}}]},
+                           env={}).accounts[0]
+    clients = HttpClients.create(2)
+    try:
+        provider = make_provider(account, clients)
+        for _ in range(2):
+            with pytest.raises(FetchError) as err:
+                fetch(provider)
+            message = err.value.message
+            assert err.value.reason is Reason.AUTH
+            assert "the access token has expired" in message
+            assert "run `codex` once (or `codex login`" in message and str(path) in message
+            assert token not in message
+    finally:
+        clients.close()
+        server.shutdown()
+        server.server_close()
+    assert len(script.calls) == 1  # the rejected token is not sent again
