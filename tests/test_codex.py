@@ -368,6 +368,8 @@ ACCOUNTS = [
                drain_per_hour=0.0),
     SimAccount("cx-token", provider="codex", tier="pro", credential_style="access_token_file",
                drain_per_hour=0.0),
+    SimAccount("cx-team", provider="codex", tier="team", drain_per_hour=0.0,
+               pool_fractions={"codex/weekly": 0.7, "spend-limit/monthly": 0.0}),
 ]
 
 
@@ -386,7 +388,8 @@ def test_fetch_sends_the_account_id_from_the_file_and_reads_the_plan(
     assert found[("codex", "5h")] == pytest.approx(0.25)
     assert found[("codex", "weekly")] == pytest.approx(0.5)
     assert ("code-review", "weekly") in found
-    assert [(c.credit_type, c.remaining) for c in data.credits] == [("codex", 0.0)]
+    assert [(c.credit_type, c.remaining) for c in data.credits] == [
+        ("codex", 0.0), ("rate_limit_reset", 0.0)]
     [seen] = sim.requests_seen()
     auth = json.loads((tmp_path / "cx-plus" / "auth.json").read_text())
     assert (seen.verb, seen.path) == ("GET", "/codex/wham/usage")
@@ -439,6 +442,37 @@ def test_an_expired_jwt_is_never_sent_and_the_renewed_file_is_picked_up(
         sim.renew_credentials("cx-pro")
         assert fetch(provider).pools
     assert sim.calls()["cx-pro"] == {"usage": 1, "token": 0}
+
+
+def test_a_team_seat_over_its_spend_cap_has_its_spend_limit_at_zero(
+        sim: Simulator, tmp_path: Path) -> None:
+    with provider_for(sim, "cx-team", tmp_path) as provider:
+        data = fetch(provider)
+    assert (data.info.tier, data.info.tier_name) == ("team", "ChatGPT Team")
+    found = {(p.pool, p.window): p for p in data.pools}
+    cap = found["spend-limit", "monthly"]
+    assert (cap.remaining_fraction, cap.omitted) == (0.0, False)
+    assert (cap.remaining_credits, cap.limit_credits) == (0.0, 50.0)
+    assert cap.reset_time is not None and cap.reset_time > NOW
+    # The weekly window still has room, and team plans have no 5-hour window.
+    assert found["codex", "weekly"].remaining_fraction == pytest.approx(0.7)
+    assert ("codex", "5h") not in found
+
+
+def test_a_team_seat_under_its_cap_shows_the_money_left(
+        sim: Simulator, tmp_path: Path) -> None:
+    sim.set_pool_fraction("cx-team", "spend-limit", "monthly", 0.4)
+    with provider_for(sim, "cx-team", tmp_path) as provider:
+        cap = {(p.pool, p.window): p for p in fetch(provider).pools}["spend-limit", "monthly"]
+    assert cap.remaining_fraction == pytest.approx(0.4)
+    assert (cap.remaining_credits, cap.limit_credits) == (pytest.approx(20.0), 50.0)
+
+
+def test_a_pro_plan_reports_its_banked_rate_limit_resets(
+        sim: Simulator, tmp_path: Path) -> None:
+    with provider_for(sim, "cx-pro", tmp_path) as provider:
+        credits = {c.credit_type: c.remaining for c in fetch(provider).credits}
+    assert credits == {"codex": 125.5, "rate_limit_reset": 2.0}
 
 
 def test_a_rejected_token_is_not_retried_and_says_to_run_codex(
