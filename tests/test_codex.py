@@ -269,7 +269,10 @@ def test_a_team_seat_over_its_spend_cap_is_at_zero() -> None:
                                              "37.50", "used_percent": 25}}, 0.75, 37.5),
     # Percentages left out: from the money.
     ({"individual_limit": {"limit": 100, "used": 25}}, 0.75, 75.0),
+    ({"individual_limit": {"limit": "100", "remaining": "-7"}}, 0.0, 0.0),
     ({"individual_limit": {"limit": "750", "remaining_percent": 40}}, 0.4, None),
+    # Reached with only its limit given: no money left.
+    ({"reached": True, "individual_limit": {"limit": "750"}}, 0.0, 0.0),
 ])
 def test_spend_control_caps(control: Any, fraction: float, left: float | None) -> None:
     found = pools({"plan_type": "team", "spend_control": control})

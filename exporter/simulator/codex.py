@@ -86,8 +86,10 @@ def _has_pool(spec: SimAccount, key: str) -> bool:
     """Which pools a plan has: Spark for pro, a spend cap and no 5-hour window for team."""
     if key.startswith(f"{SPARK[0]}/"):
         return has_spark(spec)
-    if key in (SPEND, "codex/5h"):
-        return (spec.tier == "team") == (key == SPEND)
+    if key == SPEND:
+        return spec.tier == "team"
+    if key == "codex/5h":
+        return spec.tier != "team"
     return True
 
 

@@ -161,31 +161,33 @@ def _window(raw: Any, where: str, reached: bool, pool: str, name: str,
     )
 
 
-def _money(entry: dict[str, Any], key: str, where: str) -> float | None:
-    return number(entry.get(key), f"{where}.{key}")
+def _clamped(fraction: float) -> float:
+    return min(1.0, max(0.0, fraction))
 
 
 def _cap_fraction(cap: dict[str, Any], where: str, limit: float | None,
-                  used: float | None, remaining: float | None) -> float | None:
+                  remaining: float | None) -> float | None:
     """What is left of a spend cap, 0..1: from its percentages, else from its money."""
     fraction = fraction_left(cap.get("used_percent"), f"{where}.used_percent")
     if fraction is not None:
         return fraction
     left_percent = number(cap.get("remaining_percent"), f"{where}.remaining_percent")
     if left_percent is not None:
-        return min(1.0, max(0.0, left_percent / 100.0))
-    if limit is None or limit <= 0:
+        return _clamped(left_percent / 100.0)
+    if remaining is None or limit is None or limit <= 0:
         return None
-    if used is not None:
-        return min(1.0, max(0.0, 1.0 - used / limit))
-    if remaining is not None:
-        return min(1.0, max(0.0, remaining / limit))
-    return None
+    return _clamped(remaining / limit)
+
+
+def _cap_window(cap: dict[str, Any], where: str) -> str:
+    """The cap's window: from its length or its named period, else the billing month."""
+    period = slug(opt_str(cap.get("period"), f"{where}.period") or "")
+    return _length(cap, where) or period or SPEND_WINDOW
 
 
 def spend_cap(raw: Any, where: str, reached: bool, now: float) -> PoolQuota | None:
     """A spend cap (`individual_limit`) as pool `spend-limit`; None when it gives no
-    number and is not reached.
+    number and is not reached. Money is in the reply's own unit.
 
     >>> cap = spend_cap({"limit": "50.00", "used": "53.50", "used_percent": 107},
     ...                 "individual_limit", reached=False, now=0.0)
@@ -194,21 +196,20 @@ def spend_cap(raw: Any, where: str, reached: bool, now: float) -> PoolQuota | No
     """
     cap = mapping(raw, where)
     reached = reached or cap.get("reached") is True or cap.get("limit_reached") is True
-    limit = _money(cap, "limit", where)
-    used = _money(cap, "used", where)
-    remaining = _money(cap, "remaining", where)
+    limit = number(cap.get("limit"), f"{where}.limit")
+    used = number(cap.get("used"), f"{where}.used")
+    remaining = number(cap.get("remaining"), f"{where}.remaining")
     if remaining is None and limit is not None and used is not None:
         remaining = limit - used
-    fraction = 0.0 if reached else _cap_fraction(cap, where, limit, used, remaining)
+    fraction = 0.0 if reached else _cap_fraction(cap, where, limit, remaining)
     if fraction is None:
         return None
-    period = opt_str(cap.get("period"), f"{where}.period")
-    label = _length(cap, where) or (slug(period) if period and slug(period) else SPEND_WINDOW)
+    if reached and (remaining is not None or limit is not None):
+        remaining = 0.0  # reached is 0 left, whatever the money says
     return PoolQuota(
-        pool=SPEND_POOL, pool_name=POOL_NAMES[SPEND_POOL], window=label,
+        pool=SPEND_POOL, pool_name=POOL_NAMES[SPEND_POOL], window=_cap_window(cap, where),
         remaining_fraction=fraction, reset_time=_reset(cap, where, now),
-        remaining_credits=None if remaining is None else (
-            0.0 if reached else max(0.0, remaining)),
+        remaining_credits=None if remaining is None else max(0.0, remaining),
         limit_credits=limit,
     )
 
