@@ -42,6 +42,8 @@ ACCOUNTS = [
                drain_per_hour=0.0),
     SimAccount("e-codex-token", provider="codex", tier="pro",
                credential_style="access_token_file", drain_per_hour=0.0),
+    SimAccount("e-codex-team", provider="codex", tier="team", drain_per_hour=0.0,
+               pool_fractions={"spend-limit/monthly": 0.0}),
     SimAccount("e-antigravity", drain_per_hour=0.0),
 ]
 CLI_ACCOUNTS = [a.name for a in ACCOUNTS if a.provider in ("claude", "codex")]
@@ -111,6 +113,10 @@ def test_exposition_equals_upstream_for_every_claude_and_codex_account(
     assert codex == {("codex", "5h"), ("codex", "weekly"), ("code-review", "weekly")}
     assert ("e-claude-proxy", "opus", "weekly") not in pools  # a Pro plan's null window
     assert ("e-codex-proxy", "gpt-5-3-codex-spark", "5h") in pools
+    # A team seat over its spend cap (107% used): the cap is at 0, the weekly window not.
+    assert pools[("e-codex-team", "spend-limit", "monthly")] == 0.0
+    assert pools[("e-codex-team", "codex", "weekly")] > 0.0
+    assert ("e-codex-team", "codex", "5h") not in pools
     info = by_label(text, "llm_quota_account_info", "account", "tier", "tier_name")
     assert ("e-claude", "max", "Claude Max 20x") in info
     assert ("e-claude-token", "unknown", "") in info
@@ -119,6 +125,7 @@ def test_exposition_equals_upstream_for_every_claude_and_codex_account(
     credits = by_label(text, "llm_quota_credits_remaining", "account", "credit_type")
     assert credits[("e-codex", "codex")] == 0.0
     assert credits[("e-codex-proxy", "codex")] == 125.5
+    assert credits[("e-codex-proxy", "rate_limit_reset")] == 2.0
     assert ("e-claude", "extra_usage") in credits
     sources = by_label(text, "llm_quota_source_up", "account", "source")
     assert all(sources[(name, "usage")] == 1.0 for name in CLI_ACCOUNTS)

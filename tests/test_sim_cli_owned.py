@@ -137,7 +137,12 @@ def test_codex_reply_has_the_example_shape_windows_by_length_in_either_order(
     assert "used_percent" not in five_hour
     assert plus["rate_limit"]["limit_reached"] is True and plus["rate_limit"]["allowed"] is False
     assert plus["additional_rate_limits"] == []
-    assert plus["credits"] == {"has_credits": False, "unlimited": False, "balance": "0"}
+    assert plus["credits"] == {"has_credits": False, "unlimited": False, "balance": "0",
+                               "approx_local_messages": [0, 0],
+                               "approx_cloud_messages": [0, 0]}
+    assert plus["spend_control"] == {"reached": False, "individual_limit": None}
+    assert plus["rate_limit_reset_credits"] == {"available_count": 0,
+                                                "applicable_available_count": 0}
     assert plus["account_id"] == account_id(SimAccount("x-plus", provider="codex"))
     pro = usage(entries["x-pro"]).json()
     assert [a["limit_name"] for a in pro["additional_rate_limits"]] == ["GPT-5.3-Codex-Spark"]

@@ -23,7 +23,7 @@ from exporter.config import AccountConfig, Credentials, Secret
 from exporter.providers.antigravity.client import AntigravityProvider
 from exporter.providers.google.errors import parse_error
 from exporter.snapshot import FetchError, Reason
-from exporter.upstream.client import SERIES_ENV, Call, UpstreamClient, plain_error
+from exporter.upstream.client import SERIES_ENV, Call, UpstreamClient, UpstreamError, plain_error
 from exporter.upstream.transport import (
     MAX_BODY_BYTES,
     HostGate,
@@ -226,6 +226,16 @@ def test_401_without_refresh_is_auth_error(up: Upstream) -> None:
         up.client(FakeTokens(refreshable=False)).call("m", {}, deadline())
     assert err.value.reason is Reason.AUTH
     assert len(up.calls) == 1
+
+
+def test_a_401_says_in_its_own_words_why_even_as_text_plain(up: Upstream) -> None:
+    up.add("daily", "m", status=401, content_type="text/plain",
+           body=b'{"error": {"message": "token expired", "code": "token_expired"}}')
+    with pytest.raises(UpstreamError) as err:
+        up.client(FakeTokens(refreshable=False)).call("m", {}, deadline())
+    assert err.value.reason is Reason.AUTH and err.value.http_status == 401
+    host = up.daily.split("://")[1]
+    assert err.value.message == f"m: {host} answered 401: token expired; cannot refresh"
 
 
 def test_non_json_200_is_a_parse_error(up: Upstream) -> None:

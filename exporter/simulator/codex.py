@@ -6,9 +6,18 @@ Pools (SimAccount.pool_fractions keys): `codex/5h`, `codex/weekly`,
 `gpt-5-3-codex-spark/5h` and `/weekly`. Windows carry `limit_window_seconds`; some
 accounts get their weekly window first (`weekly_first`), as some plans do, so the
 exporter must name windows by length. A reached limit leaves `used_percent` out
-(`pool_fractions={...: None}`), as the credits-depleted replies do. Access tokens
-are JWTs with an `exp` the simulator sets and a random third part: nothing checks
-a signature.
+(`pool_fractions={...: None}`), as the credits-depleted replies do.
+
+`team` accounts get a weekly window alone (no 5-hour one, as team plans do) and
+a workspace spend cap, `spend_control.individual_limit` (pool `spend-limit/monthly`,
+$50.00 a month, money as strings): at 0 the member is over the cap, as live
+replies show it, with `used_percent` 107, `reached: true` and
+`rate_limit_reached_type: {"type": "workspace_member_usage_limit_reached"}`.
+Replies carry `rate_limit_reset_credits` (banked resets: 2 for `pro`, else 0).
+
+Access tokens are JWTs with an `exp` the simulator sets and a random third part:
+nothing checks a signature. A rejected token gets the 401 `token_expired` body
+served as text/plain, as ChatGPT serves it.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from exporter.simulator import cli_owned
 from exporter.simulator.common import (
     FIVE_HOURS,
+    MONTH,
     WEEK,
     AccountState,
     Fault,
@@ -40,13 +50,17 @@ if TYPE_CHECKING:
 
 HOST = "codex"
 USAGE_PATH = f"/{HOST}/wham/usage"
-TIERS = {"plus": "ChatGPT Plus", "pro": "ChatGPT Pro"}
-PERIODS = {"5h": FIVE_HOURS, "weekly": WEEK}
+TIERS = {"plus": "ChatGPT Plus", "pro": "ChatGPT Pro", "team": "ChatGPT Team"}
+PERIODS = {"5h": FIVE_HOURS, "weekly": WEEK, "monthly": MONTH}
 SPARK = ("gpt-5-3-codex-spark", "GPT-5.3-Codex-Spark", "codex_bengalfox")
+SPEND = "spend-limit/monthly"
 POOL_WINDOWS = ("codex/5h", "codex/weekly", "code-review/weekly",
-                f"{SPARK[0]}/5h", f"{SPARK[0]}/weekly")
+                f"{SPARK[0]}/5h", f"{SPARK[0]}/weekly", SPEND)
 AUTH_CLAIM = "https://api.openai.com/auth"
-CREDITS = {"plus": (False, "0"), "pro": (True, "125.50")}
+CREDITS = {"plus": (False, "0"), "pro": (True, "125.50"), "team": (False, "0")}
+RESET_CREDITS = {"pro": 2}
+SPEND_CAP = 50.0  # a team member's monthly cap, in the workspace's currency
+OVER_CAP_PERCENT = 107  # how far over its cap a spent-out member is seen
 
 
 def _error(status: int, payload: dict[str, Any], delay: float | None = None) -> Reply:
@@ -66,6 +80,17 @@ def weekly_first(name: str) -> bool:
 
 def has_spark(spec: SimAccount) -> bool:
     return spec.tier == "pro"
+
+
+def _has_pool(spec: SimAccount, key: str) -> bool:
+    """Which pools a plan has: Spark for pro, a spend cap and no 5-hour window for team."""
+    if key.startswith(f"{SPARK[0]}/"):
+        return has_spark(spec)
+    if key == SPEND:
+        return spec.tier == "team"
+    if key == "codex/5h":
+        return spec.tier != "team"
+    return True
 
 
 def _window(acct: AccountState, pool: str, window: str, now: float) -> dict[str, Any]:
@@ -89,22 +114,47 @@ def _rate_limit(acct: AccountState, pool: str, windows: list[str], now: float) -
             "secondary_window": rendered[1] if len(rendered) > 1 else None}
 
 
+def _spend_control(acct: AccountState, now: float) -> dict[str, Any]:
+    """A team member's spend cap; over it (107%) once its fraction is 0."""
+    if acct.spec.tier != "team":
+        return {"reached": False, "individual_limit": None}
+    quota = acct.pools["spend-limit", "monthly"]
+    value = quota.value(now, acct.drain)
+    percent = OVER_CAP_PERCENT if not value else round((1.0 - value) * 100.0, 2)
+    used = SPEND_CAP * percent / 100.0
+    reset_at = quota.reset_unix(now)
+    return {"reached": percent >= 100, "individual_limit": {
+        "source": "workspace", "limit": f"{SPEND_CAP:.2f}", "used": f"{used:.2f}",
+        "remaining": f"{max(0.0, SPEND_CAP - used):.2f}", "used_percent": percent,
+        "remaining_percent": max(0.0, round(100.0 - percent, 2)),
+        "reset_after_seconds": max(0, math.ceil(reset_at - now)), "reset_at": int(reset_at)}}
+
+
 def usage_body(acct: AccountState, now: float) -> dict[str, Any]:
     spec = acct.spec
     main = ["weekly", "5h"] if weekly_first(spec.name) else ["5h", "weekly"]
+    if spec.tier == "team":
+        main = ["weekly"]
     additional = []
     if has_spark(spec):
         additional.append({"limit_name": SPARK[1], "metered_feature": SPARK[2],
                            "rate_limit": _rate_limit(acct, SPARK[0], ["5h", "weekly"], now)})
     has_credits, balance = CREDITS[spec.tier]
+    spend = _spend_control(acct, now)
+    banked = RESET_CREDITS.get(spec.tier, 0)
     return {
         "user_id": f"user-sim{account_id(spec)[:8]}", "account_id": account_id(spec),
         "email": spec.email, "plan_type": spec.tier,
         "rate_limit": _rate_limit(acct, "codex", main, now),
         "code_review_rate_limit": _rate_limit(acct, "code-review", ["weekly"], now),
         "additional_rate_limits": additional,
-        "credits": {"has_credits": has_credits, "unlimited": False, "balance": balance},
-        "spend_control": {"reached": False}, "rate_limit_reached_type": None,
+        "credits": {"has_credits": has_credits, "unlimited": False, "balance": balance,
+                    "approx_local_messages": [0, 0], "approx_cloud_messages": [0, 0]},
+        "spend_control": spend,
+        "rate_limit_reached_type": ({"type": "workspace_member_usage_limit_reached"}
+                                    if spend["reached"] else None),
+        "rate_limit_reset_credits": {"available_count": banked,
+                                     "applicable_available_count": banked},
     }
 
 
@@ -180,7 +230,7 @@ class CodexUpstream:
         pools: dict[tuple[str, str], Quota] = {}
         for key in POOL_WINDOWS:
             pool, window = key.split("/")
-            if pool == SPARK[0] and not has_spark(spec):
+            if not _has_pool(spec, key):
                 continue
             period = PERIODS[window]
             offset = 600 + math.floor(unit(spec.name, pool, window, "reset") * (period - 600))
@@ -197,9 +247,11 @@ class CodexUpstream:
         return json_reply(usage_body(acct, now))
 
     def unauthorized(self) -> Reply:
-        return _error(401, {"error": {
+        # ChatGPT serves this JSON body as text/plain.
+        body = {"error": {
             "message": "Your authentication token has expired. Please try signing in again.",
-            "type": "invalid_request_error", "param": None, "code": "token_expired"}})
+            "type": "invalid_request_error", "param": None, "code": "token_expired"}}
+        return Reply(401, json.dumps(body).encode(), content_type="text/plain; charset=utf-8")
 
     def error(self, fault: Fault) -> Reply:
         if fault.kind == "429":

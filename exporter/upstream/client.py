@@ -188,8 +188,18 @@ class UpstreamClient:
         try:
             return self._try_hosts(call, payload, token, deadline, ready or {})
         except _Unauthorized as exc:
-            # A source that cannot refresh raises an auth error that says why.
-            token = self._tokens.refresh(deadline, rejected=token)
+            # A source that cannot refresh raises an auth error that says why; the
+            # 401's own words ("token_expired") go in front of it.
+            try:
+                token = self._tokens.refresh(deadline, rejected=token)
+            except FetchError as err:
+                detail = _detail(exc.info)
+                if not detail:
+                    raise
+                raise UpstreamError(
+                    err.reason, f"{call.name}: {exc.host} answered 401: {detail}; {err.message}",
+                    http_status=401, info=exc.info,
+                ) from None
             try:
                 return self._try_hosts(call, payload, token, deadline, {})
             except _Unauthorized:
@@ -257,12 +267,12 @@ class UpstreamClient:
                     Reason.PARSE, f"{name}: {host} answered 200 with a body that is not JSON"
                 ) from None
         if reply.status == 401:
-            raise _Unauthorized(host)
+            raise _Unauthorized(host, self._error_info(reply.body, None))
         raise self._error_for(reply.status, reply.body, reply.retry_after, name, host)
 
-    def _error_for(
-        self, status: int, raw: bytes, retry_after: float | None, name: str, host: str
-    ) -> UpstreamError:
+    def _error_info(self, raw: bytes, retry_after: float | None) -> ErrorInfo:
+        """What an error body says; a JSON body is read whatever its Content-Type
+        (some hosts serve JSON errors as text/plain)."""
         try:
             body = json.loads(raw)
         except ValueError:
@@ -270,10 +280,13 @@ class UpstreamClient:
         info = self._decode_error(body)
         if info.retry_delay is None and retry_after is not None:
             info = ErrorInfo(info.message, info.status, info.reasons, retry_after)
-        detail = info.message or info.status or "no error message"
-        if info.reasons:
-            detail += f" [{', '.join(info.reasons)}]"
-        message = f"{name}: {host} answered {status}: {detail}"
+        return info
+
+    def _error_for(
+        self, status: int, raw: bytes, retry_after: float | None, name: str, host: str
+    ) -> UpstreamError:
+        info = self._error_info(raw, retry_after)
+        message = f"{name}: {host} answered {status}: {_detail(info) or 'no error message'}"
         if status == 429:
             reason = Reason.RATE_LIMITED
             if info.retry_delay is not None:
@@ -285,10 +298,19 @@ class UpstreamClient:
         return UpstreamError(reason, message, http_status=status, info=info)
 
 
+def _detail(info: ErrorInfo) -> str:
+    """An error body's words for a message: its message (or status) and reasons."""
+    detail = info.message or info.status
+    if info.reasons:
+        detail = f"{detail or 'no error message'} [{', '.join(info.reasons)}]"
+    return detail
+
+
 class _Unauthorized(Exception):
-    def __init__(self, host: str) -> None:
+    def __init__(self, host: str, info: ErrorInfo) -> None:
         super().__init__(host)
         self.host = host
+        self.info = info  # what the 401's body said
 
 
 def _guarded(name: str, step: Callable[[], Any]) -> Any:
