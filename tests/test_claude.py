@@ -155,8 +155,77 @@ def test_extra_usage_left_is_in_currency_units_and_only_when_on_with_a_cap() -> 
     assert credit({"is_enabled": False, "monthly_limit": 4000}) == []
 
 
+def test_an_enterprise_reply_with_only_extra_usage_is_a_reply_with_its_credit() -> None:
+    reply = parse_usage(body("peers/claude.usage.enterprise-extra-only.json"))
+    # $500.00 cap, $46.315 spent: what is left, in dollars (upstream counts cents).
+    assert reply.pools == () and reply.skipped == 0
+    assert [(c.credit_type, c.remaining) for c in reply.credits] == [
+        ("extra_usage", pytest.approx(453.685))]
+
+
+def test_an_enterprise_reply_with_null_windows_and_spend_gives_the_credit_only() -> None:
+    reply = parse_usage(body("peers/claude.usage.enterprise-spend.json"))
+    assert reply.pools == () and reply.skipped == 0
+    assert [(c.credit_type, c.remaining) for c in reply.credits] == [
+        ("extra_usage", pytest.approx(281.98))]
+
+
+def test_a_reply_with_spend_and_no_window_is_a_reply_with_nothing_in_it() -> None:
+    reply = parse_usage({"spend": {"used": {"amount_minor": 0}},
+                         "member_dashboard_available": True})
+    assert (reply.pools, reply.credits, reply.skipped) == ((), (), 0)
+
+
+def test_extra_usage_reads_decimal_places_utilization_and_a_reached_limit() -> None:
+    def credit(**extra: Any) -> list[float]:
+        doc = {"is_enabled": True, "monthly_limit": 50000, "currency": "USD", **extra}
+        return [c.remaining for c in parse_usage({"extra_usage": doc}).credits]
+
+    assert credit(used_credits=4631.5) == [pytest.approx(453.685)]
+    assert credit(used_credits=4631, currency="JPY", decimal_places=0) == [45369.0]
+    assert credit(utilization=9.263) == [pytest.approx(453.685)]  # no used_credits
+    assert credit(used_credits=120.0, spend_limit_reached=True) == [0.0]
+    assert credit(used_credits=61000) == [0.0]  # over the cap: nothing left
+    assert credit(used_credits=None) == []  # nothing says what was spent
+    for bad in ({"used_credits": -5}, {"used_credits": 1, "decimal_places": 2.5},
+                {"monthly_limit": -100, "used_credits": 0}):
+        reply = parse_usage({"extra_usage": {"is_enabled": True, "monthly_limit": 50000, **bad}})
+        assert (reply.credits, reply.skipped) == ((), 1), bad
+
+
+def test_codename_keys_spend_and_window_extras_are_ignored_not_counted() -> None:
+    reply = parse_usage(body("peers/claude.usage.codenames.json"))
+    found = {(p.pool, p.window): p for p in reply.pools}
+    assert {k: p.remaining_fraction for k, p in found.items()} == {
+        ("all", "5h"): 0.76, ("all", "weekly"): pytest.approx(0.17),
+        ("fable", "weekly"): 0.64}
+    assert found["all", "weekly"].reset_time == parse_rfc3339("2026-12-02T12:00:00.134101Z")
+    # nimbus_quill (a zeroed window-like object), spend, the booleans: no pool, no skip
+    assert (reply.credits, reply.skipped) == ((), 0)
+
+
+def test_an_idle_session_is_all_left_with_no_reset_and_epoch_resets_are_read() -> None:
+    reply = parse_usage(body("peers/claude.usage.idle-epoch.json"))
+    found = {(p.pool, p.window): (p.remaining_fraction, p.reset_time) for p in reply.pools}
+    assert found == {
+        ("all", "5h"): (1.0, None),
+        ("all", "weekly"): (pytest.approx(0.82), parse_rfc3339("2026-12-02T12:00:01Z")),
+        ("fable-5", "weekly"): (0.515, 1796212800.0),  # resets_at as epoch seconds
+    }
+    assert reply.skipped == 0  # seven_day_omelette is a codename, not a window of ours
+
+
+def test_iguana_necktie_is_not_read_as_a_window_even_when_it_has_numbers() -> None:
+    reply = parse_usage({"seven_day": {"utilization": 10, "resets_at": 1796212800000},
+                         "iguana_necktie": {"utilization": 57.0, "resets_at": None}})
+    assert [(p.pool, p.window, p.reset_time) for p in reply.pools] == [
+        ("all", "weekly", 1796212800.0)]  # a reset in epoch milliseconds too
+    assert reply.skipped == 0
+
+
 @pytest.mark.parametrize("reply", [[], "usage", {}, {"error": {"type": "x"}},
-                                   {"seven_day_oauth_apps": None}])
+                                   {"seven_day_oauth_apps": None},
+                                   {"tangelo": None, "member_dashboard_available": False}])
 def test_a_reply_that_is_not_the_usage_reply_is_a_parse_error(reply: Any) -> None:
     with pytest.raises(ParseError, match="usage"):
         parse_usage(reply)
