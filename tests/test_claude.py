@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.config import ConfigError, parse_config
+from exporter.config import AccountConfig, ConfigError, Credentials, Secret, parse_config
+from exporter.providers import Provider, make_provider
 from exporter.providers.claude.credentials import parse_claude, plan_name
 from exporter.providers.claude.parse import parse_usage
 from exporter.providers.parsing import ParseError
@@ -30,6 +32,8 @@ from exporter.snapshot import (
     Snapshot,
 )
 from exporter.timefmt import parse_rfc3339
+from exporter.upstream.transport import HttpClients
+from tests.scripted_http import ScriptedServer
 from tests.sim_accounts import fetch, provider_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
@@ -413,6 +417,7 @@ def test_a_429_closes_the_host_for_its_retry_after(sim: Simulator, tmp_path: Pat
             fetch(provider)
     assert first.value.reason is second.value.reason is Reason.RATE_LIMITED
     assert "Rate limited" in first.value.message and first.value.retry_after == 30
+    assert "User-Agent" not in first.value.message  # a real wait: no hint about it
     assert "asked us to wait" in second.value.message
     assert sim.calls()["cl-max"]["usage"] == 1  # the second fetch waited: no call
 
@@ -430,6 +435,115 @@ def test_wrong_types_are_skipped_entries_not_a_crash(sim: Simulator, tmp_path: P
     with provider_for(sim, "cl-max", tmp_path) as provider:
         data = fetch(provider)
     assert data.pools == () and data.sources[0].skipped == 5
+
+
+# -- error answers that say what they mean ---------------------------------------------
+
+TOKEN = "sk-ant-oat01-inference-only-token"
+USAGE = "/claude/api/oauth/usage"
+
+
+@pytest.fixture
+def script() -> Iterator[tuple[ScriptedServer, str]]:
+    server = ScriptedServer()
+    httpd, base = server.start()
+    yield server, base
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@contextmanager
+def token_provider(base: str, **kw: Any) -> Iterator[Provider]:
+    account = AccountConfig(name="cl", provider="claude",
+                            credentials=Credentials(kind="access_token", secret=Secret(TOKEN)),
+                            endpoints=(f"{base}/claude",), **kw)
+    clients = HttpClients.create(2)
+    try:
+        yield make_provider(account, clients)
+    finally:
+        clients.close()
+
+
+def answer(message: str) -> str:
+    """What follows "usage: <host> answered "."""
+    prefix, _, rest = message.partition(" answered ")
+    assert prefix.startswith("usage: 127.0.0.1:"), message
+    return rest
+
+
+def sent_agent(server: ScriptedServer) -> str:
+    [agent] = [v for k, v in server.calls[0].headers.items() if k.lower() == "user-agent"]
+    return agent
+
+
+def test_a_token_without_user_profile_says_it_is_for_inference_only_and_how_to_sign_in(
+        script: tuple[ScriptedServer, str]) -> None:
+    server, base = script
+    server.add(USAGE, status=403, json_body=body("peers/claude.usage.403-scope.json"))
+    with token_provider(base) as provider, pytest.raises(FetchError) as err:
+        fetch(provider)
+    message = err.value.message
+    assert err.value.reason is Reason.FORBIDDEN
+    # Anthropic's words first (its line break folded), then what it means and what to do.
+    assert answer(message).startswith(
+        "403: OAuth token does not meet scope requirement user:profile: this token was made "
+        "for inference only (by `claude setup-token`")
+    assert "sign in with `claude` (its /login)" in message
+    assert "~/.claude/.credentials.json holds a token with the user:profile scope" in message
+    assert TOKEN not in message and "sk-ant" not in message
+    assert len(server.calls) == 1
+
+
+def test_another_403_keeps_anthropic_words_alone(script: tuple[ScriptedServer, str]) -> None:
+    server, base = script
+    server.add(USAGE, status=403, json_body={"type": "error", "error": {
+        "type": "permission_error", "message": "This organization has been disabled."}})
+    with token_provider(base) as provider, pytest.raises(FetchError) as err:
+        fetch(provider)
+    assert answer(err.value.message) == "403: This organization has been disabled."
+
+
+def test_a_429_without_a_wait_names_the_user_agent_and_is_not_retried_at_once(
+        script: tuple[ScriptedServer, str]) -> None:
+    server, base = script
+    server.add(USAGE, status=429, json_body=body("peers/claude.usage.429-no-wait.json"),
+               headers={"Retry-After": "0"})
+    with token_provider(base, user_agent="my-dashboard/1.0") as provider:
+        with pytest.raises(FetchError) as err:
+            fetch(provider)
+        with pytest.raises(FetchError) as again:
+            fetch(provider)
+    assert err.value.reason is again.value.reason is Reason.RATE_LIMITED
+    assert answer(err.value.message) == (
+        "429: Rate limited. Please try again later.; a 429 "
+        "without a wait that keeps coming usually means the endpoint does not take this "
+        "User-Agent ('my-dashboard/1.0'): it serves Claude Code's (claude-code/<version>), "
+        "set by `user_agent`")
+    assert "asked us to wait" in again.value.message
+    assert len(server.calls) == 1  # the second fetch made no call: no hot loop
+    assert sent_agent(server) == "my-dashboard/1.0"
+
+
+def test_a_429_without_a_wait_to_claude_codes_user_agent_suggests_a_newer_version(
+        script: tuple[ScriptedServer, str]) -> None:
+    server, base = script
+    server.add(USAGE, status=429, json_body=body("peers/claude.usage.429-no-wait.json"),
+               headers={"Retry-After": "0"})
+    with token_provider(base) as provider, pytest.raises(FetchError) as err:
+        fetch(provider)
+    assert answer(err.value.message) == (
+        "429: Rate limited. Please try again later.; the exporter waits and backs off; if "
+        "this keeps coming, the endpoint may want a newer Claude Code User-Agent than "
+        "'claude-code/2.1.0' (`user_agent`)")
+
+
+def test_the_user_agent_named_is_the_one_sent(script: tuple[ScriptedServer, str]) -> None:
+    server, base = script
+    server.add(USAGE, status=429, json_body=body("peers/claude.usage.429-no-wait.json"))
+    with token_provider(base, headers=(("user-agent", "curl/8.0"),)) as provider, \
+            pytest.raises(FetchError, match=r"User-Agent \('curl/8.0'\)"):
+        fetch(provider)
+    assert sent_agent(server) == "curl/8.0"
 
 
 # -- config -----------------------------------------------------------------------------
