@@ -314,6 +314,8 @@ ACCOUNTS = [
                drain_per_hour=0.0),
     SimAccount("cl-token", provider="claude", credential_style="access_token",
                drain_per_hour=0.0),
+    SimAccount("cl-ent", provider="claude", tier="enterprise", drain_per_hour=0.0,
+               pool_fractions={"extra-usage/monthly": 0.6}),
 ]
 
 
@@ -366,6 +368,19 @@ def test_cliproxyapi_file_and_bare_token_work_with_an_unknown_tier(
 def fetch_pools(sim: Simulator, name: str, directory: Path) -> tuple[PoolQuota, ...]:
     with provider_for(sim, name, directory) as provider:
         return fetch(provider).pools
+
+
+def test_an_enterprise_seat_is_a_reply_with_its_spend_limit_left_as_credit(
+        sim: Simulator, tmp_path: Path) -> None:
+    with provider_for(sim, "cl-ent", tmp_path) as provider:
+        data = fetch(provider)
+    assert (data.info.tier, data.info.tier_name) == ("enterprise", "Claude Enterprise")
+    assert data.pools == ()  # no windows: not a parse error, not an account down
+    # 60% of a $500.00 cap left, in dollars
+    assert [(c.credit_type, c.remaining) for c in data.credits] == [
+        ("extra_usage", pytest.approx(300.0))]
+    assert [(r.source, r.up, r.skipped) for r in data.sources] == [("usage", True, 0)]
+    assert sim.calls()["cl-ent"] == {"usage": 1, "token": 0}
 
 
 def test_an_expired_token_is_never_sent_and_the_renewed_file_is_picked_up(
