@@ -33,7 +33,7 @@ from exporter.snapshot import (
 )
 from exporter.timefmt import parse_rfc3339
 from exporter.upstream.transport import HttpClients
-from tests.scripted_http import ScriptedServer
+from tests.scripted_http import ScriptedServer, serving
 from tests.sim_accounts import fetch, provider_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
@@ -460,11 +460,8 @@ USAGE = "/claude/api/oauth/usage"
 
 @pytest.fixture
 def script() -> Iterator[tuple[ScriptedServer, str]]:
-    server = ScriptedServer()
-    httpd, base = server.start()
-    yield server, base
-    httpd.shutdown()
-    httpd.server_close()
+    with serving() as served:
+        yield served
 
 
 @contextmanager

@@ -24,8 +24,8 @@ beside the windows (`limit_dollars`, `locked_reason`, ...), `is_active` and
 (`seven_day_oauth_apps`, `seven_day_cowork`, `seven_day_omelette`, `tangelo`,
 `nimbus_quill`, `cinder_cove`, `amber_ladder`, `iguana_necktie`, ...). Of these
 only `iguana_necktie` has been read by another tool, as the scoped "Fable" week;
-others have seen it at 0.0 for good and Claude Code itself does not read it, so it
-is no evidence: where the Fable limit applies, `limits[]` says so.
+others have seen it at 0.0 for good and Claude Code is reported not to read it, so
+it is no evidence: where the Fable limit applies, `limits[]` says so.
 
 A Claude Enterprise (spend-limit) account may answer with `extra_usage` alone: a
 reply with no window at all is still a reply, and gives the extra-usage credit
