@@ -10,6 +10,7 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -95,3 +96,15 @@ class ScriptedServer:
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         ).start()
         return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@contextlib.contextmanager
+def serving() -> Iterator[tuple[ScriptedServer, str]]:
+    """A started ScriptedServer and its base URL, shut down on exit."""
+    script = ScriptedServer()
+    server, base = script.start()
+    try:
+        yield script, base
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.config import ConfigError, parse_config
+from exporter.config import AccountConfig, ConfigError, Credentials, Secret, parse_config
+from exporter.providers import Provider, make_provider
 from exporter.providers.claude.credentials import parse_claude, plan_name
 from exporter.providers.claude.parse import parse_usage
 from exporter.providers.parsing import ParseError
@@ -30,6 +32,8 @@ from exporter.snapshot import (
     Snapshot,
 )
 from exporter.timefmt import parse_rfc3339
+from exporter.upstream.transport import HttpClients
+from tests.scripted_http import ScriptedServer, serving
 from tests.sim_accounts import fetch, provider_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
@@ -155,8 +159,77 @@ def test_extra_usage_left_is_in_currency_units_and_only_when_on_with_a_cap() -> 
     assert credit({"is_enabled": False, "monthly_limit": 4000}) == []
 
 
+def test_an_enterprise_reply_with_only_extra_usage_is_a_reply_with_its_credit() -> None:
+    reply = parse_usage(body("peers/claude.usage.enterprise-extra-only.json"))
+    # $500.00 cap, $46.315 spent: what is left, in dollars (upstream counts cents).
+    assert reply.pools == () and reply.skipped == 0
+    assert [(c.credit_type, c.remaining) for c in reply.credits] == [
+        ("extra_usage", pytest.approx(453.685))]
+
+
+def test_an_enterprise_reply_with_null_windows_and_spend_gives_the_credit_only() -> None:
+    reply = parse_usage(body("peers/claude.usage.enterprise-spend.json"))
+    assert reply.pools == () and reply.skipped == 0
+    assert [(c.credit_type, c.remaining) for c in reply.credits] == [
+        ("extra_usage", pytest.approx(281.98))]
+
+
+def test_a_reply_with_spend_and_no_window_is_a_reply_with_nothing_in_it() -> None:
+    reply = parse_usage({"spend": {"used": {"amount_minor": 0}},
+                         "member_dashboard_available": True})
+    assert (reply.pools, reply.credits, reply.skipped) == ((), (), 0)
+
+
+def test_extra_usage_reads_decimal_places_utilization_and_a_reached_limit() -> None:
+    def credit(**extra: Any) -> list[float]:
+        doc = {"is_enabled": True, "monthly_limit": 50000, "currency": "USD", **extra}
+        return [c.remaining for c in parse_usage({"extra_usage": doc}).credits]
+
+    assert credit(used_credits=4631.5) == [pytest.approx(453.685)]
+    assert credit(used_credits=4631, currency="JPY", decimal_places=0) == [45369.0]
+    assert credit(utilization=9.263) == [pytest.approx(453.685)]  # no used_credits
+    assert credit(used_credits=120.0, spend_limit_reached=True) == [0.0]
+    assert credit(used_credits=61000) == [0.0]  # over the cap: nothing left
+    assert credit(used_credits=None) == []  # nothing says what was spent
+    for bad in ({"used_credits": -5}, {"used_credits": 1, "decimal_places": 2.5},
+                {"monthly_limit": -100, "used_credits": 0}):
+        reply = parse_usage({"extra_usage": {"is_enabled": True, "monthly_limit": 50000, **bad}})
+        assert (reply.credits, reply.skipped) == ((), 1), bad
+
+
+def test_codename_keys_spend_and_window_extras_are_ignored_not_counted() -> None:
+    reply = parse_usage(body("peers/claude.usage.codenames.json"))
+    found = {(p.pool, p.window): p for p in reply.pools}
+    assert {k: p.remaining_fraction for k, p in found.items()} == {
+        ("all", "5h"): 0.76, ("all", "weekly"): pytest.approx(0.17),
+        ("fable", "weekly"): 0.64}
+    assert found["all", "weekly"].reset_time == parse_rfc3339("2026-12-02T12:00:00.134101Z")
+    # nimbus_quill (a zeroed window-like object), spend, the booleans: no pool, no skip
+    assert (reply.credits, reply.skipped) == ((), 0)
+
+
+def test_an_idle_session_is_all_left_with_no_reset_and_epoch_resets_are_read() -> None:
+    reply = parse_usage(body("peers/claude.usage.idle-epoch.json"))
+    found = {(p.pool, p.window): (p.remaining_fraction, p.reset_time) for p in reply.pools}
+    assert found == {
+        ("all", "5h"): (1.0, None),
+        ("all", "weekly"): (pytest.approx(0.82), parse_rfc3339("2026-12-02T12:00:01Z")),
+        ("fable-5", "weekly"): (0.515, 1796212800.0),  # resets_at as epoch seconds
+    }
+    assert reply.skipped == 0  # seven_day_omelette is a codename, not a window of ours
+
+
+def test_iguana_necktie_is_not_read_as_a_window_even_when_it_has_numbers() -> None:
+    reply = parse_usage({"seven_day": {"utilization": 10, "resets_at": 1796212800000},
+                         "iguana_necktie": {"utilization": 57.0, "resets_at": None}})
+    assert [(p.pool, p.window, p.reset_time) for p in reply.pools] == [
+        ("all", "weekly", 1796212800.0)]  # a reset in epoch milliseconds too
+    assert reply.skipped == 0
+
+
 @pytest.mark.parametrize("reply", [[], "usage", {}, {"error": {"type": "x"}},
-                                   {"seven_day_oauth_apps": None}])
+                                   {"seven_day_oauth_apps": None},
+                                   {"tangelo": None, "member_dashboard_available": False}])
 def test_a_reply_that_is_not_the_usage_reply_is_a_parse_error(reply: Any) -> None:
     with pytest.raises(ParseError, match="usage"):
         parse_usage(reply)
@@ -241,6 +314,8 @@ ACCOUNTS = [
                drain_per_hour=0.0),
     SimAccount("cl-token", provider="claude", credential_style="access_token",
                drain_per_hour=0.0),
+    SimAccount("cl-ent", provider="claude", tier="enterprise", drain_per_hour=0.0,
+               pool_fractions={"extra-usage/monthly": 0.6}),
 ]
 
 
@@ -295,6 +370,19 @@ def fetch_pools(sim: Simulator, name: str, directory: Path) -> tuple[PoolQuota, 
         return fetch(provider).pools
 
 
+def test_an_enterprise_seat_is_a_reply_with_its_spend_limit_left_as_credit(
+        sim: Simulator, tmp_path: Path) -> None:
+    with provider_for(sim, "cl-ent", tmp_path) as provider:
+        data = fetch(provider)
+    assert (data.info.tier, data.info.tier_name) == ("enterprise", "Claude Enterprise")
+    assert data.pools == ()  # no windows: not a parse error, not an account down
+    # 60% of a $500.00 cap left, in dollars
+    assert [(c.credit_type, c.remaining) for c in data.credits] == [
+        ("extra_usage", pytest.approx(300.0))]
+    assert [(r.source, r.up, r.skipped) for r in data.sources] == [("usage", True, 0)]
+    assert sim.calls()["cl-ent"] == {"usage": 1, "token": 0}
+
+
 def test_an_expired_token_is_never_sent_and_the_renewed_file_is_picked_up(
         sim: Simulator, tmp_path: Path) -> None:
     with provider_for(sim, "cl-max", tmp_path) as provider:
@@ -344,6 +432,7 @@ def test_a_429_closes_the_host_for_its_retry_after(sim: Simulator, tmp_path: Pat
             fetch(provider)
     assert first.value.reason is second.value.reason is Reason.RATE_LIMITED
     assert "Rate limited" in first.value.message and first.value.retry_after == 30
+    assert "User-Agent" not in first.value.message  # a real wait: no hint about it
     assert "asked us to wait" in second.value.message
     assert sim.calls()["cl-max"]["usage"] == 1  # the second fetch waited: no call
 
@@ -361,6 +450,112 @@ def test_wrong_types_are_skipped_entries_not_a_crash(sim: Simulator, tmp_path: P
     with provider_for(sim, "cl-max", tmp_path) as provider:
         data = fetch(provider)
     assert data.pools == () and data.sources[0].skipped == 5
+
+
+# -- error answers that say what they mean ---------------------------------------------
+
+TOKEN = "sk-ant-oat01-inference-only-token"
+USAGE = "/claude/api/oauth/usage"
+
+
+@pytest.fixture
+def script() -> Iterator[tuple[ScriptedServer, str]]:
+    with serving() as served:
+        yield served
+
+
+@contextmanager
+def token_provider(base: str, **kw: Any) -> Iterator[Provider]:
+    account = AccountConfig(name="cl", provider="claude",
+                            credentials=Credentials(kind="access_token", secret=Secret(TOKEN)),
+                            endpoints=(f"{base}/claude",), **kw)
+    clients = HttpClients.create(2)
+    try:
+        yield make_provider(account, clients)
+    finally:
+        clients.close()
+
+
+def answer(message: str) -> str:
+    """What follows "usage: <host> answered "."""
+    prefix, _, rest = message.partition(" answered ")
+    assert prefix.startswith("usage: 127.0.0.1:"), message
+    return rest
+
+
+def sent_agent(server: ScriptedServer) -> str:
+    [agent] = [v for k, v in server.calls[0].headers.items() if k.lower() == "user-agent"]
+    return agent
+
+
+def test_a_token_without_user_profile_says_it_is_for_inference_only_and_how_to_sign_in(
+        script: tuple[ScriptedServer, str]) -> None:
+    server, base = script
+    server.add(USAGE, status=403, json_body=body("peers/claude.usage.403-scope.json"))
+    with token_provider(base) as provider, pytest.raises(FetchError) as err:
+        fetch(provider)
+    message = err.value.message
+    assert err.value.reason is Reason.FORBIDDEN
+    # Anthropic's words first (its line break folded), then what it means and what to do.
+    assert answer(message).startswith(
+        "403: OAuth token does not meet scope requirement user:profile: this token was made "
+        "for inference only (by `claude setup-token`")
+    assert "sign in with `claude` (its /login)" in message
+    assert "~/.claude/.credentials.json holds a token with the user:profile scope" in message
+    assert TOKEN not in message and "sk-ant" not in message
+    assert len(server.calls) == 1
+
+
+def test_another_403_keeps_anthropic_words_alone(script: tuple[ScriptedServer, str]) -> None:
+    server, base = script
+    server.add(USAGE, status=403, json_body={"type": "error", "error": {
+        "type": "permission_error", "message": "This organization has been disabled."}})
+    with token_provider(base) as provider, pytest.raises(FetchError) as err:
+        fetch(provider)
+    assert answer(err.value.message) == "403: This organization has been disabled."
+
+
+def test_a_429_without_a_wait_names_the_user_agent_and_is_not_retried_at_once(
+        script: tuple[ScriptedServer, str]) -> None:
+    server, base = script
+    server.add(USAGE, status=429, json_body=body("peers/claude.usage.429-no-wait.json"),
+               headers={"Retry-After": "0"})
+    with token_provider(base, user_agent="my-dashboard/1.0") as provider:
+        with pytest.raises(FetchError) as err:
+            fetch(provider)
+        with pytest.raises(FetchError) as again:
+            fetch(provider)
+    assert err.value.reason is again.value.reason is Reason.RATE_LIMITED
+    assert answer(err.value.message) == (
+        "429: Rate limited. Please try again later.; a 429 "
+        "without a wait that keeps coming usually means the endpoint does not take this "
+        "User-Agent ('my-dashboard/1.0'): it serves Claude Code's (claude-code/<version>), "
+        "set by `user_agent`")
+    assert "asked us to wait" in again.value.message
+    assert len(server.calls) == 1  # the second fetch made no call: no hot loop
+    assert sent_agent(server) == "my-dashboard/1.0"
+
+
+def test_a_429_without_a_wait_to_claude_codes_user_agent_suggests_a_newer_version(
+        script: tuple[ScriptedServer, str]) -> None:
+    server, base = script
+    server.add(USAGE, status=429, json_body=body("peers/claude.usage.429-no-wait.json"),
+               headers={"Retry-After": "0"})
+    with token_provider(base) as provider, pytest.raises(FetchError) as err:
+        fetch(provider)
+    assert answer(err.value.message) == (
+        "429: Rate limited. Please try again later.; the exporter waits and backs off; if "
+        "this keeps coming, the endpoint may want a newer Claude Code User-Agent than "
+        "'claude-code/2.1.0' (`user_agent`)")
+
+
+def test_the_user_agent_named_is_the_one_sent(script: tuple[ScriptedServer, str]) -> None:
+    server, base = script
+    server.add(USAGE, status=429, json_body=body("peers/claude.usage.429-no-wait.json"))
+    with token_provider(base, headers=(("user-agent", "curl/8.0"),)) as provider, \
+            pytest.raises(FetchError, match=r"User-Agent \('curl/8.0'\)"):
+        fetch(provider)
+    assert sent_agent(server) == "curl/8.0"
 
 
 # -- config -----------------------------------------------------------------------------

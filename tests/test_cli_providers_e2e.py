@@ -36,6 +36,8 @@ ACCOUNTS = [
                drain_per_hour=0.0),
     SimAccount("e-claude-token", provider="claude", credential_style="access_token",
                drain_per_hour=0.0),
+    SimAccount("e-claude-enterprise", provider="claude", tier="enterprise", drain_per_hour=0.0,
+               pool_fractions={"extra-usage/monthly": 0.25}),
     SimAccount("e-codex", provider="codex", tier="plus", drain_per_hour=0.0,
                pool_fractions={"codex/5h": 0.44, "codex/weekly": 0.9}),
     SimAccount("e-codex-proxy", provider="codex", tier="pro", credential_style="cliproxyapi",
@@ -127,6 +129,10 @@ def test_exposition_equals_upstream_for_every_claude_and_codex_account(
     assert credits[("e-codex-proxy", "codex")] == 125.5
     assert credits[("e-codex-proxy", "rate_limit_reset")] == 2.0
     assert ("e-claude", "extra_usage") in credits
+    # An Enterprise seat answers its spend limit alone: up, its credit, no pool series.
+    assert credits[("e-claude-enterprise", "extra_usage")] == pytest.approx(125.0)
+    assert ("e-claude-enterprise", "enterprise", "Claude Enterprise") in info
+    assert not any(a == "e-claude-enterprise" for a, _, _ in pools)
     sources = by_label(text, "llm_quota_source_up", "account", "source")
     assert all(sources[(name, "usage")] == 1.0 for name in CLI_ACCOUNTS)
     models = by_label(text, "llm_quota_remaining_fraction", "account")
@@ -155,7 +161,8 @@ def test_steady_state_is_one_call_per_scrape_and_no_token_endpoint(
     assert {name: fingerprint(path) for name, path in files.items()} == before
     # No refresh token in any request the simulator received, in any header or body.
     seen = "\n".join(r.text() for r in sim.requests_seen())
-    assert seen.count("GET /claude/api/oauth/usage") == 9
+    claude_accounts = sum(a.provider == "claude" for a in ACCOUNTS)
+    assert seen.count("GET /claude/api/oauth/usage") == 3 * claude_accounts
     for name, path in files.items():
         doc = json.loads(path.read_text())
         refresh = (doc.get("claudeAiOauth") or doc.get("tokens") or doc)

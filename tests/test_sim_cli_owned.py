@@ -38,6 +38,8 @@ ACCOUNTS = [
                pool_fractions={"opus/weekly": 0.0, "all/5h": 0.625}),
     SimAccount("c-pro", provider="claude", tier="pro", credential_style="cliproxyapi"),
     SimAccount("c-token", provider="claude", credential_style="access_token_file"),
+    SimAccount("c-ent", provider="claude", tier="enterprise", drain_per_hour=0.0,
+               pool_fractions={"extra-usage/monthly": 0.75}),
     SimAccount("x-plus", provider="codex", tier="plus", drain_per_hour=0.0,
                pool_fractions={"codex/5h": None}),
     SimAccount("x-pro", provider="codex", tier="pro", credential_style="cliproxyapi"),
@@ -107,6 +109,25 @@ def test_claude_reply_has_the_example_shape_and_both_forms_of_each_limit(
     assert doc["extra_usage"]["is_enabled"] is True
     pro = usage(entries["c-pro"]).json()
     assert pro["seven_day_opus"] is None and pro["extra_usage"]["is_enabled"] is False
+
+
+def test_claude_enterprise_seat_answers_its_spend_limit_alone(
+        sim: Simulator, clock: FakeClock, entries: dict[str, dict[str, Any]]) -> None:
+    doc = usage(entries["c-ent"]).json()
+    # $125.00 of its $500.00 a month spent, in cents; no window key at all.
+    assert doc == {"extra_usage": {"is_enabled": True, "monthly_limit": 50000,
+                                   "used_credits": 12500.0, "utilization": 25.0,
+                                   "currency": "USD"}}
+    creds = json.loads(Path(entries["c-ent"]["credentials"]["file"]).read_text())
+    assert creds["claudeAiOauth"]["subscriptionType"] == "enterprise"
+    sim.set_pool_fraction("c-ent", "extra-usage", "monthly", 0.5)
+    assert usage(entries["c-ent"]).json()["extra_usage"]["used_credits"] == 25000.0
+    # The first of the next month the cap is whole again.
+    reset = sim.state()["accounts"]["c-ent"]["pools"]["extra-usage/monthly"]["reset_time"]
+    assert reset.endswith("-01T00:00:00Z")
+    clock.now = parse_rfc3339(reset) + 1
+    sim.renew_credentials("c-ent")  # a month on, the CLI has renewed its token
+    assert usage(entries["c-ent"]).json()["extra_usage"]["used_credits"] == 0.0
 
 
 def test_claude_reset_times_are_the_pool_reset_times(

@@ -869,6 +869,8 @@ def test_demo_accounts_show_every_state(tmp_path: Path) -> None:
     assert accounts["demo-free"].tier == "free-tier"
     assert accounts["demo-standard"].tier == "standard-tier"
     assert accounts["demo-not-onboarded"].project is None
+    assert (accounts["demo-claude-enterprise"].provider,
+            accounts["demo-claude-enterprise"].tier) == ("claude", "enterprise")
     assert all(a.drain_per_hour >= 0.3 for a in accounts.values() if a.project and not a.revoked)
     with Simulator() as sim:  # None -> the demo accounts
         assert sim.account_names == list(accounts)
@@ -892,6 +894,10 @@ def test_demo_accounts_show_every_state(tmp_path: Path) -> None:
         assert sim.pool_fraction("demo-fresh", "claude-gpt", "5h") == 0.8
         assert fetch(sim, "demo-summary-down", "retrieveUserQuotaSummary").status_code == 503
         assert fetch(sim, "demo-summary-down", "fetchAvailableModels").status_code == 200
+        enterprise = sim.state()["accounts"]["demo-claude-enterprise"]["pools"]
+        assert enterprise["extra-usage/monthly"]["fraction"] > 0.5  # a spend limit, no windows
+        assert {k for k, v in enterprise.items() if v["fraction"] is not None} == {
+            "extra-usage/monthly"}
         config = sim.exporter_config(tmp_path)
         assert len(config["accounts"]) == len(accounts)  # type: ignore[arg-type]
 

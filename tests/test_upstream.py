@@ -23,7 +23,14 @@ from exporter.config import AccountConfig, Credentials, Secret
 from exporter.providers.antigravity.client import AntigravityProvider
 from exporter.providers.google.errors import parse_error
 from exporter.snapshot import FetchError, Reason
-from exporter.upstream.client import SERIES_ENV, Call, UpstreamClient, UpstreamError, plain_error
+from exporter.upstream.client import (
+    DEFAULT_429_BACKOFF,
+    SERIES_ENV,
+    Call,
+    UpstreamClient,
+    UpstreamError,
+    plain_error,
+)
 from exporter.upstream.transport import (
     MAX_BODY_BYTES,
     HostGate,
@@ -199,6 +206,24 @@ def test_all_hosts_429_is_rate_limited_and_closes_hosts_for_retry_delay(up: Upst
     monotonic.now += 3.3
     up.replace("daily", "m", json_body={"ok": 3})
     assert c.call("m", {}, deadline()) == {"ok": 3}
+
+
+def test_a_429_with_retry_after_0_names_no_wait_yet_still_closes_the_host(up: Upstream) -> None:
+    monotonic = Clock()
+    body = {"error": {"message": "Rate limited. Please try again later.",
+                      "type": "rate_limit_error"}}
+    up.add("daily", "m", status=429, json_body=body, headers={"Retry-After": "0"})
+    c = up.client(endpoints=(up.daily,), gate=HostGate(monotonic))
+    with pytest.raises(FetchError) as err:
+        c.call("m", {}, deadline())
+    assert err.value.reason is Reason.RATE_LIMITED and err.value.retry_after == 0.0
+    assert err.value.message.endswith("answered 429: Rate limited. Please try again later.")
+    with pytest.raises(FetchError, match="asked us to wait"):
+        c.call("m", {}, deadline())  # no hot loop: the host stays closed a few seconds
+    assert len(up.calls) == 1
+    monotonic.now += DEFAULT_429_BACKOFF + 0.1
+    up.replace("daily", "m", json_body={"ok": 5})
+    assert c.call("m", {}, deadline()) == {"ok": 5}
 
 
 def test_401_refreshes_once_and_retries(up: Upstream) -> None:

@@ -202,11 +202,14 @@ def demo_accounts() -> list[SimAccount]:
         SimAccount("demo-summary-down", drain_per_hour=0.3,
                    failing_methods=("retrieveUserQuotaSummary",)),
         # Claude Code: a Max plan whose Opus weekly limit is used up while its overall
-        # limits are not; a Pro plan (no Opus limit) with a bare access token.
+        # limits are not; a Pro plan (no Opus limit) with a bare access token; an
+        # Enterprise seat whose reply is its monthly spend limit alone (no windows).
         SimAccount("demo-claude-max", provider="claude", tier="max", drain_per_hour=0.4,
                    pool_fractions={"opus/weekly": 0.0, "all/weekly": 0.6}),
         SimAccount("demo-claude-pro", provider="claude", tier="pro",
                    credential_style="access_token", drain_per_hour=0.5),
+        SimAccount("demo-claude-enterprise", provider="claude", tier="enterprise",
+                   drain_per_hour=0.3, pool_fractions={"extra-usage/monthly": 0.9}),
         # Codex: a Plus plan low on its 5-hour window; a Pro plan with an additional
         # limit and credits; a Team seat over its workspace spend cap (107% used)
         # while its weekly window still has room.

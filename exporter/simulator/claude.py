@@ -2,22 +2,29 @@
 of the example body (tests/fixtures/upstream/claude.usage.json) and of live replies.
 
 Pools (SimAccount.pool_fractions keys): `all/5h`, `all/weekly`, `opus/weekly`,
-`sonnet/weekly`. A fraction of None renders the window as `null` (the plan has no
-such limit): a `pro` account's Opus window is null unless set. Every reply carries
-both shapes, the named windows and `limits[]` with the same numbers, plus keys of
-unknown meaning, as live replies do. `max` accounts have extra usage turned on.
+`sonnet/weekly`, and `extra-usage/monthly`: what is left of the month's extra-usage
+cap. A fraction of None renders the window as `null` (the plan has no such limit):
+a `pro` account's Opus window is null unless set. Every reply carries both shapes,
+the named windows and `limits[]` with the same numbers, plus keys of unknown
+meaning, as live replies do. `max` accounts have extra usage turned on.
+
+An `enterprise` account is a seat with a monthly spend limit and no time windows:
+its reply is `extra_usage` alone (a $500 cap, counted in cents, `used_credits` a
+float), as Claude Enterprise seats answer.
 """
 
 from __future__ import annotations
 
 import math
 import secrets
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exporter.simulator import cli_owned
 from exporter.simulator.common import (
     FIVE_HOURS,
+    MONTH,
     WEEK,
     AccountState,
     Fault,
@@ -33,8 +40,9 @@ if TYPE_CHECKING:
 
 HOST = "claude"
 USAGE_PATH = f"/{HOST}/api/oauth/usage"
-TIERS = {"max": "Claude Max 20x", "pro": "Claude Pro"}
-RATE_LIMIT_TIERS = {"max": "default_claude_max_20x", "pro": "default_claude_ai"}
+TIERS = {"max": "Claude Max 20x", "pro": "Claude Pro", "enterprise": "Claude Enterprise"}
+RATE_LIMIT_TIERS = {"max": "default_claude_max_20x", "pro": "default_claude_ai",
+                    "enterprise": "default_claude_zero"}
 # (pool, window) -> (named window, period, limits[] kind, scope display name)
 WINDOWS = {
     ("all", "5h"): ("five_hour", FIVE_HOURS, "session", None),
@@ -46,7 +54,9 @@ WINDOWS = {
 UNKNOWN_KEYS = ("seven_day_oauth_apps", "seven_day_cowork", "iguana_necktie", "tangelo")
 SCOPES = ["user:file_upload", "user:inference", "user:mcp_servers", "user:profile",
           "user:sessions:claude_code"]
-EXTRA_USAGE_CAP = 5000  # cents a month, for max accounts
+EXTRA = ("extra-usage", "monthly")
+# Cents a month: a Max plan's extra usage, an Enterprise seat's spend limit.
+EXTRA_USAGE_CAPS = {"max": 5000, "enterprise": 50000}
 
 
 def _error(status: int, kind: str, message: str, delay: float | None = None) -> Reply:
@@ -55,17 +65,24 @@ def _error(status: int, kind: str, message: str, delay: float | None = None) -> 
         "request_id": "req_sim" + secrets.token_hex(8)}, delay)
 
 
-def extra_usage(spec: SimAccount) -> dict[str, Any]:
-    if spec.tier != "max":
+def extra_usage(spec: SimAccount, left: float | None) -> dict[str, Any]:
+    """The `extra_usage` object; `left` is the fraction of the cap not spent yet."""
+    cap = EXTRA_USAGE_CAPS.get(spec.tier)
+    if cap is None or left is None:
         return {"is_enabled": False, "monthly_limit": None, "used_credits": None,
                 "utilization": None}
-    used = float(round(unit(spec.name, "extra") * EXTRA_USAGE_CAP))
-    return {"is_enabled": True, "monthly_limit": EXTRA_USAGE_CAP, "used_credits": used,
-            "utilization": round(100 * used / EXTRA_USAGE_CAP, 2), "currency": "USD",
-            "disabled_reason": None}
+    used = round((1.0 - left) * cap, 2)
+    doc: dict[str, Any] = {"is_enabled": True, "monthly_limit": cap, "used_credits": used,
+                           "utilization": round(100 * used / cap, 4), "currency": "USD"}
+    if spec.tier != "enterprise":  # what Max replies add; an Enterprise seat's is bare
+        doc["disabled_reason"] = None
+    return doc
 
 
 def usage_body(acct: AccountState, now: float) -> dict[str, Any]:
+    extra = extra_usage(acct.spec, acct.pools[EXTRA].value(now, acct.drain))
+    if acct.spec.tier == "enterprise":
+        return {"extra_usage": extra}
     body: dict[str, Any] = {}
     limits: list[dict[str, Any]] = []
     for key, (named, _, kind, scope) in WINDOWS.items():
@@ -85,9 +102,17 @@ def usage_body(acct: AccountState, now: float) -> dict[str, Any]:
                                                  "surface": None},
             "is_active": kind == "session"})
     body.update(dict.fromkeys(UNKNOWN_KEYS))
-    body["extra_usage"] = extra_usage(acct.spec)
+    body["extra_usage"] = extra
     body["limits"] = limits
     return body
+
+
+def _next_month(now: float) -> float:
+    """Midnight UTC on the first of next month: when extra usage starts again."""
+    day = datetime.fromtimestamp(now, tz=UTC)
+    first = (day.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+             + timedelta(days=32)).replace(day=1)
+    return first.timestamp()
 
 
 def mint(spec: SimAccount, expires_at: float) -> str:
@@ -126,7 +151,7 @@ class ClaudeUpstream:
     hosts = (HOST,)
     token_prefix = "sk-ant-oat01-sim-static-"
     model_ids: tuple[str, ...] = ()
-    pool_windows = tuple(f"{p}/{w}" for p, w in WINDOWS)
+    pool_windows = (*(f"{p}/{w}" for p, w in WINDOWS), "/".join(EXTRA))
 
     def quotas(
         self, spec: SimAccount, now: float
@@ -138,10 +163,14 @@ class ClaudeUpstream:
         pools: dict[tuple[str, str], Quota] = {}
         for (pool, window), (_, period, _, _) in WINDOWS.items():
             default: float | None = round(0.4 + 0.6 * unit(spec.name, pool, window), 4)
-            if pool == "opus" and spec.tier == "pro":
-                default = None  # Pro plans have no Opus limit of their own
+            if (pool == "opus" and spec.tier == "pro") or spec.tier == "enterprise":
+                default = None  # Pro plans have no Opus limit of their own; seats no windows
             start = spec.pool_fractions.get(f"{pool}/{window}", default)
             pools[pool, window] = Quota(start, now, base + offsets[period] + 0.000412, period)
+        extra = (round(1.0 - unit(spec.name, "extra"), 4)
+                 if spec.tier in EXTRA_USAGE_CAPS else None)
+        pools[EXTRA] = Quota(spec.pool_fractions.get("/".join(EXTRA), extra), now,
+                             _next_month(now), MONTH)
         return {}, pools
 
     def route(self, verb: str, path: str) -> tuple[str, str] | None:

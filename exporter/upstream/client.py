@@ -289,7 +289,7 @@ class UpstreamClient:
         message = f"{name}: {host} answered {status}: {_detail(info) or 'no error message'}"
         if status == 429:
             reason = Reason.RATE_LIMITED
-            if info.retry_delay is not None:
+            if info.retry_delay:  # `Retry-After: 0` names no wait (the host still closes)
                 message += f"; retry in {human_duration(info.retry_delay)}"
         elif status == 403:
             reason = Reason.FORBIDDEN

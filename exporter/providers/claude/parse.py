@@ -12,15 +12,32 @@ only for a (pool, window) no named window gave: a scoped limit with no named key
 (such as "Fable"), or a reply without the named windows. `session` and
 `weekly_all` are pool `all`; a scoped limit's pool is the slug of its model's
 display name ("Opus" -> `opus`), and every scoped pool is `within` `all`: a request
-meets both. Keys whose meaning is not public (`seven_day_oauth_apps`,
-`seven_day_cowork`, `iguana_necktie`, `tangelo`, ...) and unknown `kind`s are
-ignored. A limit without a percent does not apply and exports nothing;
-`resets_at: null` gives no reset time.
+meets both. A limit without a percent does not apply and exports nothing;
+`resets_at: null` gives no reset time (`five_hour: {utilization: 0.0, resets_at:
+null}` is a 5-hour window with no session running: all of it left, no reset), and
+a reset given as an epoch number is read as well as ISO text.
+
+Everything else in the reply is ignored without being counted as malformed: keys
+beside the windows (`limit_dollars`, `locked_reason`, ...), `is_active` and
+`severity` in `limits[]`, unknown `kind`s, `spend`, booleans such as
+`member_dashboard_available`, and the top-level keys whose meaning is not public
+(`seven_day_oauth_apps`, `seven_day_cowork`, `seven_day_omelette`, `tangelo`,
+`nimbus_quill`, `cinder_cove`, `amber_ladder`, `iguana_necktie`, ...). Of these
+only `iguana_necktie` has been read by another tool, as the scoped "Fable" week;
+others have seen it at 0.0 for good and Claude Code is reported not to read it, so
+it is no evidence: where the Fable limit applies, `limits[]` says so.
+
+A Claude Enterprise (spend-limit) account may answer with `extra_usage` alone: a
+reply with no window at all is still a reply, and gives the extra-usage credit
+only (see `extra_usage`).
 
 >>> reply = parse_usage({"five_hour": {"utilization": 37.5, "resets_at": None},
 ...                      "seven_day_opus": {"utilization": 100.0, "resets_at": None}})
 >>> [(p.pool, p.window, p.remaining_fraction, p.within) for p in reply.pools]
 [('all', '5h', 0.625, ()), ('opus', 'weekly', 0.0, ('all',))]
+>>> parse_usage({"extra_usage": {"is_enabled": True, "monthly_limit": 50000,
+...                              "used_credits": 4631.5, "currency": "USD"}}).credits
+(Credit(credit_type='extra_usage', remaining=453.685),)
 """
 
 from __future__ import annotations
@@ -56,6 +73,10 @@ POOL_NAMES = {ALL: "All models", "opus": "Opus", "sonnet": "Sonnet"}
 # Every Claude model's name has it: it tells no two scopes apart.
 _SCOPE_STOPWORDS = frozenset({"claude"})
 EXTRA_USAGE_CREDIT = "extra_usage"
+DEFAULT_DECIMAL_PLACES = 2  # upstream counts cents
+MAX_DECIMAL_PLACES = 4
+# Any of these says the body is this endpoint's reply, even with no window in it.
+USAGE_KEYS = (*NAMED_WINDOWS, "limits", "extra_usage", "spend")
 
 
 @dataclass(frozen=True)
@@ -113,21 +134,50 @@ def _limit(entry: Any, where: str) -> PoolQuota | None:
 
 
 def extra_usage(entry: Any) -> Credit | None:
-    """What is left of the month's extra usage (pay-as-you-go past the plan's limits),
-    in the currency's main unit: upstream counts cents. None when it is off or has no
+    """What is left of the month's extra usage: pay-as-you-go past the plan's limits,
+    or a Claude Enterprise seat's monthly spend limit. None when it is off or has no
     cap (nothing to subtract from).
+
+    The unit is the currency's main unit (dollars for `currency: "USD"`): upstream
+    counts minor units (cents), `decimal_places` of them to the unit, 2 when the reply
+    does not say. `used_credits` may be fractional; without it, `utilization` (percent
+    of the cap used) gives the same. `spend_limit_reached: true` is 0 left whatever
+    the numbers say.
 
     >>> extra_usage({"is_enabled": True, "monthly_limit": 5000, "used_credits": 3462.0})
     Credit(credit_type='extra_usage', remaining=15.38)
+    >>> extra_usage({"is_enabled": True, "monthly_limit": 30000, "utilization": 25.0})
+    Credit(credit_type='extra_usage', remaining=225.0)
     """
     entry = mapping(entry, "extra_usage")
     if entry.get("is_enabled") is not True:
         return None
     cap = number(entry.get("monthly_limit"), "extra_usage.monthly_limit")
     used = number(entry.get("used_credits"), "extra_usage.used_credits")
-    if cap is None or used is None:
+    percent = number(entry.get("utilization"), "extra_usage.utilization")
+    places = _decimal_places(entry.get("decimal_places"))
+    if cap is None:
         return None
-    return Credit(EXTRA_USAGE_CREDIT, max(0.0, cap - used) / 100.0)
+    for field, value in (("monthly_limit", cap), ("used_credits", used)):
+        if value is not None and value < 0:
+            raise ParseError(f"extra_usage.{field}: {value!r} is below 0")
+    if entry.get("spend_limit_reached") is True:
+        return Credit(EXTRA_USAGE_CREDIT, 0.0)
+    if used is None and percent is not None:
+        used = cap * percent / 100.0
+    if used is None:
+        return None
+    return Credit(EXTRA_USAGE_CREDIT, max(0.0, cap - used) / 10**places)
+
+
+def _decimal_places(value: Any) -> int:
+    """Minor units to the main unit, as a power of ten: 2 (cents) when absent."""
+    places = number(value, "extra_usage.decimal_places")
+    if places is None:
+        return DEFAULT_DECIMAL_PLACES
+    if places != int(places) or not 0 <= places <= MAX_DECIMAL_PLACES:
+        raise ParseError(f"extra_usage.decimal_places: {places!r} is not a number of digits")
+    return int(places)
 
 
 def _skip(what: str, exc: ParseError) -> int:
@@ -138,12 +188,13 @@ def _skip(what: str, exc: ParseError) -> int:
 def parse_usage(body: Any) -> UsageReply:
     """The usage reply -> pool windows and extra-usage credit.
 
-    Raises ParseError when the reply is not an object or has none of the named
-    windows and no `limits`: not this endpoint's reply at all.
+    Raises ParseError when the reply is not an object or has none of its keys (the
+    named windows, `limits`, `extra_usage`, `spend`): not this endpoint's reply at
+    all. A reply with only `extra_usage` (a Claude Enterprise seat) is a reply.
     """
     doc = mapping(body, "usage")
-    if not any(key in doc for key in (*NAMED_WINDOWS, "limits")):
-        raise ParseError(f"usage: none of {', '.join(NAMED_WINDOWS)} or limits in the reply")
+    if not any(key in doc for key in USAGE_KEYS):
+        raise ParseError(f"usage: none of {', '.join(USAGE_KEYS)} in the reply")
     skipped = 0
     pools: dict[tuple[str, str], PoolQuota] = {}
     for key in NAMED_WINDOWS:
