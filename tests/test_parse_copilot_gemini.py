@@ -304,6 +304,38 @@ def test_gemini_cli_mixed_buckets() -> None:
     assert len(reply.models) == 4
 
 
+def test_gemini_cli_integer_fractions_string_amounts_and_missing_fields() -> None:
+    models = models_of(peer("geminicli.vertex-duplicates.json"))
+    # `remainingFraction: 1` with no tokenType and no resetTime: full, no count (the
+    # unit of the amount is unknown without a tokenType), no reset.
+    flash = models["gemini-2.5-flash"]
+    assert (flash.remaining_fraction, flash.remaining_requests, flash.reset_time) == (
+        1.0, None, None)
+    assert not flash.omitted
+    # `remainingFraction: 0` sent as an integer is an explicit 0, with its count.
+    preview = models["gemini-3-flash-preview"]
+    assert (preview.remaining_fraction, preview.omitted, preview.remaining_requests) == (
+        0.0, False, 0.0)
+
+
+def test_gemini_cli_vertex_twins_are_one_model_under_the_plain_id_keeping_the_lower() -> None:
+    reply = parse_quota(peer("geminicli.vertex-duplicates.json"))
+    assert [m.model for m in reply.models] == [
+        "gemini-2.5-flash", "gemini-2.5-pro", "gemini-3-flash-preview", "gemini-3-pro-preview"]
+    assert reply.skipped == 0
+    # gemini-2.5-pro at 84.8% and its _vertex twin at 0: the lower number is kept.
+    pro = next(m for m in reply.models if m.model == "gemini-2.5-pro")
+    assert (pro.remaining_fraction, pro.remaining_requests, pro.display_name) == (
+        0.0, 0.0, "gemini-2.5-pro")
+    assert pro.reset_time == parse_rfc3339("2026-11-29T07:00:00Z")
+    # A _vertex bucket without its plain twin is still shown under the plain id.
+    alone = next(m for m in reply.models if m.model == "gemini-3-pro-preview")
+    assert (alone.remaining_fraction, alone.remaining_requests) == (0.6, 120.0)
+    # The suffix alone is no model id to strip.
+    (odd,) = parse_quota({"buckets": [{"modelId": "_vertex", "remainingFraction": 1}]}).models
+    assert odd.model == "_vertex"
+
+
 def test_gemini_cli_ties_keep_the_later_reset_and_its_count() -> None:
     reply = parse_quota({"buckets": [
         {"modelId": "m", "tokenType": "OUTPUT_TOKENS", "remainingFraction": 0.5,

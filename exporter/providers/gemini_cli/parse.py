@@ -11,6 +11,11 @@ The rules, beside the common ones (docs in the README's Gemini CLI section):
 - One series per model. A model with several buckets (a `REQUESTS` bucket beside
   `INPUT_TOKENS`, or the same one twice) gets the lowest fraction: the limit that
   stops requests first. Its reset is that bucket's (on a tie, the later one).
+- A `<model>_vertex` bucket (the same model behind Vertex routing, sent beside the
+  plain one) is one more bucket of `<model>`: users know the model by its plain id
+  (it is what they pass to `gemini -m` and to `quota --best`), two rows for one
+  model would count an account twice, and taking the lowest of the two never
+  hides a lower number.
 - Every `tokenType` counts toward the fraction; only a `REQUESTS` bucket's
   `remainingAmount` is a count of requests, shown when that bucket is the one that
   binds (so the count and the fraction always speak of the same limit).
@@ -43,6 +48,7 @@ from exporter.snapshot import ModelQuota
 log = logging.getLogger(__name__)
 
 REQUESTS = "REQUESTS"
+VERTEX_SUFFIX = "_vertex"
 
 
 @dataclass(frozen=True)
@@ -74,8 +80,11 @@ def _bucket(raw: Any, where: str) -> _Bucket:
         # Not the proto3 zero: the bucket contradicts itself, so say nothing of it.
         raise ParseError(f"{where}: no remainingFraction, yet remainingAmount {amount:g}")
     token_type = opt_str(doc.get("tokenType"), f"{where}.tokenType") or ""
+    model = model.strip()
+    if model.lower().endswith(VERTEX_SUFFIX) and len(model) > len(VERTEX_SUFFIX):
+        model = model[: -len(VERTEX_SUFFIX)]
     return _Bucket(
-        model=model.strip(),
+        model=model,
         fraction=fraction,
         omitted=omitted,
         reset=parse_time(doc.get("resetTime"), f"{where}.resetTime"),
