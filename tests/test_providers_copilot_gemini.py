@@ -377,6 +377,65 @@ def test_gemini_cli_skipped_buckets_are_counted_on_the_source(
     assert data.sources[0].skipped == 1 and len(data.models) == 4
 
 
+def test_gemini_cli_individual_account_refused_in_load_code_assist_says_move_to_antigravity(
+        script: tuple[ScriptedServer, str], clients: HttpClients) -> None:
+    server, base = script
+    add(server, "loadCodeAssist",
+        json_body=fixture("peers/loadCodeAssist.individuals-refused.json"))
+    with pytest.raises(FetchError) as err:
+        gemini(base, clients).fetch(deadline())
+    assert err.value.reason is Reason.FORBIDDEN
+    message = err.value.message
+    assert "Google no longer serves this account in Gemini CLI" in message
+    assert "`provider: antigravity`" in message
+    assert "UNSUPPORTED_CLIENT: This client is no longer supported" in message  # quoted
+    assert "user_agent" not in message  # not Antigravity's advice for the same code
+    assert methods(server) == ["loadCodeAssist"]
+
+
+def test_gemini_cli_individual_account_refused_after_the_token_says_move_to_antigravity(
+        script: tuple[ScriptedServer, str], clients: HttpClients) -> None:
+    server, base = script
+    add(server, "loadCodeAssist", json_body=fixture("loadCodeAssist.paid.json"))
+    add(server, "retrieveUserQuota", status=403,
+        json_body=fixture("peers/geminicli.unsupported-client-403.json"))
+    (result,) = gemini(base, clients).fetch(deadline()).sources
+    assert result.error is not None and result.error.reason is Reason.FORBIDDEN
+    assert "Google no longer serves this account in Gemini CLI" in result.error.message
+    assert "`provider: antigravity`" in result.error.message
+    assert "Google says: This client is no longer supported" in result.error.message
+
+
+@pytest.mark.parametrize("error", [
+    # The reason alone, or the words alone, are enough.
+    {"code": 403, "status": "PERMISSION_DENIED", "message": "denied", "details": [
+        {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "IneligibleTierError"}]},
+    {"code": 403, "status": "PERMISSION_DENIED", "message": "This client is no longer "
+     "supported for Gemini Code Assist for individuals."},
+])
+def test_gemini_cli_refusal_of_individuals_is_known_by_reason_or_words(
+        script: tuple[ScriptedServer, str], clients: HttpClients, error: Any) -> None:
+    server, base = script
+    add(server, "loadCodeAssist", status=403, json_body={"error": error})
+    with pytest.raises(FetchError) as err:
+        gemini(base, clients).fetch(deadline())
+    assert err.value.reason is Reason.FORBIDDEN
+    assert "move it to the antigravity provider" in err.value.message
+
+
+def test_gemini_cli_other_403s_are_not_called_a_refusal_of_individuals(
+        script: tuple[ScriptedServer, str], clients: HttpClients) -> None:
+    server, base = script
+    add(server, "loadCodeAssist", json_body=fixture("loadCodeAssist.paid.json"))
+    add(server, "retrieveUserQuota", status=403, json_body={"error": {
+        "code": 403, "message": "The caller does not have permission",
+        "status": "PERMISSION_DENIED"}})
+    (result,) = gemini(base, clients).fetch(deadline()).sources
+    assert result.error is not None and result.error.reason is Reason.FORBIDDEN
+    assert "antigravity" not in result.error.message
+    assert "The caller does not have permission" in result.error.message
+
+
 # -- config ----------------------------------------------------------------------------
 
 
