@@ -190,6 +190,10 @@ def test_copilot_subscription_ended_without_quotas_is_no_access() -> None:
     ({"entitlement": 300, "remaining": -7, "percent_remaining": -2.3, "overage_count": 7},
      0.0, 0.0),  # overage: the included quota is gone, never a negative count
     ({"entitlement": 300, "remaining": 301, "percent_remaining": 100.4}, 1.0, 301.0),
+    # A count at 0 of a real entitlement wins over a stale percent; without an
+    # entitlement a 0 count is no evidence against the percent.
+    ({"entitlement": 300, "remaining": 0, "percent_remaining": 3.0}, 0.0, 0.0),
+    ({"remaining": 0, "percent_remaining": 100}, 1.0, 0.0),
 ])
 def test_copilot_snapshot_forms(snapshot: dict[str, Any], fraction: float,
                                 remaining: float) -> None:

@@ -162,7 +162,7 @@ def _snapshot(key: str, raw: Any, reset: float | None) -> PoolQuota | None:
         fraction = _clamped(remaining / entitlement)
     else:
         raise ParseError(f"{where}: neither percent_remaining nor entitlement and remaining")
-    if remaining is not None and remaining <= 0:
+    if entitlement is not None and remaining is not None and remaining <= 0:
         fraction = 0.0  # the count is the authority: a stale percent never hides a 0
     overage = fraction == 0.0 and _overage(entry, where, remaining, percent)
     count = None if remaining is None else max(remaining, 0.0)

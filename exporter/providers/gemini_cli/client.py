@@ -44,9 +44,10 @@ _REFUSAL_REASONS = frozenset({UNSUPPORTED_CLIENT, "IneligibleTierError"})
 _REFUSAL_WORDS = ("for individuals", "antigravity suite")
 MOVED = (
     "Google no longer serves this account in Gemini CLI (individual, Google AI Pro and "
-    "Ultra accounts are refused since 2026-06-18): move it to the antigravity provider "
-    "(`provider: antigravity` in this account's config, same credentials file or an "
-    "Antigravity sign-in); Standard, Enterprise and Workspace accounts stay on gemini-cli"
+    "Ultra accounts are refused since 2026-06-18): move it to the antigravity provider: "
+    "sign in to Antigravity with this Google account and set `provider: antigravity` on "
+    "this account, with that sign-in's credentials file (Standard, Enterprise and "
+    "Workspace accounts stay on gemini-cli)"
 )
 
 
