@@ -97,6 +97,91 @@ def test_copilot_pro_plus_on_credits_uses_the_snapshots_not_the_legacy_keys() ->
     assert pools["chat"].unlimited and pools["completions"].unlimited
 
 
+def test_copilot_minus_one_without_an_unlimited_flag_is_unlimited() -> None:
+    pools = pools_of(peer("copilot.unlimited-sentinel.json"))
+    for name in ("chat", "completions"):
+        assert pools[name].unlimited and pools[name].remaining_fraction is None
+        assert (pools[name].remaining_requests, pools[name].limit_requests) == (None, None)
+        assert not pools[name].overage
+    premium = pools["premium-interactions"]
+    assert (premium.unlimited, premium.remaining_fraction, premium.remaining_requests) == (
+        False, 0.64, 640.0)
+    # The sentinel in `remaining` alone, under no positive entitlement, is unlimited too.
+    (pool,) = parse_user({"quota_snapshots": {"chat": {"remaining": -1}}}).pools
+    assert pool.unlimited and pool.remaining_fraction is None
+
+
+def test_copilot_negative_remaining_is_overage_not_a_negative_count() -> None:
+    premium = pools_of(peer("copilot.overage.json"))["premium-interactions"]
+    assert (premium.remaining_fraction, premium.remaining_requests, premium.limit_requests) == (
+        0.0, 0.0, 1500.0)
+    assert premium.overage and not premium.unlimited
+    assert premium.reset_time == parse_rfc3339("2026-12-01T00:00:00Z")
+
+
+def test_copilot_one_past_the_quota_with_overage_refused_is_exhausted_not_unlimited() -> None:
+    # remaining -1 under an entitlement of 300 is not GitHub's sentinel, and with
+    # overage_permitted false GitHub refuses the next request: exhausted.
+    premium = pools_of(peer("copilot.one-over-refused.json"))["premium-interactions"]
+    assert not premium.unlimited and not premium.overage
+    assert (premium.remaining_fraction, premium.remaining_requests, premium.limit_requests) == (
+        0.0, 0.0, 300.0)
+
+
+@pytest.mark.parametrize(("extra", "overage"), [
+    ({"remaining": -3821, "percent_remaining": -254.7}, True),  # served past it: overage
+    ({"remaining": -3821, "overage_permitted": False}, False),  # GitHub says it refuses
+    ({"remaining": 0, "percent_remaining": 0, "overage_permitted": True}, True),
+    ({"remaining": 0, "percent_remaining": 0}, False),  # nothing says it keeps serving
+    ({"remaining": 0, "percent_remaining": 0, "overage_count": 12}, True),
+    ({"remaining": 4, "percent_remaining": 0.3, "overage_permitted": True}, False),  # left
+])
+def test_copilot_overage_is_what_github_says_or_shows(extra: dict[str, Any],
+                                                      overage: bool) -> None:
+    snapshot = {"entitlement": 1500, **extra}
+    (pool,) = parse_user({"quota_snapshots": {"premium_interactions": snapshot}}).pools
+    assert pool.overage is overage
+    if overage:
+        assert (pool.remaining_fraction, pool.remaining_requests) == (0.0, 0.0)
+
+
+def test_copilot_token_billed_zero_buckets_are_no_quota_and_never_exhausted() -> None:
+    reply = parse_user(peer("copilot.token-billed-zero.json"))
+    # `entitlement: 0, remaining: 0, percent_remaining: 100`: billed by tokens, no
+    # meter; only the bucket that says `unlimited: true` is kept, as unlimited.
+    assert [(p.pool, p.unlimited, p.remaining_fraction) for p in reply.pools] == [
+        ("chat", True, None)]
+    assert reply.has_access and reply.skipped == 0
+
+
+def test_copilot_free_plan_premium_without_a_quota_is_no_pool() -> None:
+    pools = pools_of(peer("copilot.free-has-quota-false.json"))
+    assert set(pools) == {"chat", "completions"}
+    assert (pools["chat"].remaining_fraction, pools["chat"].remaining_requests) == (0.76, 38.0)
+    # The same with no counts at all: `percent_remaining: 0.0` beside has_quota false
+    # is no quota, not an exhausted one.
+    reply = parse_user({"quota_snapshots": {"premium_interactions": {
+        "percent_remaining": 0.0, "unlimited": False, "has_quota": False}}})
+    assert reply.pools == () and reply.skipped == 0
+
+
+def test_copilot_remaining_is_the_count_when_quota_remaining_differs() -> None:
+    (premium,) = parse_user(peer("copilot.remaining-differs.json")).pools
+    assert (premium.remaining_requests, premium.limit_requests) == (473.0, 1500.0)
+    assert premium.remaining_fraction == pytest.approx(0.31578)
+    assert premium.reset_time == parse_rfc3339("2026-12-01T00:00:00Z")  # epoch quota_reset_at
+    assert not premium.overage
+
+
+def test_copilot_subscription_ended_without_quotas_is_no_access() -> None:
+    reply = parse_user(peer("copilot.subscription-ended.json"))
+    assert reply.ended and not reply.has_access and reply.pools == ()
+    # An ended SKU that still carries a quota is served: that quota is shown.
+    still = parse_user({"access_type_sku": "subscription_ended", "quota_snapshots": {
+        "chat": {"entitlement": 50, "remaining": 10}}})
+    assert not still.ended and still.has_access and len(still.pools) == 1
+
+
 @pytest.mark.parametrize(("snapshot", "fraction", "remaining"), [
     ({"entitlement": 300, "remaining": 150}, 0.5, 150.0),  # no percent: from the counts
     ({"entitlement": 300, "quota_remaining": 12.5, "percent_remaining": 4.1666}, 0.041666,
@@ -105,6 +190,10 @@ def test_copilot_pro_plus_on_credits_uses_the_snapshots_not_the_legacy_keys() ->
     ({"entitlement": 300, "remaining": -7, "percent_remaining": -2.3, "overage_count": 7},
      0.0, 0.0),  # overage: the included quota is gone, never a negative count
     ({"entitlement": 300, "remaining": 301, "percent_remaining": 100.4}, 1.0, 301.0),
+    # A count at 0 of a real entitlement wins over a stale percent; without an
+    # entitlement a 0 count is no evidence against the percent.
+    ({"entitlement": 300, "remaining": 0, "percent_remaining": 3.0}, 0.0, 0.0),
+    ({"remaining": 0, "percent_remaining": 100}, 1.0, 0.0),
 ])
 def test_copilot_snapshot_forms(snapshot: dict[str, Any], fraction: float,
                                 remaining: float) -> None:
@@ -124,6 +213,9 @@ def test_copilot_reset_forms() -> None:
                  quota_reset_date="2026-12-31") == utc
     assert reset(quota_reset_date="2027-01-01") == utc
     assert reset(quota_reset_at=0) is None
+    assert reset(quota_reset_at=1798761600) == utc
+    assert reset(quota_reset_at="1798761600000") == utc
+    assert reset(quota_reset_date_utc="2027-01-01T00:00:00Z") == utc
     with pytest.raises(ParseError, match="quota_reset_date"):
         reset(quota_reset_date="soon")
 
@@ -214,6 +306,38 @@ def test_gemini_cli_mixed_buckets() -> None:
     assert models["gemini-2.5-pro"].omitted
     assert reply.skipped == 1  # the bucket without modelId
     assert len(reply.models) == 4
+
+
+def test_gemini_cli_integer_fractions_string_amounts_and_missing_fields() -> None:
+    models = models_of(peer("geminicli.vertex-duplicates.json"))
+    # `remainingFraction: 1` with no tokenType and no resetTime: full, no count (the
+    # unit of the amount is unknown without a tokenType), no reset.
+    flash = models["gemini-2.5-flash"]
+    assert (flash.remaining_fraction, flash.remaining_requests, flash.reset_time) == (
+        1.0, None, None)
+    assert not flash.omitted
+    # `remainingFraction: 0` sent as an integer is an explicit 0, with its count.
+    preview = models["gemini-3-flash-preview"]
+    assert (preview.remaining_fraction, preview.omitted, preview.remaining_requests) == (
+        0.0, False, 0.0)
+
+
+def test_gemini_cli_vertex_twins_are_one_model_under_the_plain_id_keeping_the_lower() -> None:
+    reply = parse_quota(peer("geminicli.vertex-duplicates.json"))
+    assert [m.model for m in reply.models] == [
+        "gemini-2.5-flash", "gemini-2.5-pro", "gemini-3-flash-preview", "gemini-3-pro-preview"]
+    assert reply.skipped == 0
+    # gemini-2.5-pro at 84.8% and its _vertex twin at 0: the lower number is kept.
+    pro = next(m for m in reply.models if m.model == "gemini-2.5-pro")
+    assert (pro.remaining_fraction, pro.remaining_requests, pro.display_name) == (
+        0.0, 0.0, "gemini-2.5-pro")
+    assert pro.reset_time == parse_rfc3339("2026-11-29T07:00:00Z")
+    # A _vertex bucket without its plain twin is still shown under the plain id.
+    alone = next(m for m in reply.models if m.model == "gemini-3-pro-preview")
+    assert (alone.remaining_fraction, alone.remaining_requests) == (0.6, 120.0)
+    # The suffix alone is no model id to strip.
+    (odd,) = parse_quota({"buckets": [{"modelId": "_vertex", "remainingFraction": 1}]}).models
+    assert odd.model == "_vertex"
 
 
 def test_gemini_cli_ties_keep_the_later_reset_and_its_count() -> None:

@@ -118,7 +118,6 @@ def test_copilot_header_versions_come_from_the_config(
 
 
 @pytest.mark.parametrize(("status", "body", "says"), [
-    (404, {"message": "Not Found"}, "has no Copilot access (404)"),
     (200, fixture("peers/copilot.no-access.json"), "(access_type_sku no_access)"),
 ])
 def test_copilot_an_account_without_copilot_is_forbidden_and_says_so(
@@ -130,6 +129,43 @@ def test_copilot_an_account_without_copilot_is_forbidden_and_says_so(
         copilot(base, clients).fetch(deadline())
     assert err.value.reason is Reason.FORBIDDEN
     assert says in err.value.message and "no Copilot access" in err.value.message
+
+
+def test_copilot_404_says_the_tokens_app_cannot_read_copilot_internal_and_what_works(
+        script: tuple[ScriptedServer, str], clients: HttpClients) -> None:
+    server, base = script
+    server.add(USER, status=404, json_body=fixture("peers/copilot.not-found.json"))
+    with pytest.raises(FetchError) as err:
+        copilot(base, clients).fetch(deadline())
+    assert err.value.reason is Reason.FORBIDDEN
+    message = err.value.message
+    assert "404" in message and "OAuth app" in message and "copilot_internal" in message
+    assert "VS Code or JetBrains Copilot plugin" in message
+    assert "~/.config/github-copilot/apps.json" in message
+    assert "gho_static" not in message  # never the token
+
+
+def test_copilot_subscription_ended_is_an_account_error_that_says_so(
+        script: tuple[ScriptedServer, str], clients: HttpClients) -> None:
+    server, base = script
+    server.add(USER, json_body=fixture("peers/copilot.subscription-ended.json"))
+    with pytest.raises(FetchError) as err:
+        copilot(base, clients).fetch(deadline())
+    # The token works; the account is refused Copilot: forbidden, not auth.
+    assert err.value.reason is Reason.FORBIDDEN
+    assert "subscription of this GitHub account has ended" in err.value.message
+    assert "renew it" in err.value.message and "gho_static" not in err.value.message
+
+
+def test_copilot_overage_reaches_the_snapshot_as_a_pool_at_zero_flagged_overage(
+        script: tuple[ScriptedServer, str], clients: HttpClients) -> None:
+    server, base = script
+    server.add(USER, json_body=fixture("peers/copilot.overage.json"))
+    data = copilot(base, clients).fetch(deadline())
+    premium = next(p for p in data.pools if p.pool == "premium-interactions")
+    assert (premium.remaining_fraction, premium.remaining_requests, premium.overage) == (
+        0.0, 0.0, True)
+    assert data.info.tier_name == "Copilot Pro+"
 
 
 def test_copilot_403_quotes_github_and_names_the_usual_causes(
@@ -339,6 +375,65 @@ def test_gemini_cli_skipped_buckets_are_counted_on_the_source(
     add(server, "retrieveUserQuota", json_body=fixture("peers/geminicli.mixed-buckets.json"))
     data = gemini(base, clients).fetch(deadline())
     assert data.sources[0].skipped == 1 and len(data.models) == 4
+
+
+def test_gemini_cli_individual_account_refused_in_load_code_assist_says_move_to_antigravity(
+        script: tuple[ScriptedServer, str], clients: HttpClients) -> None:
+    server, base = script
+    add(server, "loadCodeAssist",
+        json_body=fixture("peers/loadCodeAssist.individuals-refused.json"))
+    with pytest.raises(FetchError) as err:
+        gemini(base, clients).fetch(deadline())
+    assert err.value.reason is Reason.FORBIDDEN
+    message = err.value.message
+    assert "Google no longer serves this account in Gemini CLI" in message
+    assert "`provider: antigravity`" in message
+    assert "UNSUPPORTED_CLIENT: This client is no longer supported" in message  # quoted
+    assert "user_agent" not in message  # not Antigravity's advice for the same code
+    assert methods(server) == ["loadCodeAssist"]
+
+
+def test_gemini_cli_individual_account_refused_after_the_token_says_move_to_antigravity(
+        script: tuple[ScriptedServer, str], clients: HttpClients) -> None:
+    server, base = script
+    add(server, "loadCodeAssist", json_body=fixture("loadCodeAssist.paid.json"))
+    add(server, "retrieveUserQuota", status=403,
+        json_body=fixture("peers/geminicli.unsupported-client-403.json"))
+    (result,) = gemini(base, clients).fetch(deadline()).sources
+    assert result.error is not None and result.error.reason is Reason.FORBIDDEN
+    assert "Google no longer serves this account in Gemini CLI" in result.error.message
+    assert "`provider: antigravity`" in result.error.message
+    assert "Google says: This client is no longer supported" in result.error.message
+
+
+@pytest.mark.parametrize("error", [
+    # The reason alone, or the words alone, are enough.
+    {"code": 403, "status": "PERMISSION_DENIED", "message": "denied", "details": [
+        {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "IneligibleTierError"}]},
+    {"code": 403, "status": "PERMISSION_DENIED", "message": "This client is no longer "
+     "supported for Gemini Code Assist for individuals."},
+])
+def test_gemini_cli_refusal_of_individuals_is_known_by_reason_or_words(
+        script: tuple[ScriptedServer, str], clients: HttpClients, error: Any) -> None:
+    server, base = script
+    add(server, "loadCodeAssist", status=403, json_body={"error": error})
+    with pytest.raises(FetchError) as err:
+        gemini(base, clients).fetch(deadline())
+    assert err.value.reason is Reason.FORBIDDEN
+    assert "move it to the antigravity provider" in err.value.message
+
+
+def test_gemini_cli_other_403s_are_not_called_a_refusal_of_individuals(
+        script: tuple[ScriptedServer, str], clients: HttpClients) -> None:
+    server, base = script
+    add(server, "loadCodeAssist", json_body=fixture("loadCodeAssist.paid.json"))
+    add(server, "retrieveUserQuota", status=403, json_body={"error": {
+        "code": 403, "message": "The caller does not have permission",
+        "status": "PERMISSION_DENIED"}})
+    (result,) = gemini(base, clients).fetch(deadline()).sources
+    assert result.error is not None and result.error.reason is Reason.FORBIDDEN
+    assert "antigravity" not in result.error.message
+    assert "The caller does not have permission" in result.error.message
 
 
 # -- config ----------------------------------------------------------------------------

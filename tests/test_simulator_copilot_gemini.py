@@ -14,6 +14,7 @@ import requests
 from exporter.auth.borrowed import parse_borrowed
 from exporter.config import load_config
 from exporter.providers.copilot.credentials import copilot_accounts, parse_copilot
+from exporter.providers.copilot.parse import parse_user
 from exporter.simulator import SimAccount, Simulator, write_config
 from exporter.timefmt import parse_rfc3339
 from tests.test_simulator import START, FakeClock
@@ -24,6 +25,8 @@ ACCOUNTS = [
     SimAccount("free", provider="copilot", tier="individual", drain_per_hour=0.0,
                pool_fractions={"chat/monthly": 0.5, "completions/monthly": 0.25}),
     SimAccount("biz", provider="copilot", tier="business", credential_style="shared_file"),
+    SimAccount("plus", provider="copilot", tier="individual_pro_plus", drain_per_hour=0.0,
+               pool_fractions={"premium-interactions/monthly": 0.0}),
     SimAccount("none", provider="copilot", tier="no_access", credential_style="shared_file"),
     SimAccount("gstd", provider="gemini-cli", drain_per_hour=0.0,
                model_fractions={"gemini-2.5-pro": 0.5, "gemini-2.5-flash": 1.0,
@@ -93,6 +96,25 @@ def test_copilot_premium_requests_drain_as_counts(sim: Simulator, clock: FakeClo
     premium = copilot_get(sim, token_of(sim, "pro")).json()["quota_snapshots"][
         "premium_interactions"]
     assert premium["remaining"] == 0 and premium["percent_remaining"] == 0.0
+
+
+def test_copilot_pro_plus_keeps_serving_past_its_quota_as_billed_overage(
+        sim: Simulator, clock: FakeClock) -> None:
+    doc = copilot_get(sim, token_of(sim, "plus")).json()
+    assert (doc["copilot_plan"], doc["access_type_sku"]) == (
+        "individual_pro", "plus_monthly_subscriber_quota")
+    premium = doc["quota_snapshots"]["premium_interactions"]
+    assert (premium["entitlement"], premium["remaining"], premium["overage_count"]) == (
+        1500, 0, 0)
+    assert premium["overage_permitted"] is True
+    sim.set_drain("plus", 0.2)  # 300 requests an hour, all of them past the quota
+    clock.advance(3600)
+    doc = copilot_get(sim, token_of(sim, "plus")).json()
+    premium = doc["quota_snapshots"]["premium_interactions"]
+    assert (premium["remaining"], premium["percent_remaining"], premium["overage_count"]) == (
+        -300, -20.0, 300)
+    pool = next(p for p in parse_user(doc).pools if p.pool == "premium-interactions")
+    assert (pool.remaining_fraction, pool.remaining_requests, pool.overage) == (0.0, 0.0, True)
 
 
 def test_copilot_free_answers_the_older_shape(sim: Simulator) -> None:

@@ -3,6 +3,11 @@
 Plans, as GitHub answers them:
 - `individual_pro` (Copilot Pro): 300 premium requests a month, drained as counts;
   chat and completions unlimited;
+- `individual_pro_plus` (Copilot Pro+): 1500 premium requests a month with paid
+  overage allowed; drained past 0 it keeps serving, as GitHub does: `remaining`
+  and `percent_remaining` go negative and `overage_count` counts the billed
+  requests (start it at 0 with `pool_fractions={"premium-interactions/monthly": 0}`
+  to see an account in overage);
 - `individual` (Copilot Free): the older free shape, `limited_user_quotas` (left)
   over `monthly_quotas` (totals) and a date-only reset;
 - `business`: an organisation seat billed by usage (`token_based_billing`): premium
@@ -41,13 +46,19 @@ if TYPE_CHECKING:
 HOST = "copilot"
 PATH = "/copilot/copilot_internal/user"
 METHOD = "user"
-TIERS = {"individual_pro": "Copilot Pro", "individual": "Copilot Free",
-         "business": "Copilot Business", "no_access": "No Copilot"}
-SKUS = {"individual_pro": "monthly_subscriber_quota", "individual": "free_limited_copilot",
+TIERS = {"individual_pro": "Copilot Pro", "individual_pro_plus": "Copilot Pro+",
+         "individual": "Copilot Free", "business": "Copilot Business",
+         "no_access": "No Copilot"}
+SKUS = {"individual_pro": "monthly_subscriber_quota",
+        "individual_pro_plus": "plus_monthly_subscriber_quota",
+        "individual": "free_limited_copilot",
         "business": "copilot_for_business_seat_quota", "no_access": "no_access"}
+PLANS = {"business": "business", "individual_pro": "individual_pro",
+         "individual_pro_plus": "individual_pro"}  # else "individual"
 PREMIUM = "premium-interactions/monthly"
 POOL_WINDOWS = (PREMIUM, "chat/monthly", "completions/monthly")
 PRO_PREMIUM_REQUESTS = 300
+PRO_PLUS_PREMIUM_REQUESTS = 1500
 FREE_MONTHLY = {"chat": 50, "completions": 2000}
 DOCS = "https://docs.github.com/rest"
 _WRONG_TYPES = {"copilot_plan": 7, "quota_reset_date_utc": 12,
@@ -96,9 +107,7 @@ def _unlimited(key: str, now: float) -> dict[str, Any]:
 def user_body(acct: AccountState, now: float) -> dict[str, Any]:
     spec = acct.spec
     body: dict[str, Any] = {"login": login(spec), "access_type_sku": SKUS[spec.tier],
-                            "copilot_plan": "business" if spec.tier == "business"
-                            else "individual_pro" if spec.tier == "individual_pro"
-                            else "individual",
+                            "copilot_plan": PLANS.get(spec.tier, "individual"),
                             "chat_enabled": spec.tier != "no_access",
                             "assigned_date": "2026-01-15T09:30:00+01:00",
                             "organization_list": []}
@@ -118,6 +127,8 @@ def user_body(acct: AccountState, now: float) -> dict[str, Any]:
         return {**body, "token_based_billing": True, "quota_reset_at": 0, "quota_snapshots": {
             "chat": _unlimited("chat", now), "completions": _unlimited("completions", now),
             "premium_interactions": {"entitlement": 0, "remaining": 0, "unlimited": False}}}
+    if spec.tier == "individual_pro_plus":
+        return {**body, **_pro_plus(premium, acct.drain, now)}
     value = premium.value(now, acct.drain) or 0.0
     left = math.floor(value * PRO_PREMIUM_REQUESTS)
     return {**body, "quota_reset_date": _date(reset), "quota_reset_date_utc": _utc_ms(reset),
@@ -128,6 +139,28 @@ def user_body(acct: AccountState, now: float) -> dict[str, Any]:
                     remaining=left, quota_remaining=float(left),
                     percent_remaining=round(100.0 * left / PRO_PREMIUM_REQUESTS, 4),
                     unlimited=False, overage_permitted=True)}}
+
+
+def _pro_plus(premium: Quota, drain: float, now: float) -> dict[str, Any]:
+    """Pro+ keeps serving past its included requests: what it served beyond them is a
+    negative `remaining` and the `overage_count` billed."""
+    total = PRO_PLUS_PREMIUM_REQUESTS
+    value = premium.value(now, drain) or 0.0
+    if value > 0.0:
+        left = math.floor(value * total)
+    else:
+        start = premium.start or 0.0
+        past = drain * (now - premium.t0) / 3600.0 - start  # fractions of the month's quota
+        left = -math.floor(max(past, 0.0) * total)
+    reset = premium.reset_unix(now)
+    return {"quota_reset_date": _date(reset), "quota_reset_date_utc": _utc_ms(reset),
+            "token_based_billing": True, "quota_snapshots": {
+                "chat": _unlimited("chat", now), "completions": _unlimited("completions", now),
+                "premium_interactions": _snapshot(
+                    "premium_interactions", now, entitlement=total, remaining=left,
+                    quota_remaining=float(left),
+                    percent_remaining=round(100.0 * left / total, 4), unlimited=False,
+                    overage_permitted=True, overage_count=max(-left, 0), has_quota=True)}}
 
 
 class CopilotUpstream:

@@ -2,8 +2,11 @@
 
 The token is the editor's GitHub OAuth token (`Authorization: token ...`), read
 from `apps.json` and never refreshed: it lives until it is revoked, so a 401 is an
-auth error that says to sign in again. An account without Copilot (a 404, or
-`access_type_sku: no_access`) is an account error that says so.
+auth error that says to sign in again. Account errors that say what to do:
+`access_type_sku: no_access` (no Copilot), `subscription_ended` (it ended), and a
+404 `{"message": "Not Found"}`: the token's OAuth app may not read
+`copilot_internal` (tokens of some newer editor clients, of `gh`, personal
+tokens), so the message names the credential file that works.
 """
 
 from __future__ import annotations
@@ -27,6 +30,20 @@ NO_COPILOT = (
     "this GitHub account has no Copilot access{why}: subscribe (or get a seat from your "
     "organisation), or point the account at the credentials of one that has Copilot"
 )
+ENDED = (
+    "the Copilot subscription of this GitHub account has ended (access_type_sku "
+    "subscription_ended): renew it (or ask your organisation for a seat again) in "
+    "GitHub's Copilot settings, or remove this account from the config"
+)
+# GitHub answers 404 when the token's OAuth app may not read copilot_internal.
+NOT_FOUND = (
+    "GitHub answered 404 Not Found for copilot_internal/user: the OAuth app that issued "
+    "this token has no access to Copilot's internal API (tokens of some newer editor "
+    "clients, of `gh` and personal access tokens get this), or the account has no "
+    "Copilot. Use the token the VS Code or JetBrains Copilot plugin keeps in "
+    "~/.config/github-copilot/apps.json (credentials.file), signed in to an account "
+    "with Copilot"
+)
 
 
 class CopilotProvider:
@@ -44,6 +61,8 @@ class CopilotProvider:
         FetchError: the account's one source failed."""
         body = self._get(deadline)
         reply = parse_reply(body, CALL, parse_user)
+        if reply.ended:
+            raise FetchError(Reason.FORBIDDEN, ENDED)
         if not reply.has_access:
             raise FetchError(Reason.FORBIDDEN,
                              NO_COPILOT.format(why=f" (access_type_sku {reply.sku})"))
@@ -58,7 +77,7 @@ class CopilotProvider:
             return self._client.call(CALL, PATH, deadline, method="GET")
         except UpstreamError as exc:
             if exc.http_status == 404:
-                raise FetchError(Reason.FORBIDDEN, NO_COPILOT.format(why=" (404)")) from None
+                raise FetchError(Reason.FORBIDDEN, NOT_FOUND) from None
             if exc.http_status == 403 and "rate limit" in exc.info.message.lower():
                 # GitHub answers its rate limits with 403 as well as 429.
                 raise FetchError(Reason.RATE_LIMITED, exc.message,

@@ -13,11 +13,27 @@ Older free plans answer `limited_user_quotas` (what is left) and `monthly_quotas
 window `monthly`: `premium_interactions` -> `premium-interactions`, `chat`,
 `completions` (any other key by its own name). The rules:
 - a limited quota: the fraction from `percent_remaining` (else remaining /
-  entitlement), with `remaining` and `entitlement` as counts;
-- `unlimited: true`, or GitHub's `-1` sentinel: unlimited, no fraction;
-- an entitlement of 0 (an organisation seat billed by usage, a quota the plan
-  does not include): no quota at all, so no pool rather than a false 0%;
-- `access_type_sku: "no_access"`: the account has no Copilot.
+  entitlement), with `remaining` (else `quota_remaining`, which carries the
+  fractions of AI-credit billing: 473.67 beside 473) and `entitlement` as counts;
+- `unlimited: true`, or GitHub's `-1` sentinel as the entitlement (or as the
+  remaining count of a quota with no positive entitlement): unlimited, no fraction.
+  A `remaining` of -1 under an entitlement of 300 is not the sentinel: it is one
+  request past the quota (seen with `percent_remaining: -0.33`);
+- an entitlement of 0, or `has_quota: false`: no quota at all (an organisation seat
+  billed by tokens sends `entitlement: 0, remaining: 0, percent_remaining: 100`; a
+  free plan's `premium_interactions` comes with `has_quota: false`), so no pool:
+  not a false 0%, and not "unlimited" either, since that seat is billed for what it
+  uses and GitHub states no limit we could show;
+- overage: nothing is left of the included quota (a negative `remaining` such as
+  -3821, a negative `percent_remaining`, or 0) and the plan keeps serving, billed
+  per request. Then the fraction is 0, the count 0 and `overage` is set. What
+  decides it: `overage_permitted: true` does; `overage_permitted: false` does not
+  (GitHub then refuses requests with 402 `quota_exceeded`: the pool is exhausted,
+  even at -1, the one request that overshot); without the flag, a negative count
+  or percent, or a positive `overage_count`, shows that GitHub served past the
+  quota, so it is overage; a plain 0 without the flag is exhausted;
+- `access_type_sku: "no_access"`: the account has no Copilot;
+  `"subscription_ended"` without quotas: its subscription ended.
 
 >>> reply = parse_user({"copilot_plan": "individual_pro", "quota_snapshots": {
 ...     "premium_interactions": {"entitlement": 300, "remaining": 42, "percent_remaining": 14}}})
@@ -39,6 +55,7 @@ log = logging.getLogger(__name__)
 
 WINDOW = "monthly"
 NO_ACCESS_SKU = "no_access"
+ENDED_SKU = "subscription_ended"
 # upstream key -> (pool slug, display name), in the order the views list them
 POOLS = {
     "premium_interactions": ("premium-interactions", "Premium requests"),
@@ -78,7 +95,12 @@ class UserReply:
 
     @property
     def has_access(self) -> bool:
-        return self.sku != NO_ACCESS_SKU
+        return self.sku != NO_ACCESS_SKU and not self.ended
+
+    @property
+    def ended(self) -> bool:
+        """The subscription ended and the reply carries no quota in its place."""
+        return self.sku == ENDED_SKU and not self.pools
 
 
 def _pool_names(key: str) -> tuple[str, str]:
@@ -89,17 +111,37 @@ def _pool_names(key: str) -> tuple[str, str]:
 
 def _pool(key: str, reset: float | None, *, fraction: float | None = None,
           remaining: float | None = None, limit: float | None = None,
-          unlimited: bool = False) -> PoolQuota:
+          unlimited: bool = False, overage: bool = False) -> PoolQuota:
     slug, name = _pool_names(key)
     return PoolQuota(
         pool=slug, pool_name=name, window=WINDOW, remaining_fraction=fraction,
         reset_time=reset, bucket_id=key, remaining_requests=remaining, limit_requests=limit,
-        unlimited=unlimited,
+        unlimited=unlimited, overage=overage,
     )
 
 
 def _clamped(value: float) -> float:
     return min(max(value, 0.0), 1.0)
+
+
+def _is_unlimited(entry: dict[str, Any], entitlement: float | None,
+                  remaining: float | None) -> bool:
+    """`unlimited: true`, or the -1 sentinel; -1 left of a positive entitlement is
+    one request of overage, not the sentinel."""
+    if entry.get("unlimited") is True or entitlement == _SENTINEL:
+        return True
+    return remaining == _SENTINEL and (entitlement is None or entitlement <= 0)
+
+
+def _overage(entry: dict[str, Any], where: str, remaining: float | None,
+             percent: float | None) -> bool:
+    """Whether a quota with nothing left still serves, billed (module docstring)."""
+    permitted = entry.get("overage_permitted")
+    if permitted is True or permitted is False:
+        return permitted
+    count = number(entry.get("overage_count"), f"{where}.overage_count")
+    past = any(v is not None and v < 0 for v in (remaining, percent))
+    return past or (count is not None and count > 0)
 
 
 def _snapshot(key: str, raw: Any, reset: float | None) -> PoolQuota | None:
@@ -110,18 +152,22 @@ def _snapshot(key: str, raw: Any, reset: float | None) -> PoolQuota | None:
     if remaining is None:
         remaining = number(entry.get("quota_remaining"), f"{where}.quota_remaining")
     percent = number(entry.get("percent_remaining"), f"{where}.percent_remaining")
-    if entry.get("unlimited") is True or _SENTINEL in (entitlement, remaining):
+    if _is_unlimited(entry, entitlement, remaining):
         return _pool(key, reset, unlimited=True)
-    if entitlement is not None and entitlement <= 0:
-        return None  # nothing granted: no quota, not an exhausted one
+    if (entitlement is not None and entitlement <= 0) or entry.get("has_quota") is False:
+        return None  # nothing granted (billed by tokens, or not in the plan): no quota
     if percent is not None:
         fraction = _clamped(percent / 100.0)
     elif entitlement is not None and remaining is not None:
         fraction = _clamped(remaining / entitlement)
     else:
         raise ParseError(f"{where}: neither percent_remaining nor entitlement and remaining")
+    if entitlement is not None and remaining is not None and remaining <= 0:
+        fraction = 0.0  # the count is the authority: a stale percent never hides a 0
+    overage = fraction == 0.0 and _overage(entry, where, remaining, percent)
     count = None if remaining is None else max(remaining, 0.0)
-    return _pool(key, reset, fraction=fraction, remaining=count, limit=entitlement)
+    return _pool(key, reset, fraction=fraction, remaining=count, limit=entitlement,
+                 overage=overage)
 
 
 def _legacy(doc: dict[str, Any], reset: float | None) -> tuple[list[PoolQuota], int]:
@@ -150,9 +196,11 @@ def _legacy(doc: dict[str, Any], reset: float | None) -> tuple[list[PoolQuota], 
 
 
 def _reset(doc: dict[str, Any]) -> float | None:
-    """`quota_reset_date_utc`, else `quota_reset_date`, else `limited_user_reset_date`;
-    a date without a time is midnight UTC."""
-    for key in ("quota_reset_date_utc", "quota_reset_date", "limited_user_reset_date"):
+    """`quota_reset_date_utc`, else `quota_reset_date`, else `quota_reset_at`, else
+    `limited_user_reset_date`: ISO (with or without milliseconds), a date alone
+    (midnight UTC) or an epoch number; 0 is no date."""
+    for key in ("quota_reset_date_utc", "quota_reset_date", "quota_reset_at",
+                "limited_user_reset_date"):
         if doc.get(key):
             return parse_time(doc[key], key)
     return None
@@ -174,7 +222,7 @@ def parse_user(body: Any) -> UserReply:
     raw_sku = doc.get("access_type_sku")
     sku = raw_sku if isinstance(raw_sku, str) else ""
     reply = UserReply(plan or "unknown", _tier_name(plan, sku), sku, (), 0)
-    if not reply.has_access:
+    if sku == NO_ACCESS_SKU:
         return reply
     reset = _reset(doc)
     snapshots = doc.get("quota_snapshots")

@@ -5,6 +5,12 @@ answer (project, tier) are cached. Credentials come from gemini-cli's own
 `oauth_creds.json` or a CLIProxyAPI `type: gemini` file, refreshed in memory with
 the configured `oauth_client` when expired (see `exporter.auth.BorrowedFile`);
 `onboardUser` is never called.
+
+Since 2026-06-18 Google refuses individual, AI Pro and Ultra accounts in Gemini
+CLI: `UNSUPPORTED_CLIENT` in loadCodeAssist's `ineligibleTiers`, or a 403
+`PERMISSION_DENIED` ("no longer supported for Gemini Code Assist for
+individuals") once the token was accepted. Both are an account error that says to
+move the account to the `antigravity` provider, where Google serves it now.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from exporter.providers.gemini_cli.parse import parse_quota
 from exporter.providers.google.errors import parse_error
 from exporter.providers.google.project import CodeAssistProject
 from exporter.providers.parsing import parsed
-from exporter.snapshot import AccountData, AccountInfo, FetchError, SourceResult
+from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
+from exporter.upstream.client import UpstreamError
 from exporter.upstream.transport import HttpClients
 
 SOURCE = "quota"
@@ -30,6 +37,28 @@ SIGN_IN = (
     "Cloud project you give gemini-cli (GOOGLE_CLOUD_PROJECT; Standard and Enterprise "
     "accounts need one)"
 )
+
+UNSUPPORTED_CLIENT = "UNSUPPORTED_CLIENT"
+# What the refusal of individual accounts says, in its reasons or its words.
+_REFUSAL_REASONS = frozenset({UNSUPPORTED_CLIENT, "IneligibleTierError"})
+_REFUSAL_WORDS = ("for individuals", "antigravity suite")
+MOVED = (
+    "Google no longer serves this account in Gemini CLI (individual, Google AI Pro and "
+    "Ultra accounts are refused since 2026-06-18): move it to the antigravity provider: "
+    "sign in to Antigravity with this Google account and set `provider: antigravity` on "
+    "this account, with that sign-in's credentials file (Standard, Enterprise and "
+    "Workspace accounts stay on gemini-cli)"
+)
+
+
+def refused_individual(exc: UpstreamError) -> bool:
+    """A 403 that is Google refusing an individual account in Gemini CLI."""
+    if exc.http_status != 403:
+        return False
+    if _REFUSAL_REASONS.intersection(exc.info.reasons):
+        return True
+    words = exc.info.message.lower()
+    return any(w in words for w in _REFUSAL_WORDS)
 
 
 def load_code_assist_body(project: str | None) -> dict[str, Any]:
@@ -60,7 +89,7 @@ class GeminiCliProvider:
         self._client = SPEC.client(account, clients, self._tokens, decode_error=parse_error)
         self._project = CodeAssistProject(
             self._call, load_code_assist_body(account.project), account, self._tokens,
-            SIGN_IN, monotonic,
+            SIGN_IN, monotonic, advice={UNSUPPORTED_CLIENT: MOVED},
         )
 
     def fetch(self, deadline: float) -> AccountData:
@@ -89,4 +118,10 @@ class GeminiCliProvider:
         )
 
     def _call(self, method: str, body: Mapping[str, Any], deadline: float) -> Any:
-        return self._client.call(method, f"/v1internal:{method}", deadline, body=body)
+        try:
+            return self._client.call(method, f"/v1internal:{method}", deadline, body=body)
+        except UpstreamError as exc:
+            if refused_individual(exc):
+                quoted = f" Google says: {exc.info.message}" if exc.info.message else ""
+                raise FetchError(Reason.FORBIDDEN, f"{MOVED}.{quoted}") from None
+            raise

@@ -15,6 +15,11 @@ The rules, beside the common ones (docs in the README's Gemini CLI section):
 - One series per model. A model with several buckets (a `REQUESTS` bucket beside
   `INPUT_TOKENS`, or the same one twice) gets the lowest known fraction: the limit
   that stops requests first. Its reset is that bucket's (on a tie, the later one).
+- A `<model>_vertex` bucket (the same model behind Vertex routing, sent beside the
+  plain one) is one more bucket of `<model>`: users know the model by its plain id
+  (it is what they pass to `gemini -m` and to `quota --best`), two rows for one
+  model would count an account twice, and taking the lowest of the two never
+  hides a lower number (a bucket without a number never overrides one with it).
 - Every `tokenType` counts toward the fraction; only a `REQUESTS` bucket's
   `remainingAmount` is a count of requests, shown when that bucket is the one that
   binds (so the count and the fraction always speak of the same limit).
@@ -47,6 +52,7 @@ from exporter.snapshot import ModelQuota
 log = logging.getLogger(__name__)
 
 REQUESTS = "REQUESTS"
+VERTEX_SUFFIX = "_vertex"
 
 
 @dataclass(frozen=True)
@@ -80,8 +86,11 @@ def _bucket(raw: Any, where: str) -> _Bucket:
     if omitted and amount == 0:
         fraction, omitted = 0.0, False  # an explicit count of 0: used up
     token_type = opt_str(doc.get("tokenType"), f"{where}.tokenType") or ""
+    model = model.strip()
+    if model.lower().endswith(VERTEX_SUFFIX) and len(model) > len(VERTEX_SUFFIX):
+        model = model[: -len(VERTEX_SUFFIX)]
     return _Bucket(
-        model=model.strip(),
+        model=model,
         fraction=fraction,
         omitted=omitted,
         reset=parse_time(doc.get("resetTime"), f"{where}.resetTime"),

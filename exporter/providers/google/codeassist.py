@@ -11,6 +11,7 @@ Gemini CLI.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,16 +51,19 @@ class ProjectInfo:
             for i in self.ineligible
         )
 
-    def refusal(self) -> FetchError | None:
+    def refusal(self, advice: Mapping[str, str] | None = None) -> FetchError | None:
         """The account error when upstream names no tier and says why (`currentTier:
-        null` with `ineligibleTiers`): its reason, quoted, and what to do."""
+        null` with `ineligibleTiers`): its reason, quoted, and what to do. `advice`
+        (by reasonCode) is the calling provider's, before the shared one: the same
+        code can mean another thing to another client."""
         if self.has_tier or not self.ineligible:
             return None
         codes = [i.code for i in self.ineligible if i.code]
-        advice = next((_ADVICE[c] for c in codes if c in _ADVICE), _DEFAULT_ADVICE)
+        table = {**_ADVICE, **(advice or {})}
+        what = next((table[c] for c in codes if c in table), _DEFAULT_ADVICE)
         return FetchError(
             Reason.FORBIDDEN,
-            f"Cloud Code gives this account no tier ({self.ineligible_reason}): {advice}",
+            f"Cloud Code gives this account no tier ({self.ineligible_reason}): {what}",
         )
 
 

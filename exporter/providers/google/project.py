@@ -44,7 +44,8 @@ class CodeAssistProject:
     """One account's loadCodeAssist answer, and the project its quota calls name.
 
     `sign_in` says what to do when the account has no project, e.g. "sign in to
-    Antigravity once with this account, then wait a few minutes".
+    Antigravity once with this account, then wait a few minutes"; `advice`, by
+    `ineligibleTiers` reasonCode, what to do when upstream gives the account no tier.
     """
 
     def __init__(
@@ -55,6 +56,7 @@ class CodeAssistProject:
         tokens: TokenSource,
         sign_in: str,
         monotonic: Callable[[], float] = time.monotonic,
+        advice: Mapping[str, str] | None = None,
     ) -> None:
         self._call = call
         self._body = body
@@ -62,6 +64,7 @@ class CodeAssistProject:
         self._tokens = tokens
         self._sign_in = sign_in
         self._monotonic = monotonic
+        self._advice = dict(advice or {})
         self._cached: _Cached | None = None
         self._lock = threading.Lock()
 
@@ -72,7 +75,7 @@ class CodeAssistProject:
         the credentials file names (a CLIProxyAPI file listing several names none).
         """
         info = self.info(deadline)
-        refusal = info.refusal()
+        refusal = info.refusal(self._advice)
         if refusal is not None:
             raise refusal
         hint = self._tokens.hints().project
