@@ -279,3 +279,14 @@ def test_account_with_no_quotas_says_so() -> None:
     empty = replace(work_account(), data=AccountData(info=AccountInfo("free-tier", "")))
     html = render_page(Snapshot(accounts=(empty,), taken_at=NOW), now=NOW)
     assert "no quotas reported" in html
+
+
+def test_credits_are_shown_on_the_page() -> None:
+    from exporter.snapshot import Credit
+
+    data = AccountData(info=AccountInfo("enterprise", "Claude Enterprise"),
+                       credits=(Credit("extra_usage", 453.69),), as_of=NOW)
+    ent = replace(work_account(), provider="claude", account="ent", data=data)
+    html = render_page(Snapshot(accounts=(ent,), taken_at=NOW), now=NOW)
+    assert "Credits left: extra_usage 453.69" in html
+    assert "no quotas reported" not in html

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from exporter.quota import EXHAUSTED_AT
-from exporter.snapshot import AccountData, AccountInfo, ModelQuota, Snapshot
+from exporter.snapshot import AccountData, AccountInfo, Credit, ModelQuota, Snapshot
 from exporter.views import (
     LOW,
     WARN,
@@ -313,3 +313,13 @@ def test_a_pool_within_a_lower_pool_names_the_limit_that_binds() -> None:
     assert rows["Sonnet"].fraction == 0.96  # the pool's own number, as exported
     assert rows["Sonnet"].limit == "All models, weekly window (60%)"
     assert rows["Opus"].limit == "" and rows["All models"].limit == ""
+
+
+def test_credits_are_shown_under_the_table_and_alone_when_they_are_all_there_is() -> None:
+    """A Claude Enterprise seat reports only its spend limit's money left: a credit."""
+    data = AccountData(info=AccountInfo("enterprise", "Claude Enterprise"),
+                       credits=(Credit("extra_usage", 453.69),), as_of=NOW)
+    enterprise = replace(work_account(), provider="claude", account="ent", data=data)
+    text = plain(Snapshot(accounts=(enterprise, work_account()), taken_at=NOW), width=160)
+    assert "Credits left: extra_usage 453.69" in text
+    assert "no quotas reported" not in text

@@ -217,6 +217,20 @@ def account_rows(account: AccountSnapshot) -> list[QuotaRow]:
     return rows
 
 
+def credits_text(account: AccountSnapshot) -> str:
+    """`Credits left: extra_usage 453.69, rate_limit_reset 2`, or "" when there are none.
+
+    Credits are not fractions (a balance, a spend limit's money left), so they get a
+    line of their own rather than a bar; an account whose reply is only a spend
+    limit (a Claude Enterprise seat) shows its number here instead of nothing.
+    """
+    data = account.data
+    if data is None or not data.credits:
+        return ""
+    return "Credits left: " + ", ".join(
+        f"{c.credit_type} {c.remaining:,.2f}".rstrip("0").rstrip(".") for c in data.credits)
+
+
 def failure_text(account: AccountSnapshot) -> str:
     """`auth: token expired` for a failed account; empty when the account is up.
 

@@ -23,6 +23,7 @@ from exporter.views import (
     QuotaRow,
     account_rows,
     bar_fraction,
+    credits_text,
     failure_text,
     last_success_text,
     reset_text,
@@ -179,8 +180,12 @@ def _quota_table(account: AccountSnapshot, *, now: float) -> str:
     pools = [r for r in rows if r.kind == "pool"]
     models = [r for r in rows if r.kind == "model"]
     no_pools = account.data is not None and account.data.pools_available is False
+    credits = credits_text(account)
+    credit_line = f'\n<p class="note credits">{escape(credits)}</p>' if credits else ""
     if not rows:
         note = NO_POOLS_TEXT + "; " + NO_QUOTAS_TEXT if no_pools else NO_QUOTAS_TEXT
+        if credits:
+            return credit_line.lstrip("\n")
         return f'<p class="note">{escape(note)}</p>'
     parts = ["<table>"]
     if pools or no_pools:
@@ -192,7 +197,7 @@ def _quota_table(account: AccountSnapshot, *, now: float) -> str:
         parts.append(_group_header("Model", "Effective quota"))
         parts.extend(_row(r, now=now) for r in models)
     parts.append("</table>")
-    return "\n".join(parts)
+    return "\n".join(parts) + credit_line
 
 
 def _group_header(first: str, remaining: str = "Remaining") -> str:

@@ -44,6 +44,7 @@ from exporter.views import (
     QuotaRow,
     account_rows,
     bar_fraction,
+    credits_text,
     failure_text,
     last_success_text,
     reset_text,
@@ -144,8 +145,11 @@ def _quota_table(account: AccountSnapshot, *, now: float) -> RenderableType:
         table.add_section()
     for row in models:
         table.add_row(*_cells(row, now=now))
+    credits = credits_text(account)
     if not table.row_count:
-        return Text(f"  {NO_QUOTAS_TEXT}", style="dim")
+        return Text(f"  {credits or NO_QUOTAS_TEXT}", style="" if credits else "dim")
+    if credits:
+        return Group(table, Text(f"  {credits}"))
     return table
 
 
