@@ -37,7 +37,9 @@ pytestmark = pytest.mark.e2e
 ACCOUNTS = [
     SimAccount("e2e-healthy", drain_per_hour=0.0),
     SimAccount("e2e-free", tier="free-tier", drain_per_hour=0.0),
-    SimAccount("e2e-drain", tier="g1-ultra-tier", drain_per_hour=3.6),
+    # Exact numbers: its burn rate must show within the test's minutes, and in 20%
+    # steps a 3.6/h drain would move once every 200 s.
+    SimAccount("e2e-drain", tier="g1-ultra-tier", drain_per_hour=3.6, fraction_step=None),
     SimAccount("e2e-exhaust", drain_per_hour=0.0),
     SimAccount("e2e-pool-empty", drain_per_hour=0.0, model_fractions={"claude-sonnet-4-5": 1.0},
                pool_fractions={"claude-gpt/5h": 0.0}),
