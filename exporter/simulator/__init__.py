@@ -225,6 +225,10 @@ def demo_accounts() -> list[SimAccount]:
                    pool_fractions={"premium-interactions/monthly": 0.14}),
         SimAccount("demo-copilot-free", provider="copilot", tier="individual",
                    credential_style="access_token", drain_per_hour=0.3),
+        # A Copilot Pro+ plan past its included premium requests, served and billed:
+        # overage, a warning, never "exhausted".
+        SimAccount("demo-copilot-overage", provider="copilot", tier="individual_pro_plus",
+                   drain_per_hour=0.3, pool_fractions={"premium-interactions/monthly": 0.0}),
         # Gemini CLI from its own oauth_creds.json; a free account whose Pro quota
         # is used up (an explicit 0) and whose Flash Lite entry comes without a
         # fraction (unknown: Gemini CLI has no pools to tell it).
