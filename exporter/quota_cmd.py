@@ -29,14 +29,14 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
-from exporter.quota import effective
-from exporter.server.api import (
+from exporter.query import (
     QuotaSource,
     accounts_for,
     best_answer,
     select,
     unknown_accounts_message,
 )
+from exporter.quota import effective
 from exporter.snapshot import Snapshot
 from exporter.timefmt import human_duration, parse_duration
 from exporter.views.document import to_json
