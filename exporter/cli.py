@@ -16,10 +16,10 @@ from exporter.config import Config, ConfigError, load_config
 from exporter.discovery import RESCAN_INTERVAL, ConfigSource
 from exporter.fetch import FetchEngine
 from exporter.server.app import ExporterApp
-from exporter.server.httpd import READ_TIMEOUT, make_http_server, parse_listen_address, url_base
 from exporter.server.lifecycle import MainLoop, Reloader
-from exporter.server.webconfig import WebConfigError, load_web_config
 from exporter.timefmt import parse_duration
+from exporter.web.config import WebConfigError, load_web_config
+from exporter.web.httpd import READ_TIMEOUT, make_http_server, parse_listen_address, url_base
 
 log = logging.getLogger("exporter")
 
