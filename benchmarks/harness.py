@@ -25,7 +25,6 @@ import yaml
 
 from benchmarks.procstat import ConnectionCounter, cpu_seconds, load_1m, memory
 from exporter.config import Config
-from exporter.upstream.client import SERIES_ENV
 from tests.procs import REPO, ExporterProcess, write_config
 
 # What Prometheus 2.x sends on every scrape.
@@ -195,10 +194,10 @@ class Scraper:
 
 def start_exporter(config_path: Path, sources: str = SIDE_BY_SIDE) -> ExporterProcess:
     """The exporter on loopback, fetching an account's sources as `sources` says."""
-    # Side by side unless this variable says otherwise; set either way, never inherited.
-    env = {SERIES_ENV: "1" if sources == IN_SERIES else ""}
+    # In series: the same exporter, started by a module that patches it (in_series.py).
     return ExporterProcess(
-        ["--config.file", str(config_path), "--web.listen-address", "127.0.0.1:0"], env=env
+        ["--config.file", str(config_path), "--web.listen-address", "127.0.0.1:0"],
+        module="benchmarks.in_series" if sources == IN_SERIES else "exporter",
     )
 
 

@@ -37,7 +37,7 @@ CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
     ("parse to snapshot", re.compile(r"providers/.*parse\.py|providers/parsing\.py|timefmt\.py")),
     ("HTTP client (requests, urllib3, http.client)",
      re.compile(r"requests/|urllib3/|http/client\.py")),
-    ("HTTP server (cheroot)", re.compile(r"cheroot/|exporter/server/httpd\.py")),
+    ("HTTP server (cheroot)", re.compile(r"cheroot/|exporter/web/httpd\.py")),
     ("thread pool, locks, futures", re.compile(r"concurrent/futures|threading\.py")),
 ]
 OTHER = "other"

@@ -8,7 +8,7 @@ One simulator process serves every case; each case is a fresh exporter process
 (warmed up by one scrape, so tokens and loadCodeAssist are cached) measured from
 outside through /proc. Each N is measured twice, on the same accounts: with an
 account's sources fetched side by side (the exporter's way) and one after the
-other (`LLM_QUOTA_EXPORTER_SOURCES_IN_SERIES=1`). Next to them it measures the
+other (`python -m benchmarks.in_series`). Next to them it measures the
 floor (one account alone) and the sequential baseline of each way (the same
 exporter with `concurrency: 1`), then prints the tables and PASS/FAIL per target.
 It exits 0 even when a target is missed, unless --strict.

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
-from exporter.server.httpd import MAX_WORKERS
+from exporter.web.httpd import MAX_WORKERS
 
 T = TypeVar("T")
 

@@ -25,14 +25,15 @@ _LISTEN_RE = re.compile(
 
 
 class ExporterProcess:
-    """`python -m exporter` on 127.0.0.1:<ephemeral>, stderr captured for assertions.
+    """`python -m exporter` (or `module`, which runs it) on 127.0.0.1:<ephemeral>,
+    stderr captured for assertions.
 
     The log lives in a temporary file while the process runs; stop() keeps its
     text in memory and deletes the file.
     """
 
     def __init__(self, args: Sequence[str], env: dict[str, str] | None = None,
-                 cwd: Path | None = None) -> None:
+                 cwd: Path | None = None, module: str = "exporter") -> None:
         self._log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by stop()
             prefix="exporter-", suffix=".log", delete=False
         )
@@ -40,7 +41,7 @@ class ExporterProcess:
         full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
         full_env["PYTHONPATH"] = str(REPO) + os.pathsep + full_env.get("PYTHONPATH", "")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "exporter", *args],
+            [sys.executable, "-m", module, *args],
             stdout=subprocess.PIPE,
             stderr=self._log_file,
             env=full_env,

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from exporter.cli import DEFAULT_LISTEN
+from exporter.cli.args import DEFAULT_LISTEN
 from tests.promql_util import DASHBOARDS_DIR, JOB_NAME, PROMETHEUS_DIR, REPO, binary, rule_groups
 
 KUBERNETES = REPO / "deploy" / "kubernetes"

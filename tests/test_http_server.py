@@ -1,4 +1,4 @@
-"""The HTTP server itself (exporter/server/httpd.py) around a tiny WSGI app, in process,
+"""The HTTP server itself (exporter/web/httpd.py) around a tiny WSGI app, in process,
 with real sockets on loopback: the gate, keep-alive, limits, workers, start and stop."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from exporter.server.httpd import (
+from exporter.web.httpd import (
     MAX_REQUEST_HEAD,
     MAX_WORKERS,
     MIN_WORKERS,

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from exporter.quota_cmd import add_quota_arguments, run_quota
+from exporter.cli.args import add_quota_arguments
+from exporter.cli.quota import run_quota
 from exporter.snapshot import (
     AccountData,
     AccountInfo,

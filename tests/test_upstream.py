@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.in_series import call_in_series
 from exporter.auth import CredentialHints
 from exporter.config import AccountConfig, Credentials, Secret
 from exporter.providers.antigravity.client import AntigravityProvider
@@ -25,7 +26,6 @@ from exporter.providers.google.errors import parse_error
 from exporter.snapshot import FetchError, Reason
 from exporter.upstream.client import (
     DEFAULT_429_BACKOFF,
-    SERIES_ENV,
     Call,
     UpstreamClient,
     UpstreamError,
@@ -452,17 +452,15 @@ def test_call_many_writes_both_requests_before_reading_either(up: Upstream) -> N
     assert up.transport.open_connections(up.daily) == 2
 
 
-def test_call_many_in_series_mode_asks_one_after_the_other(
-    up: Upstream, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(SERIES_ENV, "1")
+def test_the_benchmarks_in_series_way_asks_one_after_the_other(up: Upstream) -> None:
+    """The benchmark's comparison (benchmarks/in_series.py), with the same answers."""
     up.add("daily", "a", json_body={"a": 1}, delay=0.3)
     up.add("daily", "b", json_body={"b": 2})
     seen_while_a_waits: list[int] = []
     watcher = threading.Thread(target=lambda: (time.sleep(0.15),
                                                seen_while_a_waits.append(len(up.calls))))
     watcher.start()
-    assert many(up).call_many(two_calls(), deadline()) == [{"a": 1}, {"b": 2}]
+    assert call_in_series(many(up), two_calls(), deadline()) == [{"a": 1}, {"b": 2}]
     watcher.join()
     assert seen_while_a_waits == [1]
 

@@ -22,8 +22,8 @@ from exporter.config import load_config
 from exporter.fetch import FetchEngine
 from exporter.server.api import VIEW_MAX_AGE
 from exporter.server.app import ExporterApp
-from exporter.server.httpd import make_http_server
 from exporter.simulator import SimAccount, Simulator
+from exporter.web.httpd import make_http_server
 from tests.flood import all_at_once
 from tests.procs import write_config
 

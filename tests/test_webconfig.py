@@ -16,9 +16,9 @@ import bcrypt
 import pytest
 import requests
 
-from exporter.server.httpd import make_http_server
-from exporter.server.webconfig import WebConfig, WebConfigError, load_web_config, ssl_context
-from exporter.server.webserver import BasicAuth, wrap_wsgi
+from exporter.web.basic_auth import BasicAuth, wrap_wsgi
+from exporter.web.config import WebConfig, WebConfigError, load_web_config, ssl_context
+from exporter.web.httpd import make_http_server
 from tests.pki import PKI
 
 PASSWORD = "s3cret-Pa55"
@@ -57,7 +57,7 @@ MTLS = TLS + """
 """
 
 
-# --- the exporter's real HTTP server (exporter/server/httpd.py) around a tiny app ------------
+# --- the exporter's real HTTP server (exporter/web/httpd.py) around a tiny app ------------
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

@@ -1,2 +1,2 @@
-"""Serving: WSGI routes (`app`), the JSON API (`api`), the HTTP server (`httpd`),
-and the web config's TLS and basic auth (`webconfig`, `webserver`)."""
+"""Serving: WSGI routes (`app`), the JSON API (`api`), config reloads and signals
+(`lifecycle`). The HTTP server itself is in `exporter.web`."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -28,9 +27,6 @@ log = logging.getLogger(__name__)
 DEFAULT_429_BACKOFF = 5.0
 # Upstream error text is shown to users; a page of HTML is not a message.
 MAX_MESSAGE_CHARS = 300
-# For the benchmark's side-by-side vs one-after-the-other comparison only
-# (docs/benchmarks.md): "1" makes `call_many` ask one call after the other.
-SERIES_ENV = "LLM_QUOTA_EXPORTER_SOURCES_IN_SERIES"
 
 
 @dataclass(frozen=True)
@@ -146,7 +142,7 @@ class UpstreamClient:
         """
         if not calls:
             return []
-        if len(calls) == 1 or os.environ.get(SERIES_ENV) == "1":
+        if len(calls) == 1:
             return [_guarded(c.name, partial(self._call, c, deadline)) for c in calls]
         try:
             token = self._tokens.token(deadline)

@@ -27,27 +27,7 @@ EXIT_NONE_FOUND = 1
 EXIT_USAGE = 2
 
 
-def add_discover_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--output", choices=("table", "yaml"), default="table",
-        help="table for people (default), yaml for scripts; file names are shown with "
-             "emails masked either way",
-    )
-    parser.add_argument(
-        "--write-config", dest="write_config", default=None, metavar="FILE",
-        help="also write a config listing the accounts found, to rename, drop or tune",
-    )
-    parser.add_argument(
-        "--force", action="store_true", help="let --write-config replace an existing FILE",
-    )
-    parser.add_argument(
-        "--names", choices=("hash", "email"), default="hash",
-        help="account names: <provider>-<hash> (default), or with the account's email or "
-             "GitHub login in them (your opt-in: the email then shows in every label)",
-    )
-
-
-def run_discover(args: argparse.Namespace, env: Env | None = None) -> int:
+def run(args: argparse.Namespace, env: Env | None = None) -> int:
     env = env or Env.current()
     scanner = Scanner(env)
     report = scanner.scan()

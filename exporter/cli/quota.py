@@ -29,16 +29,21 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
-from exporter.quota import effective
-from exporter.server.api import (
+from exporter.cli.common import DEFAULT_CONFIG, EXIT_CONFIG, config_source, load_or_report
+from exporter.config import Config
+from exporter.discovery import ConfigSource
+from exporter.discovery.render import looked, not_served, nothing_found
+from exporter.fetch import FetchEngine
+from exporter.query import (
     QuotaSource,
     accounts_for,
     best_answer,
     select,
     unknown_accounts_message,
 )
+from exporter.quota import effective
 from exporter.snapshot import Snapshot
-from exporter.timefmt import human_duration, parse_duration
+from exporter.timefmt import human_duration
 from exporter.views.document import to_json
 from exporter.views.terminal import make_console, render_snapshot
 
@@ -49,52 +54,41 @@ EXIT_BELOW = 3
 EXIT_INTERRUPTED = 130
 
 
-def _fraction(text: str) -> float:
+def run(args: argparse.Namespace) -> int:
+    """The command: load the config (or discover accounts), fetch, print."""
+    source = config_source(args.config_file)
+    config = load_or_report(source)
+    if config is None:
+        return EXIT_CONFIG
+    if not _say_where_accounts_come_from(args, source, config):
+        return EXIT_USAGE
+    engine = FetchEngine(config)
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number between 0 and 1") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is outside 0..1 (use e.g. 0.1 for 10%)")
-    return value
+        return run_quota(args, engine)
+    finally:
+        engine.close()
 
 
-def _interval(text: str) -> float:
-    try:
-        seconds = parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be longer than zero")
-    return seconds
-
-
-def add_quota_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--output", choices=("table", "json"), default="table",
-        help="table for people (default), json for scripts (the /api/v1/quota schema)",
-    )
-    parser.add_argument(
-        "--watch", type=_interval, default=None, metavar="INTERVAL",
-        help="fetch again every INTERVAL (e.g. 30s, 5m) and redraw until Ctrl-C",
-    )
-    parser.add_argument(
-        "--account", action="append", default=[], metavar="NAME",
-        help="only this account (repeatable)",
-    )
-    parser.add_argument(
-        "--provider", action="append", default=[], metavar="NAME",
-        help="only accounts of this provider (repeatable), e.g. antigravity",
-    )
-    parser.add_argument(
-        "--best", default=None, metavar="MODEL",
-        help="print the account with the most quota left for MODEL (a model id, or a pool "
-             "such as opus or premium-interactions) and exit 0; exit 1 when none has any",
-    )
-    parser.add_argument(
-        "--fail-below", type=_fraction, default=None, metavar="FRACTION",
-        help="exit 3 when a known quota is below FRACTION (0..1); ignored with --watch",
-    )
+def _say_where_accounts_come_from(
+    args: argparse.Namespace, source: ConfigSource, config: Config
+) -> bool:
+    """Without a config file, say which discovered accounts the table shows (on
+    stderr); False when there are none."""
+    report = source.report
+    if source.config_file is None and report is not None:
+        if not config.accounts:
+            print(f"No config file ({DEFAULT_CONFIG} here, or --config.file). Looked for "
+                  "accounts in:", *looked(report), nothing_found(report), sep="\n",
+                  file=sys.stderr)
+            return False
+        if args.output == "table":
+            print(f"No config file: the {len(report.served)} account(s) found on this "
+                  "machine (llm-quota-exporter discover explains):", file=sys.stderr)
+            for found in report.served:
+                print(f"  {found.name}  {found.shown}", file=sys.stderr)
+            for line in not_served(report):
+                print(f"  not served: {line}", file=sys.stderr)
+    return True
 
 
 def exit_code(snapshot: Snapshot, fail_below: float | None) -> int:

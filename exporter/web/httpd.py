@@ -44,8 +44,9 @@ from cheroot.makefile import StreamReader
 from cheroot.server import HTTPConnection
 from cheroot.workers.threadpool import ThreadPool
 
-from exporter.server.webconfig import WebConfig, reason_text
-from exporter.server.webserver import TLSAdapter, WSGIApp, tls_adapter, wrap_wsgi
+from exporter.web.basic_auth import WSGIApp, wrap_wsgi
+from exporter.web.config import WebConfig, reason_text
+from exporter.web.tls import TLSAdapter, tls_adapter
 
 log = logging.getLogger(__name__)
 
