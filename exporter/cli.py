@@ -93,6 +93,13 @@ def _positive_duration(text: str) -> float:
     return seconds
 
 
+def _page_link(text: str) -> tuple[str, str]:
+    name, sep, url = text.partition("=")
+    if not (sep and name and url.startswith(("http://", "https://"))):
+        raise argparse.ArgumentTypeError(f"{text!r} is not TEXT=http(s)://...")
+    return url, name
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llm-quota-exporter",
@@ -106,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="serve simulated demo accounts; no accounts needed")
     _common(demo, config=False)
     _web(demo)
+    demo.add_argument(
+        "--web.page-link", dest="page_links", action="append", default=[], type=_page_link,
+        metavar="TEXT=URL", help="one more link in the landing page's navigation, e.g. "
+        "Prometheus=http://127.0.0.1:9090 (repeatable; scripts/demo --stack sets them)",
+    )
     quota = sub.add_parser("quota", help="print the quota table in a terminal")
     # The table already shows failed accounts; per-account warnings would repeat it.
     _common(quota, log_level="error", discovered=True)
@@ -244,6 +256,7 @@ def serve(
         engine, telemetry_path=args.telemetry_path, demo=demo, reloader=reloader,
         lifecycle=args.enable_lifecycle,
         discovery=None if source is None else (lambda: source.report),
+        links=getattr(args, "page_links", ()),
     )
     try:
         server = make_http_server(app, args.listen_address, web, read_timeout=args.read_timeout)
