@@ -10,6 +10,7 @@ and a 1s interval; the demo itself keeps the shipped durations.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -77,13 +78,14 @@ def stack(tmp_path: Path) -> Iterator[DemoStack]:
     try:
         yield demo
     finally:
-        if demo.proc.poll() is None:  # the test failed before it stopped the stack
+        # The stack runs in its own process group: end what a failed test left of it.
+        if demo.proc.poll() is None:
             os.killpg(demo.proc.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 demo.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(demo.proc.pid, signal.SIGKILL)
-                demo.proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(demo.proc.pid, signal.SIGKILL)
+        demo.proc.wait()
 
 
 def listening(port: int) -> bool:
