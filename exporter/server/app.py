@@ -20,7 +20,7 @@ from __future__ import annotations
 import gzip
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -89,6 +89,7 @@ class ExporterApp:
         lifecycle: bool = False,
         clock: Callable[[], float] = time.time,
         discovery: Callable[[], Report | None] | None = None,
+        links: Sequence[tuple[str, str]] = (),
     ) -> None:
         self.engine = engine
         self.telemetry_path = telemetry_path
@@ -97,6 +98,7 @@ class ExporterApp:
         self.lifecycle = lifecycle  # --web.enable-lifecycle: POST /-/reload allowed
         self.ready = True
         self.discovery = discovery  # the last discovery report, when serving discovered accounts
+        self.links = tuple(links)  # (href, text) added to the page's navigation
         self.limiter = RefreshLimiter(lambda: engine.config.refresh_interval, clock=clock)
         self._clock = clock
 
@@ -182,6 +184,7 @@ class ExporterApp:
         html = render_page(
             snapshot, telemetry_path=self.telemetry_path, now=self._clock(), demo=self.demo,
             discovery=self.discovery() if self.discovery is not None else None,
+            links=self.links,
         )
         return Response(200, [("Content-Type", "text/html; charset=utf-8")], html.encode("utf-8"))
 

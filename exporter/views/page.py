@@ -7,6 +7,7 @@ comes from config or upstream goes through `html.escape`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -106,16 +107,18 @@ footer { color: var(--muted); font-size: .85rem; margin-top: 1rem; }
 
 def render_page(
     snapshot: Snapshot, *, telemetry_path: str = "/metrics", now: float, demo: bool = False,
-    discovery: Report | None = None,
+    discovery: Report | None = None, links: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The whole landing page as a string; `now` drives the reset countdowns.
-    `discovery`: when serving discovered accounts, the files used and places looked."""
-    links = [
+    `discovery`: when serving discovered accounts, the files used and places looked.
+    `links`: more (href, text) for the navigation, e.g. the demo stack's Prometheus."""
+    nav_links = [
         (telemetry_path, "Metrics"),
         ("/api/v1/quota", "JSON API"),
         ("/-/healthy", "Health"),
+        *links,
     ]
-    nav = " ".join(f'<a href="{escape(href)}">{escape(text)}</a>' for href, text in links)
+    nav = " ".join(f'<a href="{escape(href)}">{escape(text)}</a>' for href, text in nav_links)
     banner = f'<p class="demo" role="status">{escape(DEMO_BANNER)}</p>\n' if demo else ""
     if snapshot.accounts:
         body = "\n".join(_account_section(a, now=now) for a in snapshot.accounts)
