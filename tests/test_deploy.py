@@ -304,9 +304,9 @@ def test_sharded_overlay_scrapes_each_account_on_one_replica(
     assert rules[4] == {"target_label": "job", "replacement": JOB_NAME}
 
 
-def test_readme_shows_the_shipped_sharded_scrape_config() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```yaml\n(scrape_configs:\n.*?)```", readme, re.DOTALL)
+def test_docs_show_the_shipped_sharded_scrape_config() -> None:
+    guide = (REPO / "docs" / "kubernetes.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(scrape_configs:\n.*?)```", guide, re.DOTALL)
     shipped = yaml.safe_load((PROMETHEUS_DIR / "sharded" / "prometheus.yml").read_text())
     assert [yaml.safe_load(b) for b in blocks] == [{"scrape_configs": shipped["scrape_configs"]}]
 
