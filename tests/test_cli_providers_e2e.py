@@ -247,9 +247,10 @@ def test_user_agent_from_the_config_reaches_upstream(sim: Simulator, tmp_path: P
     assert agents == {"claude": "claude-code/2.2.0", "codex": "codex_cli_rs/0.60.1"}
 
 
-def test_readme_walkthrough_expire_and_renew_a_claude_file(tmp_path: Path) -> None:
-    """README's Claude walk-through as written: a relative --write-config path, the
-    quota table, the token expired in the file, then renewed as `claude` would."""
+def test_claude_guide_walkthrough_expire_and_renew_a_claude_file(tmp_path: Path) -> None:
+    """The Claude guide's walk-through (docs/provider-guides.md) as written: a relative
+    --write-config path, the quota table, the token expired in the file, then renewed
+    as `claude` would."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     (tmp_path / "sim").mkdir()
     sim = subprocess.Popen(

@@ -251,10 +251,12 @@ def test_image_is_overridable_and_tagged_with_the_package_version(
 # -- the generator ----------------------------------------------------------------------
 
 
+GENERATED = ("deploy/kubernetes/base/prometheusrule.yaml", "grafana/dashboards/kustomization.yaml")
+
+
 def generated_tree(root: Path) -> dict[str, bytes]:
-    """Every file the generator owns under `root` (a deploy/kubernetes)."""
-    paths = [root / "base" / "prometheusrule.yaml", *(root / "base" / "dashboards").glob("*")]
-    return {str(p.relative_to(root)): p.read_bytes() for p in paths if p.is_file()}
+    """Every file the generator owns under `root` (a repository root)."""
+    return {rel: (root / rel).read_bytes() for rel in GENERATED if (root / rel).is_file()}
 
 
 def generate(out: Path) -> str:
@@ -265,19 +267,25 @@ def generate(out: Path) -> str:
 
 def test_generated_files_are_up_to_date(tmp_path: Path) -> None:
     generate(tmp_path)
-    fresh, committed = generated_tree(tmp_path), generated_tree(KUBERNETES)
+    fresh, committed = generated_tree(tmp_path), generated_tree(REPO)
     stale = sorted(set(committed) ^ set(fresh)) + sorted(
         p for p in fresh if p in committed and fresh[p] != committed[p])
-    assert not stale, f"deploy/kubernetes is out of date ({stale}): run scripts/gen-kubernetes"
+    assert not stale, f"generated files are out of date ({stale}): run scripts/gen-kubernetes"
 
 
-def test_generator_is_idempotent_and_removes_stale_copies(tmp_path: Path) -> None:
-    first = generate(tmp_path)
-    assert "wrote base/prometheusrule.yaml" in first
-    leftover = tmp_path / "base" / "dashboards" / "llm-quota-removed.json"
-    leftover.write_text("{}")
-    assert generate(tmp_path) == "removed base/dashboards/llm-quota-removed.json\n"
+def test_generator_is_idempotent(tmp_path: Path) -> None:
+    assert generate(tmp_path) == "".join(f"wrote {rel}\n" for rel in GENERATED)
     assert generate(tmp_path) == "", "a second run changes nothing"
+
+
+def test_dashboards_are_read_from_grafana_at_build_time_never_copied() -> None:
+    """kustomize takes the dashboards' kustomization from grafana/dashboards/ (a folder
+    outside the base is allowed as a resource, a file is not), so deploy/ holds no
+    copy that could drift; the built ConfigMaps equal the sources (test above)."""
+    resources = yaml.safe_load((KUBERNETES / "base" / "kustomization.yaml").read_text())
+    assert "../../../grafana/dashboards" in resources["resources"]
+    assert (KUBERNETES / "base" / "../../../grafana/dashboards").resolve() == DASHBOARDS_DIR
+    assert not list(REPO.glob("deploy/**/*.json")), "a dashboard is copied under deploy/"
 
 
 # -- overlays ---------------------------------------------------------------------------
@@ -365,9 +373,9 @@ def test_sharded_overlay_scrapes_each_account_on_one_replica(
     assert rules[4] == {"target_label": "job", "replacement": JOB_NAME}
 
 
-def test_readme_shows_the_shipped_sharded_scrape_config() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```yaml\n(scrape_configs:\n.*?)```", readme, re.DOTALL)
+def test_docs_show_the_shipped_sharded_scrape_config() -> None:
+    guide = (REPO / "docs" / "kubernetes.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(scrape_configs:\n.*?)```", guide, re.DOTALL)
     shipped = yaml.safe_load((PROMETHEUS_DIR / "sharded" / "prometheus.yml").read_text())
     assert [yaml.safe_load(b) for b in blocks] == [{"scrape_configs": shipped["scrape_configs"]}]
 

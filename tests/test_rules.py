@@ -222,7 +222,7 @@ def test_only_exporter_down_names_the_scrape_job() -> None:
     for config in (PROMETHEUS_DIR / "prometheus.yml", PROMETHEUS_DIR / "sharded/prometheus.yml"):
         jobs = yaml.safe_load(config.read_text(encoding="utf-8"))["scrape_configs"]
         assert [j["job_name"] for j in jobs] == [JOB_NAME], config
-    for doc in (RUNBOOK, REPO / "README.md"):
+    for doc in (RUNBOOK, REPO / "docs" / "monitoring.md"):
         assert f'job="{JOB_NAME}"' in doc.read_text(encoding="utf-8"), doc
 
 
@@ -496,7 +496,7 @@ def test_compose_real_accounts_variant_is_valid(tmp_path: Path) -> None:
     assert command[:2] == ["--config.file", "/etc/llm-quota/config.yml"]
     volumes = re.findall(r"^\s+#\s+- (\S+:\S+:ro)$", text, re.MULTILINE)
     assert any(v.split(":")[1] == command[1] for v in volumes), volumes
-    assert documented.group(1) in (REPO / "README.md").read_text(encoding="utf-8")
+    assert documented.group(1) in (REPO / "docs" / "monitoring.md").read_text(encoding="utf-8")
     compose = yaml.safe_load(text)
     compose["services"]["exporter"].update(command=command, volumes=volumes, build=str(REPO))
     path = tmp_path / "docker-compose.yml"

@@ -213,7 +213,7 @@ class BorrowedFile:
             # with a refresh token, an oauth_client lets the exporter do it in memory.
             fix = ("let the tool that owns the file refresh it" if not creds.refresh_token
                    else "let the tool that owns the file refresh it, or give this account "
-                        "an oauth_client (README: Zero configuration)")
+                        "an oauth_client (docs/configuration.md: Zero configuration)")
             missing = "refresh token" if not creds.refresh_token else "oauth_client"
             raise FetchError(
                 Reason.AUTH,

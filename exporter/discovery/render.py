@@ -82,7 +82,7 @@ def nothing_found(report: Report) -> str:
         "No accounts found on this machine. Sign in with one of these tools:\n"
         f"{tools}\n"
         "A running exporter picks new accounts up within a minute. Or write a config\n"
-        "by hand (README: Configuration) and pass it with --config.file."
+        "by hand (docs/configuration.md) and pass it with --config.file."
     )
 
 
@@ -130,7 +130,7 @@ _HEADER = """\
 #
 # Every account below was found on this machine. The exporter only reads the files
 # named here; it never writes them. Rename an account (its name is the `account`
-# label of every series), drop it, or tune it with the keys README "Configuration"
+# label of every series), drop it, or tune it with the keys docs/configuration.md
 # lists. Check it with: llm-quota-exporter check-config --config.file {path}
 #
 # The file names below may contain your email address (tools name their files after

@@ -4,7 +4,7 @@
                   "remainingAmount": "75", "remainingFraction": 0.75,
                   "resetTime": "2026-11-29T00:00:00Z"}]}
 
-The rules, beside the common ones (docs in the README's Gemini CLI section):
+The rules, beside the common ones (docs/provider-guides.md, Gemini CLI):
 - A bucket without `remainingFraction` is unknown, not 0: proto3 JSON leaves
   zeros out, but the field is also left out for quotas that serve fine. Only an
   explicit `remainingAmount` of 0 beside it says the quota is used up. Gemini

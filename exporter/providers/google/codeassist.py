@@ -23,7 +23,7 @@ _ADVICE = {
     "VALIDATION_REQUIRED": "sign in to Antigravity (or Gemini CLI) with this account once "
     "and complete the verification it asks for, then wait a few minutes",
     "UNSUPPORTED_CLIENT": "the upstream rejected this client version: set `user_agent` to "
-    "the current client's (see the README's provider notes)",
+    "the current client's (see docs/provider-guides.md)",
 }
 _DEFAULT_ADVICE = "sign in with this account once in the tool that owns it and follow its prompt"
 
