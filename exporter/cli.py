@@ -12,9 +12,10 @@ from pathlib import Path
 import yaml
 
 from exporter import __version__, logs
-from exporter.config import Config, ConfigError, load_config
+from exporter.config import Config, ConfigError
 from exporter.discovery import RESCAN_INTERVAL, ConfigSource
 from exporter.fetch import FetchEngine
+from exporter.providers import load_config
 from exporter.server.app import ExporterApp
 from exporter.server.httpd import READ_TIMEOUT, make_http_server, parse_listen_address, url_base
 from exporter.server.lifecycle import MainLoop, Reloader

@@ -14,8 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.config import parse_config
-from exporter.providers import make_provider
+from exporter.providers import make_provider, parse_config
 from exporter.providers.codex.client import PLAN_NAMES, decode_error
 from exporter.providers.codex.credentials import from_token
 from exporter.providers.codex.parse import parse_usage, window_name

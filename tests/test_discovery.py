@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from exporter.config import load_config
 from exporter.discovery import LOCATIONS, Env, Location, Report, Scanner
 from exporter.discovery.locations import (
     antigravity_manager_places,
@@ -31,6 +30,7 @@ from exporter.discovery.locations import (
 from exporter.discovery.render import config_text, report_yaml, table
 from exporter.discovery.scan import NAME_HASH_LENGTH, with_readable_names
 from exporter.discovery.source import ConfigSource
+from exporter.providers import load_config
 from exporter.redact import EMAIL_RE
 from exporter.snapshot import AccountSnapshot, Snapshot
 from exporter.views.page import render_page

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from exporter.auth.borrowed import parse_borrowed
-from exporter.config import load_config
+from exporter.providers import load_config
 from exporter.providers.copilot.credentials import copilot_accounts, parse_copilot
 from exporter.providers.copilot.parse import parse_user
 from exporter.simulator import SimAccount, Simulator, write_config

@@ -23,7 +23,7 @@ from exporter.auth.tokens import (
     RefreshingToken,
     WatchedFile,
 )
-from exporter.config import OAuthClient, Secret
+from exporter.secret import OAuthClient, Secret
 from exporter.snapshot import FetchError, Reason
 from exporter.timefmt import parse_rfc3339
 

@@ -15,20 +15,17 @@ move the account to the `antigravity` provider, where Google serves it now.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from exporter.auth import TokenSource, token_source_for
-from exporter.config import AccountConfig
-from exporter.providers.gemini_cli import SPEC
+from exporter.providers.base import BaseProvider
 from exporter.providers.gemini_cli.parse import parse_quota
+from exporter.providers.gemini_cli.spec import SPEC
 from exporter.providers.google.errors import parse_error
 from exporter.providers.google.project import CodeAssistProject
 from exporter.providers.parsing import parsed
 from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
 from exporter.upstream.client import UpstreamError
-from exporter.upstream.transport import HttpClients
 
 SOURCE = "quota"
 QUOTA_METHOD = "retrieveUserQuota"
@@ -74,22 +71,15 @@ def load_code_assist_body(project: str | None) -> dict[str, Any]:
     return body
 
 
-class GeminiCliProvider:
-    name = SPEC.name
+class GeminiCliProvider(BaseProvider):
+    SPEC = SPEC
 
-    def __init__(
-        self,
-        account: AccountConfig,
-        clients: HttpClients,
-        tokens: TokenSource | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.account = account
-        self._tokens = tokens or token_source_for(account, clients.session)
-        self._client = SPEC.client(account, clients, self._tokens, decode_error=parse_error)
+    def _setup(self) -> None:
+        self._client = SPEC.client(self.account, self._clients, self._tokens,
+                                   decode_error=parse_error)
         self._project = CodeAssistProject(
-            self._call, load_code_assist_body(account.project), account, self._tokens,
-            SIGN_IN, monotonic, advice={UNSUPPORTED_CLIENT: MOVED},
+            self._call, load_code_assist_body(self.account.project), self.account,
+            self._tokens, SIGN_IN, self._monotonic, advice={UNSUPPORTED_CLIENT: MOVED},
         )
 
     def fetch(self, deadline: float) -> AccountData:
