@@ -18,6 +18,7 @@ from exporter.auth.cli_owned import CliOwnedFile, FixedToken, Parser
 from exporter.auth.tokens import OAuthRefresher, RefreshingToken, StaticToken, TokenSource
 from exporter.config import AccountConfig
 from exporter.providers.spec import ProviderSpec
+from exporter.simkit.common import SimUpstream
 from exporter.snapshot import AccountData
 from exporter.upstream.transport import HttpClients
 
@@ -45,6 +46,7 @@ class ProviderPackage:
 
     spec: ProviderSpec
     factory: ProviderFactory
+    simulated: SimUpstream | None = None  # its fake upstream, for the demo and tests
 
 
 class BaseProvider:

@@ -13,10 +13,10 @@ controls are reachable over HTTP under `/_sim/` for a simulator in another proce
 
     python -m exporter.simulator --demo --write-config ./sim/config.yml
 
-Modules: `common` (accounts, draining quotas, faults), one module per simulated
-upstream (`antigravity`, `gemini_cli`, `copilot`; registered in `upstreams`),
-`google` (what the Google upstreams share), `state` (live state behind one lock),
-`server` (the loopback HTTP server and faults).
+Each provider's simulated upstream is its own `providers/<name>/simulated.py`, built
+on `exporter.simkit` (accounts, draining quotas, faults); here: `upstreams` (gathers
+them from the provider registry), `state` (live state behind one lock), `server`
+(the loopback HTTP server and faults).
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ from urllib.parse import unquote
 
 import yaml
 
-from exporter.simulator.common import FAULT_KINDS, Reply, SimAccount, json_reply
-from exporter.simulator.google import write_secret
+from exporter.simkit.common import FAULT_KINDS, Reply, SimAccount, json_reply, write_secret
 from exporter.simulator.server import SimServer
 from exporter.simulator.state import SimState
 

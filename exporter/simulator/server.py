@@ -12,11 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from exporter.simulator.antigravity import ANTIGRAVITY
-from exporter.simulator.common import ANSWERED_FAULTS, Fault, Reply, json_reply
-from exporter.simulator.google import google_error
+from exporter.simkit.common import ANSWERED_FAULTS, Fault, Reply, json_error, json_reply
 from exporter.simulator.state import TOKEN_METHOD
-from exporter.simulator.upstreams import UPSTREAMS, SimUpstream
+from exporter.simulator.upstreams import UPSTREAMS, SimUpstream, token_upstream
 
 if TYPE_CHECKING:
     from exporter.simulator import Simulator
@@ -128,7 +126,7 @@ class SimHandler(BaseHTTPRequestHandler):
             raise  # the client hung up; handle_error keeps quiet about it
         except Exception as exc:  # a simulator bug: say so rather than drop the connection
             logger.exception("simulator: failed to serve %s %s", verb, self.path)
-            self._send(google_error(500, "INTERNAL", f"simulator error: {exc!r}"))
+            self._send(json_error(500, "INTERNAL", f"simulator error: {exc!r}"))
 
     def _serve(self, verb: str) -> None:
         length = self.headers.get("Content-Length", "0")
@@ -140,17 +138,18 @@ class SimHandler(BaseHTTPRequestHandler):
             return
         sim.record_request(verb, self.path, dict(self.headers.items()), body)
         found = route(verb, path)
-        upstream: SimUpstream = ANTIGRAVITY  # the OAuth endpoint's error style is Google's
+        upstream = token_upstream()  # answers faults of the token call in its style
         if found is not None:
             serving, host, method = found
             token = bearer(self.headers.get("Authorization", ""))
             upstream, fault, reply = sim.upstream(host, method, token, body, serving)
-        elif verb == "POST" and path == "/token":
+        elif verb == "POST" and path == "/token" and upstream is not None:
             method = TOKEN_METHOD
             fault, reply = sim.token(dict(parse_qsl(body.decode("utf-8", "replace"))))
         else:
-            self._send(google_error(404, "NOT_FOUND", f"No route for {verb} {path}."))
+            self._send(json_error(404, "NOT_FOUND", f"No route for {verb} {path}."))
             return
+        assert upstream is not None
         reply = apply_fault(fault, method, reply, upstream)
         if self.server.stopping.wait(sim.latency + reply.delay):
             self.close_connection = True  # stopped while waiting: answer nothing

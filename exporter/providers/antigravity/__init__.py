@@ -5,9 +5,10 @@ retrieveUserQuotaSummary side by side); `parse` turns their JSON into Snapshot p
 """
 
 from exporter.providers.antigravity.client import AntigravityProvider
+from exporter.providers.antigravity.simulated import ANTIGRAVITY
 from exporter.providers.antigravity.spec import SPEC
 from exporter.providers.base import ProviderPackage
 
-PACKAGE = ProviderPackage(spec=SPEC, factory=AntigravityProvider)
+PACKAGE = ProviderPackage(spec=SPEC, factory=AntigravityProvider, simulated=ANTIGRAVITY)
 
 __all__ = ["PACKAGE", "SPEC", "AntigravityProvider"]

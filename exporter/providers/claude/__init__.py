@@ -8,8 +8,9 @@ model-scoped weekly limit, each scoped one within `all`.
 
 from exporter.providers.base import ProviderPackage
 from exporter.providers.claude.client import ClaudeProvider
+from exporter.providers.claude.simulated import CLAUDE
 from exporter.providers.claude.spec import SPEC
 
-PACKAGE = ProviderPackage(spec=SPEC, factory=ClaudeProvider)
+PACKAGE = ProviderPackage(spec=SPEC, factory=ClaudeProvider, simulated=CLAUDE)
 
 __all__ = ["PACKAGE", "SPEC", "ClaudeProvider"]

@@ -8,8 +8,9 @@ by their length, and the credits balance.
 
 from exporter.providers.base import ProviderPackage
 from exporter.providers.codex.client import CodexProvider
+from exporter.providers.codex.simulated import CODEX
 from exporter.providers.codex.spec import SPEC
 
-PACKAGE = ProviderPackage(spec=SPEC, factory=CodexProvider)
+PACKAGE = ProviderPackage(spec=SPEC, factory=CodexProvider, simulated=CODEX)
 
 __all__ = ["PACKAGE", "SPEC", "CodexProvider"]

@@ -7,8 +7,9 @@ pools; `credentials` reads the editor's `apps.json`, read only.
 
 from exporter.providers.base import ProviderPackage
 from exporter.providers.copilot.client import CopilotProvider
+from exporter.providers.copilot.simulated import COPILOT
 from exporter.providers.copilot.spec import SPEC
 
-PACKAGE = ProviderPackage(spec=SPEC, factory=CopilotProvider)
+PACKAGE = ProviderPackage(spec=SPEC, factory=CopilotProvider, simulated=COPILOT)
 
 __all__ = ["PACKAGE", "SPEC", "CopilotProvider"]

@@ -6,8 +6,9 @@ turns the quota buckets into per-model quotas.
 
 from exporter.providers.base import ProviderPackage
 from exporter.providers.gemini_cli.client import GeminiCliProvider
+from exporter.providers.gemini_cli.simulated import GEMINI_CLI
 from exporter.providers.gemini_cli.spec import SPEC
 
-PACKAGE = ProviderPackage(spec=SPEC, factory=GeminiCliProvider)
+PACKAGE = ProviderPackage(spec=SPEC, factory=GeminiCliProvider, simulated=GEMINI_CLI)
 
 __all__ = ["PACKAGE", "SPEC", "GeminiCliProvider"]

@@ -17,10 +17,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from exporter.simulator import google
-from exporter.simulator.common import (
+from exporter.providers.google import simulated as google
+from exporter.simkit.common import (
     FIVE_HOURS,
     WEEK,
     AccountState,
@@ -28,15 +28,12 @@ from exporter.simulator.common import (
     Quota,
     Reply,
     SimAccount,
+    SimContext,
     fraction_json,
     json_reply,
     stepped,
     unit,
 )
-
-if TYPE_CHECKING:
-    from exporter.simulator.state import SimState
-
 
 
 @dataclass(frozen=True)
@@ -176,7 +173,7 @@ class AntigravityUpstream(google.GoogleErrors):
     def wrong_types(self, method: str) -> Any:
         return _WRONG_TYPES.get(method, {"models": "wrong"})
 
-    def account_config(self, sim: SimState, spec: SimAccount, directory: Path,
+    def account_config(self, sim: SimContext, spec: SimAccount, directory: Path,
                        base_url: str) -> dict[str, object]:
         return google.account_config(sim, spec, directory, base_url,
                                      {"file": google.cliproxyapi_antigravity})

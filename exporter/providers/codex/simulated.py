@@ -29,10 +29,10 @@ import math
 import secrets
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from exporter.simulator import cli_owned
-from exporter.simulator.common import (
+from exporter.simkit import cli_owned
+from exporter.simkit.common import (
     FIVE_HOURS,
     MONTH,
     WEEK,
@@ -41,12 +41,10 @@ from exporter.simulator.common import (
     Quota,
     Reply,
     SimAccount,
+    SimContext,
     json_reply,
     unit,
 )
-
-if TYPE_CHECKING:
-    from exporter.simulator.state import SimState
 
 HOST = "codex"
 USAGE_PATH = f"/{HOST}/wham/usage"
@@ -272,7 +270,7 @@ class CodexUpstream:
                 "code_review_rate_limit": {"primary_window": {"used_percent": "lots"}},
                 "additional_rate_limits": {"limit_name": 5}, "credits": {"balance": "many"}}
 
-    def account_config(self, sim: SimState, spec: SimAccount, directory: Path,
+    def account_config(self, sim: SimContext, spec: SimAccount, directory: Path,
                        base_url: str) -> dict[str, object]:
         return cli_owned.account_config(sim, spec, directory, base_url, HOST, FORMAT)
 

@@ -26,22 +26,20 @@ import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from exporter.simulator.common import (
+from exporter.simkit.common import (
     MONTH,
     AccountState,
     Fault,
     Quota,
     Reply,
     SimAccount,
+    SimContext,
     json_reply,
     unit,
+    write_secret,
 )
-from exporter.simulator.google import write_secret
-
-if TYPE_CHECKING:
-    from exporter.simulator.state import SimState
 
 HOST = "copilot"
 PATH = "/copilot/copilot_internal/user"
@@ -212,7 +210,7 @@ class CopilotUpstream:
     def wrong_types(self, method: str) -> Any:
         return dict(_WRONG_TYPES)
 
-    def account_config(self, sim: SimState, spec: SimAccount, directory: Path,
+    def account_config(self, sim: SimContext, spec: SimAccount, directory: Path,
                        base_url: str) -> dict[str, object]:
         _, token, _ = sim.credentials(spec.name, expiring=False)  # lives until revoked
         style = spec.credential_style
