@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 import requests
@@ -17,8 +17,9 @@ from exporter.auth.borrowed import BorrowedFile
 from exporter.auth.cli_owned import CliOwnedFile, FixedToken, Parser
 from exporter.auth.tokens import OAuthRefresher, RefreshingToken, StaticToken, TokenSource
 from exporter.config import AccountConfig
+from exporter.providers.places import Discovery
 from exporter.providers.spec import ProviderSpec
-from exporter.simkit.common import SimUpstream
+from exporter.simkit.common import SimAccount, SimUpstream
 from exporter.snapshot import AccountData
 from exporter.upstream.transport import HttpClients
 
@@ -47,6 +48,9 @@ class ProviderPackage:
     spec: ProviderSpec
     factory: ProviderFactory
     simulated: SimUpstream | None = None  # its fake upstream, for the demo and tests
+    demo_accounts: Callable[[], list[SimAccount]] | None = None  # its accounts in the demo
+    # The tools that sign in to it and where they keep their files.
+    discovery: Discovery = field(default_factory=Discovery)
 
 
 class BaseProvider:

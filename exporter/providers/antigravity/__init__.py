@@ -5,10 +5,13 @@ retrieveUserQuotaSummary side by side); `parse` turns their JSON into Snapshot p
 """
 
 from exporter.providers.antigravity.client import AntigravityProvider
-from exporter.providers.antigravity.simulated import ANTIGRAVITY
+from exporter.providers.antigravity.discovery import DISCOVERY
+from exporter.providers.antigravity.simulated import ANTIGRAVITY, demo_accounts
 from exporter.providers.antigravity.spec import SPEC
 from exporter.providers.base import ProviderPackage
 
-PACKAGE = ProviderPackage(spec=SPEC, factory=AntigravityProvider, simulated=ANTIGRAVITY)
+PACKAGE = ProviderPackage(spec=SPEC, factory=AntigravityProvider, simulated=ANTIGRAVITY,
+                          demo_accounts=demo_accounts,
+                          discovery=DISCOVERY)
 
 __all__ = ["PACKAGE", "SPEC", "AntigravityProvider"]

@@ -8,9 +8,12 @@ model-scoped weekly limit, each scoped one within `all`.
 
 from exporter.providers.base import ProviderPackage
 from exporter.providers.claude.client import ClaudeProvider
-from exporter.providers.claude.simulated import CLAUDE
+from exporter.providers.claude.discovery import DISCOVERY
+from exporter.providers.claude.simulated import CLAUDE, demo_accounts
 from exporter.providers.claude.spec import SPEC
 
-PACKAGE = ProviderPackage(spec=SPEC, factory=ClaudeProvider, simulated=CLAUDE)
+PACKAGE = ProviderPackage(spec=SPEC, factory=ClaudeProvider, simulated=CLAUDE,
+                          demo_accounts=demo_accounts,
+                          discovery=DISCOVERY)
 
 __all__ = ["PACKAGE", "SPEC", "ClaudeProvider"]

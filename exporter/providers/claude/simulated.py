@@ -206,3 +206,18 @@ class ClaudeUpstream:
 
 
 CLAUDE = ClaudeUpstream()
+
+
+def demo_accounts() -> list[SimAccount]:
+    """This upstream's accounts in the demo: every state the exporter knows of it."""
+    return [
+        # Claude Code: a Max plan whose Opus weekly limit is used up while its overall
+        # limits are not; a Pro plan (no Opus limit) with a bare access token; an
+        # Enterprise seat whose reply is its monthly spend limit alone (no windows).
+        SimAccount("demo-claude-max", provider="claude", tier="max", drain_per_hour=0.4,
+                   pool_fractions={"opus/weekly": 0.0, "all/weekly": 0.6}),
+        SimAccount("demo-claude-pro", provider="claude", tier="pro",
+                   credential_style="access_token", drain_per_hour=0.5),
+        SimAccount("demo-claude-enterprise", provider="claude", tier="enterprise",
+                   drain_per_hour=0.3, pool_fractions={"extra-usage/monthly": 0.9}),
+    ]

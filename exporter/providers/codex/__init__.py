@@ -8,9 +8,12 @@ by their length, and the credits balance.
 
 from exporter.providers.base import ProviderPackage
 from exporter.providers.codex.client import CodexProvider
-from exporter.providers.codex.simulated import CODEX
+from exporter.providers.codex.discovery import DISCOVERY
+from exporter.providers.codex.simulated import CODEX, demo_accounts
 from exporter.providers.codex.spec import SPEC
 
-PACKAGE = ProviderPackage(spec=SPEC, factory=CodexProvider, simulated=CODEX)
+PACKAGE = ProviderPackage(spec=SPEC, factory=CodexProvider, simulated=CODEX,
+                          demo_accounts=demo_accounts,
+                          discovery=DISCOVERY)
 
 __all__ = ["PACKAGE", "SPEC", "CodexProvider"]

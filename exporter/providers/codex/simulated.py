@@ -276,3 +276,18 @@ class CodexUpstream:
 
 
 CODEX = CodexUpstream()
+
+
+def demo_accounts() -> list[SimAccount]:
+    """This upstream's accounts in the demo: every state the exporter knows of it."""
+    return [
+        # Codex: a Plus plan low on its 5-hour window; a Pro plan with an additional
+        # limit and credits; a Team seat over its workspace spend cap (107% used)
+        # while its weekly window still has room.
+        SimAccount("demo-codex-plus", provider="codex", tier="plus", drain_per_hour=0.5,
+                   pool_fractions={"codex/5h": 0.15}),
+        SimAccount("demo-codex-pro", provider="codex", tier="pro",
+                   credential_style="access_token_file", drain_per_hour=0.3),
+        SimAccount("demo-codex-team", provider="codex", tier="team", drain_per_hour=0.3,
+                   pool_fractions={"codex/weekly": 0.7, "spend-limit/monthly": 0.0}),
+    ]

@@ -7,9 +7,12 @@ pools; `credentials` reads the editor's `apps.json`, read only.
 
 from exporter.providers.base import ProviderPackage
 from exporter.providers.copilot.client import CopilotProvider
-from exporter.providers.copilot.simulated import COPILOT
+from exporter.providers.copilot.discovery import DISCOVERY
+from exporter.providers.copilot.simulated import COPILOT, demo_accounts
 from exporter.providers.copilot.spec import SPEC
 
-PACKAGE = ProviderPackage(spec=SPEC, factory=CopilotProvider, simulated=COPILOT)
+PACKAGE = ProviderPackage(spec=SPEC, factory=CopilotProvider, simulated=COPILOT,
+                          demo_accounts=demo_accounts,
+                          discovery=DISCOVERY)
 
 __all__ = ["PACKAGE", "SPEC", "CopilotProvider"]

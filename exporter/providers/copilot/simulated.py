@@ -239,3 +239,19 @@ class CopilotUpstream:
 
 
 COPILOT = CopilotUpstream()
+
+
+def demo_accounts() -> list[SimAccount]:
+    """This upstream's accounts in the demo: every state the exporter knows of it."""
+    return [
+        # GitHub Copilot: 42 of 300 premium requests left (chat and completions
+        # unlimited), and a free plan in GitHub's older shape.
+        SimAccount("demo-copilot", provider="copilot", drain_per_hour=0.3,
+                   pool_fractions={"premium-interactions/monthly": 0.14}),
+        SimAccount("demo-copilot-free", provider="copilot", tier="individual",
+                   credential_style="access_token", drain_per_hour=0.3),
+        # A Copilot Pro+ plan past its included premium requests, served and billed:
+        # overage, a warning, never "exhausted".
+        SimAccount("demo-copilot-overage", provider="copilot", tier="individual_pro_plus",
+                   drain_per_hour=0.3, pool_fractions={"premium-interactions/monthly": 0.0}),
+    ]

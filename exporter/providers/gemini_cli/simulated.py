@@ -154,3 +154,17 @@ class GeminiCliUpstream(google.GoogleErrors):
 
 
 GEMINI_CLI = GeminiCliUpstream()
+
+
+def demo_accounts() -> list[SimAccount]:
+    """This upstream's accounts in the demo: every state the exporter knows of it."""
+    return [
+        # Gemini CLI from its own oauth_creds.json; a free account whose Pro quota
+        # is used up (an explicit 0) and whose Flash Lite entry comes without a
+        # fraction (unknown: Gemini CLI has no pools to tell it).
+        SimAccount("demo-gemini-cli", provider="gemini-cli", credential_style="file",
+                   drain_per_hour=0.5),
+        SimAccount("demo-gemini-cli-free", provider="gemini-cli", tier="free-tier",
+                   drain_per_hour=0.4,
+                   model_fractions={"gemini-2.5-pro": 0.0, "gemini-2.5-flash-lite": None}),
+    ]
