@@ -4,13 +4,12 @@ One `TokenSource` per account. Steady state costs no OAuth call: an access token
 is reused until shortly before it expires. A refresh token the OAuth server calls
 dead (`invalid_grant`) is remembered as dead, so no scrape ever loops on it; a
 new refresh token (an edited file, a reloaded config) brings the account back.
-Another tool's credential file is only ever read (see borrowed.py). Auth knows
+Another tool's credential file is only ever read. Auth knows
 nothing of config: it is handed paths, secrets and the OAuth client.
 """
 
 from __future__ import annotations
 
-from exporter.auth.borrowed import BorrowedFile, borrowed_accounts, parse_borrowed
 from exporter.auth.credfile import CredentialFile
 from exporter.auth.tokens import (
     ASSUMED_TOKEN_LIFETIME,
@@ -24,8 +23,8 @@ from exporter.auth.tokens import (
 )
 
 __all__ = [
-    "ASSUMED_TOKEN_LIFETIME", "EXPIRY_MARGIN", "BorrowedFile", "CredentialFile",
+    "ASSUMED_TOKEN_LIFETIME", "EXPIRY_MARGIN", "CredentialFile",
     "CredentialHints", "DeadRefreshToken", "OAuthRefresher", "RefreshingToken", "StaticToken",
-    "TokenSource", "borrowed_accounts", "parse_borrowed",
+    "TokenSource",
 ]
 

@@ -11,11 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
-import requests
-
-from exporter.auth.borrowed import BorrowedFile
 from exporter.auth.cli_owned import CliOwnedFile, FixedToken, Parser
-from exporter.auth.tokens import OAuthRefresher, RefreshingToken, StaticToken, TokenSource
+from exporter.auth.tokens import TokenSource
 from exporter.config import AccountConfig
 from exporter.providers.places import Discovery
 from exporter.providers.spec import ProviderSpec
@@ -82,33 +79,11 @@ class BaseProvider:
         self._setup()
 
     def _token_source(self) -> TokenSource:
-        """The token source of the account's `credentials:`; OAuth-refreshed by default."""
-        return token_source_for(self.account, self._clients.session, self._clock)
+        """The token source of the account's `credentials:`."""
+        raise NotImplementedError(f"{type(self).__name__} says where its tokens come from")
 
     def _setup(self) -> None:
         """What the provider builds once per account (its upstream client, caches)."""
-
-
-def token_source_for(
-    account: AccountConfig, session: requests.Session, clock: Callable[[], float] = time.time
-) -> TokenSource:
-    """Build the token source an account's config asks for (tokens we may refresh)."""
-    creds = account.credentials
-    if creds.kind == "access_token":
-        return StaticToken(secret=creds.secret)
-    if creds.kind == "access_token_file":
-        return StaticToken(path=creds.path)
-    if creds.kind == "file":
-        assert creds.path is not None
-        return BorrowedFile(creds.path, session, account.oauth_client, account.token_url, clock,
-                            user=creds.user)
-    if account.oauth_client is None:
-        # The config loader refuses this; kept as a guard for hand-built configs.
-        raise ValueError(f"account {account.name}: refresh tokens need an oauth_client")
-    refresher = OAuthRefresher(session, account.oauth_client, account.token_url, clock)
-    if creds.kind == "refresh_token":
-        return RefreshingToken(refresher, secret=creds.secret, clock=clock)
-    return RefreshingToken(refresher, path=creds.path, clock=clock)
 
 
 def cli_token_source(

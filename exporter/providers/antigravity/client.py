@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from exporter.auth.tokens import TokenSource
 from exporter.providers.antigravity.parse import (
     ModelsReply,
     SummaryReply,
@@ -21,6 +22,7 @@ from exporter.providers.antigravity.parse import (
 )
 from exporter.providers.antigravity.spec import SPEC
 from exporter.providers.base import BaseProvider
+from exporter.providers.google.credentials import token_source_for
 from exporter.providers.google.errors import parse_error
 from exporter.providers.google.project import CodeAssistProject
 from exporter.providers.parsing import parsed
@@ -46,6 +48,9 @@ METHODS = {"models": "fetchAvailableModels", "summary": "retrieveUserQuotaSummar
 
 class AntigravityProvider(BaseProvider):
     SPEC = SPEC
+
+    def _token_source(self) -> TokenSource:
+        return token_source_for(self.account, self._clients.session, self._clock)
 
     def _setup(self) -> None:
         self._client = SPEC.client(self.account, self._clients, self._tokens,

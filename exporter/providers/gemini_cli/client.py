@@ -3,7 +3,7 @@
 Steady state is one call per fetch: the access token and the loadCodeAssist
 answer (project, tier) are cached. Credentials come from gemini-cli's own
 `oauth_creds.json` or a CLIProxyAPI `type: gemini` file, refreshed in memory with
-the configured `oauth_client` when expired (see `exporter.auth.BorrowedFile`);
+the configured `oauth_client` when expired (see `exporter.providers.google.credentials`);
 `onboardUser` is never called.
 
 Since 2026-06-18 Google refuses individual, AI Pro and Ultra accounts in Gemini
@@ -18,9 +18,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from exporter.auth.tokens import TokenSource
 from exporter.providers.base import BaseProvider
 from exporter.providers.gemini_cli.parse import parse_quota
 from exporter.providers.gemini_cli.spec import SPEC
+from exporter.providers.google.credentials import token_source_for
 from exporter.providers.google.errors import parse_error
 from exporter.providers.google.project import CodeAssistProject
 from exporter.providers.parsing import parsed
@@ -73,6 +75,9 @@ def load_code_assist_body(project: str | None) -> dict[str, Any]:
 
 class GeminiCliProvider(BaseProvider):
     SPEC = SPEC
+
+    def _token_source(self) -> TokenSource:
+        return token_source_for(self.account, self._clients.session, self._clock)
 
     def _setup(self) -> None:
         self._client = SPEC.client(self.account, self._clients, self._tokens,

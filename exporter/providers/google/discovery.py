@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from exporter.auth.borrowed import borrowed_accounts
+from exporter.providers.google.credentials import borrowed_accounts
 from exporter.providers.places import Entry, several
 
 
