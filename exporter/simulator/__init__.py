@@ -35,8 +35,7 @@ import yaml
 
 from exporter.providers import PACKAGES
 from exporter.simkit.common import FAULT_KINDS, Reply, SimAccount, json_reply, write_secret
-from exporter.simulator.server import SimServer
-from exporter.simulator.state import SimState
+from exporter.simulator.server import Served, SimServer
 
 __all__ = ["FAULT_KINDS", "SimAccount", "Simulator", "bench_accounts", "demo_accounts"]
 
@@ -48,7 +47,7 @@ def _field(payload: Mapping[str, Any], key: str) -> Any:
     return payload[key]
 
 
-class Simulator(SimState):
+class Simulator(Served):
     """The fake upstream: `SimState` (controls, calls, fractions) behind a loopback server."""
 
     def __init__(self, accounts: Sequence[SimAccount] | None = None, *, latency: float = 0.0,

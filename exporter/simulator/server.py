@@ -9,15 +9,22 @@ import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from exporter.simkit.common import ANSWERED_FAULTS, Fault, Reply, json_error, json_reply
-from exporter.simulator.state import TOKEN_METHOD
+from exporter.simulator.state import TOKEN_METHOD, SimState
 from exporter.simulator.upstreams import UPSTREAMS, SimUpstream, token_upstream
 
-if TYPE_CHECKING:
-    from exporter.simulator import Simulator
+
+class Served(SimState):
+    """What the server asks of the `Simulator` above it: its live state, a latency and
+    the `/_sim/` controls (named here so that the server does not import it)."""
+
+    latency: float
+
+    def control(self, verb: str, path: str, body: bytes) -> Reply:
+        raise NotImplementedError
 
 logger = logging.getLogger("exporter.simulator")
 
@@ -67,7 +74,7 @@ class SimServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024  # the benchmarks open 500 connections at once
 
-    def __init__(self, address: tuple[str, int], sim: Simulator) -> None:
+    def __init__(self, address: tuple[str, int], sim: Served) -> None:
         self.sim = sim
         self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()
