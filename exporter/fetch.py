@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from exporter.config import AccountConfig, Config
-from exporter.providers import Provider, make_provider
+from exporter.providers import Provider, make_provider, with_defaults
 from exporter.redact import Redactor
 from exporter.snapshot import (
     AccountData,
@@ -278,7 +278,7 @@ class FetchEngine:
         self._clock = clock
         self._factory = provider_factory
         # An account's sources run side by side: keep a connection per source warm.
-        sources = max((len(a.sources) for a in config.accounts), default=2)
+        sources = max((len(with_defaults(a).sources) for a in config.accounts), default=2)
         self._clients = HttpClients.create(config.concurrency * sources)
         self._pool = cf.ThreadPoolExecutor(
             max_workers=config.concurrency, thread_name_prefix="fetch"
@@ -290,7 +290,7 @@ class FetchEngine:
 
     def _install(self, config: Config) -> None:
         workers: dict[str, AccountWorker] = {}
-        for account in config.accounts:
+        for account in map(with_defaults, config.accounts):
             old = self._workers.get(account.name)
             if old is not None and old.config == account:
                 workers[account.name] = old  # unchanged: keep caches and counters

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from exporter.config import AccountConfig, parse_config
-from exporter.providers import Provider, make_provider
+from exporter.config import AccountConfig
+from exporter.providers import Provider, make_provider, parse_config
 from exporter.simulator import Simulator
 from exporter.snapshot import AccountData
 from exporter.upstream.transport import HttpClients

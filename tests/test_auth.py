@@ -16,13 +16,12 @@ import responses
 
 from exporter.auth import (
     EXPIRY_MARGIN,
-    BorrowedFile,
     OAuthRefresher,
     RefreshingToken,
     StaticToken,
-    parse_borrowed,
 )
 from exporter.config import OAuthClient, Secret
+from exporter.providers.google.credentials import BorrowedFile, parse_borrowed
 from exporter.snapshot import FetchError, Reason
 
 TOKEN_URL = "https://oauth.test.invalid/token"

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.config import AccountConfig, ConfigError, Credentials, Secret, parse_config
-from exporter.providers import Provider, make_provider
+from exporter.config import AccountConfig, ConfigError, Credentials, Secret
+from exporter.providers import Provider, make_provider, parse_config
 from exporter.providers.claude.credentials import parse_claude, plan_name
 from exporter.providers.claude.parse import parse_usage
 from exporter.providers.parsing import ParseError

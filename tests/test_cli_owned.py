@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from exporter.auth.cli_owned import CliOwnedFile, FixedToken, cli_token_source
+from exporter.auth.cli_owned import CliOwnedFile, FixedToken
 from exporter.config import AccountConfig, Credentials, Secret
+from exporter.providers.base import cli_token_source
 from exporter.providers.claude.credentials import parse_claude
 from exporter.snapshot import FetchError, Reason
 

@@ -14,14 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.config import parse_config
-from exporter.providers import make_provider
+from exporter.providers import make_provider, parse_config
 from exporter.providers.codex.client import PLAN_NAMES, decode_error
 from exporter.providers.codex.credentials import from_token
 from exporter.providers.codex.parse import parse_usage, window_name
+from exporter.providers.codex.simulated import account_id, jwt, weekly_first
 from exporter.providers.parsing import ParseError
 from exporter.simulator import SimAccount, Simulator
-from exporter.simulator.codex import account_id, jwt, weekly_first
 from exporter.snapshot import FetchError, PoolQuota, Reason
 from exporter.upstream.transport import HttpClients
 from tests.scripted_http import ScriptedServer

@@ -20,9 +20,8 @@ from exporter.config import (
     Credentials,
     OAuthClient,
     Secret,
-    load_config,
-    parse_config,
 )
+from exporter.providers import load_config, parse_config
 from exporter.providers.antigravity import SPEC as ANTIGRAVITY
 
 FIXTURES = Path(__file__).parent / "fixtures" / "config"

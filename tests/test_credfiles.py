@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from exporter.auth.borrowed import parse_borrowed
 from exporter.auth.credfile import CredentialFile, jwt_claims
 from exporter.providers.claude.credentials import parse_claude
 from exporter.providers.codex.credentials import parse_codex
 from exporter.providers.copilot.credentials import copilot_accounts, parse_copilot
+from exporter.providers.google.credentials import parse_borrowed
 from exporter.snapshot import FetchError, Reason
 from exporter.timefmt import parse_rfc3339
 

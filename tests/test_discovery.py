@@ -16,21 +16,17 @@ from typing import Any
 
 import pytest
 
-from exporter.config import load_config
 from exporter.discovery import LOCATIONS, Env, Location, Report, Scanner
-from exporter.discovery.locations import (
-    antigravity_manager_places,
-    claude_places,
-    cliproxyapi_places,
-    codex_places,
-    copilot_places,
-    gemini_cli_places,
-    llm_mux_places,
-    opencode_places,
-)
+from exporter.discovery.locations import cliproxyapi_places, llm_mux_places
 from exporter.discovery.render import config_text, report_yaml, table
 from exporter.discovery.scan import NAME_HASH_LENGTH, with_readable_names
 from exporter.discovery.source import ConfigSource
+from exporter.providers import load_config
+from exporter.providers.antigravity.discovery import antigravity_manager_places, opencode_places
+from exporter.providers.claude.discovery import claude_places
+from exporter.providers.codex.discovery import codex_places
+from exporter.providers.copilot.discovery import copilot_places
+from exporter.providers.gemini_cli.discovery import gemini_cli_places
 from exporter.redact import EMAIL_RE
 from exporter.snapshot import AccountSnapshot, Snapshot
 from exporter.views.page import render_page
@@ -350,7 +346,7 @@ def test_windows_places(home: Home) -> None:
 def test_every_location_names_its_tool_formats_and_a_way_to_sign_in() -> None:
     assert [loc.tool for loc in LOCATIONS] == [
         "CLIProxyAPI", "llm-mux", "Antigravity-Manager", "agy", "opencode-antigravity-auth",
-        "Claude Code", "Codex CLI", "Gemini CLI", "GitHub Copilot"]
+        "Gemini CLI", "Claude Code", "Codex CLI", "GitHub Copilot"]
     assert {p for loc in LOCATIONS for p in loc.providers} == set(ALL_PROVIDERS)
     assert all(loc.formats and loc.sign_in for loc in LOCATIONS)
     # The configuration guide's table of where discovery looks has a row per tool.

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from exporter.simkit.common import write_secret
 from exporter.simulator import SimAccount, Simulator
-from exporter.simulator.google import write_secret
 from exporter.timefmt import parse_rfc3339
 from tests.procs import REPO, ExporterProcess, by_label, start_exporter, write_config
 

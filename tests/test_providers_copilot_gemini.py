@@ -16,8 +16,8 @@ import pytest
 
 from exporter.auth.cli_owned import CliOwnedFile
 from exporter.auth.credfile import CredentialFile
-from exporter.config import AccountConfig, ConfigError, Credentials, Secret, load_config
-from exporter.providers import make_provider
+from exporter.config import AccountConfig, ConfigError, Credentials, Secret
+from exporter.providers import load_config, make_provider
 from exporter.providers.copilot.client import CopilotProvider
 from exporter.providers.copilot.credentials import copilot_token_source, parse_copilot
 from exporter.providers.gemini_cli.client import GeminiCliProvider

@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 import yaml
 
+from exporter.providers.codex.simulated import account_id
 from exporter.simulator import SimAccount, Simulator
-from exporter.simulator.codex import account_id
 from tests.procs import REPO, ExporterProcess, write_config
 
 # One account per credential source; the comment says how it fails in the second pass.

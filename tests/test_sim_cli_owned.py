@@ -17,8 +17,8 @@ import requests
 
 from exporter.providers.claude.credentials import parse_claude
 from exporter.providers.codex.credentials import parse_codex
+from exporter.providers.codex.simulated import account_id, weekly_first
 from exporter.simulator import SimAccount, Simulator, demo_accounts
-from exporter.simulator.codex import account_id, weekly_first
 from exporter.timefmt import parse_rfc3339
 
 START = 1_795_891_200.0  # 2026-11-28T16:00:00Z

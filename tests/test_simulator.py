@@ -20,7 +20,7 @@ import pytest
 import requests
 import yaml
 
-from exporter.config import load_config
+from exporter.providers import load_config
 from exporter.simulator import (
     SimAccount,
     Simulator,

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import requests
 
-from exporter.auth.borrowed import parse_borrowed
-from exporter.config import load_config
+from exporter.providers import load_config
 from exporter.providers.copilot.credentials import copilot_accounts, parse_copilot
 from exporter.providers.copilot.parse import parse_user
+from exporter.providers.google.credentials import parse_borrowed
 from exporter.simulator import SimAccount, Simulator, write_config
 from exporter.timefmt import parse_rfc3339
 from tests.test_simulator import START, FakeClock

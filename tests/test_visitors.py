@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from exporter.config import load_config
 from exporter.fetch import FetchEngine
+from exporter.providers import load_config
 from exporter.server.api import VIEW_MAX_AGE
 from exporter.server.app import ExporterApp
 from exporter.simulator import SimAccount, Simulator

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from exporter.auth.credfile import CredentialFile
-from exporter.auth.tokens import CredentialHints, StaticToken, TokenSource, WatchedFile
-from exporter.config import AccountConfig, Secret
+from exporter.auth.tokens import CredentialHints, StaticToken, WatchedFile
+from exporter.secret import Secret
 from exporter.snapshot import FetchError, Reason
 from exporter.timefmt import human_duration, rfc3339
 
@@ -129,25 +129,3 @@ class FixedToken(StaticToken):
     def refresh(self, deadline: float, rejected: str) -> str:
         raise FetchError(Reason.AUTH, f"upstream rejected the access token (401); {self._advice}")
 
-
-def cli_token_source(
-    account: AccountConfig, parse: Parser, command: str, clock: Callable[[], float] = time.time
-) -> TokenSource:
-    """The token source of a Claude Code or Codex account's `credentials:`; `command`
-    is the CLI that renews its file (`claude`, `codex`)."""
-    creds = account.credentials
-    if creds.kind == "file" and creds.path is not None:
-        renew = (f"run `{command}` once so it renews the file (the exporter never refreshes "
-                 "these tokens: a refresh from here would sign the CLI out)")
-        return CliOwnedFile(creds.path, parse, renew, clock)
-    what = "access_token_file" if creds.kind == "access_token_file" else "access_token"
-    advice = (f"put a fresh one in {what} (`{command}` keeps its current token in its "
-              "credentials file), or point credentials.file at that file")
-    if creds.kind == "access_token":
-        return FixedToken(advice, secret=creds.secret)
-    if creds.kind == "access_token_file":
-        return FixedToken(advice, path=creds.path)
-    # The config loader refuses these (the provider's credential kinds); a guard for
-    # hand-built configs.
-    raise ValueError(f"account {account.name}: {account.provider} accounts take "
-                     f"file, access_token or access_token_file, not {creds.kind}")

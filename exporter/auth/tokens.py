@@ -17,7 +17,7 @@ from typing import Protocol
 
 import requests
 
-from exporter.config import OAuthClient, Secret
+from exporter.secret import OAuthClient, Secret
 from exporter.snapshot import FetchError, Reason
 
 log = logging.getLogger(__name__)

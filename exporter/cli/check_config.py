@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from exporter.cli.common import EXIT_CONFIG, report_config_error
-from exporter.config import ConfigError, load_config
+from exporter.config import ConfigError
+from exporter.providers import load_config
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ import yaml
 
 from exporter.cli.common import EXIT_CONFIG
 from exporter.cli.serve import listen_address_ok, serve
-from exporter.config import load_config
+from exporter.providers import load_config
 from exporter.simulator import Simulator, demo_accounts
 
 

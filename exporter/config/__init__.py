@@ -1,4 +1,7 @@
-"""Config: YAML -> validated, typed `Config`. Every error names its key path."""
+"""Config: YAML -> validated, typed `Config`. Every error names its key path.
+
+Config knows no provider: the loader is handed their specs (`ProviderFacts`).
+"""
 
 from exporter.config.loader import (
     ACCOUNT_KEYS,
@@ -11,19 +14,20 @@ from exporter.config.loader import (
     parse_config,
 )
 from exporter.config.model import (
-    PROVIDERS,
     AccountConfig,
     Config,
     ConfigError,
     CredentialKind,
     Credentials,
     OAuthClient,
+    ProviderFacts,
     Secret,
 )
 
 __all__ = [
-    "ACCOUNT_KEYS", "CREDENTIAL_KEYS", "OAUTH_CLIENT_KEYS", "PROVIDERS", "SHARED_KEYS",
+    "ACCOUNT_KEYS", "CREDENTIAL_KEYS", "OAUTH_CLIENT_KEYS", "SHARED_KEYS",
     "TOP_KEYS",
     "AccountConfig", "Config", "ConfigError", "CredentialKind", "Credentials", "OAuthClient",
+    "ProviderFacts",
     "Secret", "load_config", "parse_account", "parse_config",
 ]

@@ -17,16 +17,15 @@ import yaml
 
 from exporter.config.checks import Checks, Parse, join, quote, reason, type_name
 from exporter.config.model import (
-    PROVIDERS,
     AccountConfig,
     Config,
     ConfigError,
     CredentialKind,
     Credentials,
     OAuthClient,
+    ProviderFacts,
     Secret,
 )
-from exporter.providers import REGISTRY
 
 # Keys an account may inherit from `defaults` (name, provider, credentials and project may not).
 SHARED_KEYS = (
@@ -61,10 +60,15 @@ _HEADER_RE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
 _RESERVED_HEADERS = {"authorization", "content-type", "content-length", "host", "user-agent"}
 
 
-def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: str | os.PathLike[str],
+    providers: Mapping[str, ProviderFacts],
+    env: Mapping[str, str] | None = None,
+) -> Config:
     """Read and validate a config file; relative paths in it are relative to its directory.
 
-    `env` (default `os.environ`) supplies `${VAR}` values. Raises ConfigError.
+    `providers` are the known providers by name (the registry's specs); `env`
+    (default `os.environ`) supplies `${VAR}` values. Raises ConfigError.
     """
     source = Path(path).expanduser().absolute()
     try:
@@ -78,11 +82,12 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         # source line, which may hold a token.
         raise ConfigError([("", _yaml_problem(source, exc))]) from None
     env = os.environ if env is None else env
-    return parse_config(data, env=env, base_dir=source.parent, source=source)
+    return parse_config(data, providers, env=env, base_dir=source.parent, source=source)
 
 
 def parse_config(
     data: object,
+    providers: Mapping[str, ProviderFacts],
     *,
     env: Mapping[str, str],
     base_dir: Path | None = None,
@@ -93,7 +98,7 @@ def parse_config(
     Relative file paths resolve against `base_dir` (default: the working directory).
     Raises ConfigError listing every problem found, each with its key path.
     """
-    parser = _Parser(env, base_dir if base_dir is not None else Path.cwd())
+    parser = _Parser(env, base_dir if base_dir is not None else Path.cwd(), providers)
     config = parser.config(data, source)
     if parser.problems or config is None:
         raise ConfigError(parser.problems or [("", "invalid config")])
@@ -101,7 +106,11 @@ def parse_config(
 
 
 def parse_account(
-    entry: Mapping[str, object], *, config: Config, env: Mapping[str, str]
+    entry: Mapping[str, object],
+    providers: Mapping[str, ProviderFacts],
+    *,
+    config: Config,
+    env: Mapping[str, str],
 ) -> AccountConfig:
     """An account not written in the config file (one `discover` found), checked as a
     written one is, with the config's `defaults` applied.
@@ -111,7 +120,7 @@ def parse_account(
     not fit this account's provider.
     """
     base_dir = config.path.parent if config.path is not None else Path.cwd()
-    parser = _Parser(env, base_dir)
+    parser = _Parser(env, base_dir, providers)
     raw_defaults = dict(config.raw_defaults)
     parser.raw_defaults = raw_defaults
     defaults = parser.shared(raw_defaults, "defaults")
@@ -139,8 +148,11 @@ class _Parser(Checks):
     Each check returns the typed value, or None after recording why.
     """
 
-    def __init__(self, env: Mapping[str, str], base_dir: Path) -> None:
+    def __init__(
+        self, env: Mapping[str, str], base_dir: Path, providers: Mapping[str, ProviderFacts]
+    ) -> None:
         super().__init__(env, base_dir)
+        self.providers = providers
         self.raw_defaults: dict[object, object] = {}
 
     # -- structure ---------------------------------------------------------
@@ -216,8 +228,8 @@ class _Parser(Checks):
         elif name is not None:
             seen[name] = name_path
         provider = self.field(m, path, "provider", self.text, required=True)
-        if provider is not None and provider not in PROVIDERS:
-            expected = ", ".join(PROVIDERS)
+        if provider is not None and provider not in self.providers:
+            expected = ", ".join(self.providers)
             self.problem(
                 join(path, "provider"),
                 f"unknown provider {quote(m['provider'])}; expected one of {expected}",
@@ -245,7 +257,7 @@ class _Parser(Checks):
         if name is None or provider is None or credentials is None:
             return None
         base = AccountConfig(name=name, provider=provider, credentials=credentials, project=project)
-        return replace(base, **merged)
+        return replace(base, **merged).filled(self.providers[provider])
 
     def fits_provider(
         self,
@@ -256,7 +268,7 @@ class _Parser(Checks):
         path: str,
     ) -> bool:
         """The provider accepts these credentials and sources (which may come from defaults)."""
-        spec = REGISTRY[provider]
+        spec = self.providers[provider]
         ok = True
         if credentials.kind not in spec.credential_kinds:
             accepted = ", ".join(spec.credential_kinds)

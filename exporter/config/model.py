@@ -3,41 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Protocol
 
-from exporter.providers import REGISTRY
+from exporter.secret import OAuthClient, Secret
 
-# Registered provider names, in registry order.
-PROVIDERS = tuple(REGISTRY)
+__all__ = ["OAuthClient", "Secret"]  # re-exported: config records hold them
 
+class ProviderFacts(Protocol):
+    """What config checks and defaults an account by: a provider's spec, handed to the
+    loader by whoever knows the providers (config never imports them)."""
 
-class Secret:
-    """A secret string that never prints itself.
-
-    `str()`, `repr()` and f-strings all give `<secret>`; only `reveal()` gives
-    the value, so a secret cannot slip into a log line or error by accident.
-    """
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<secret>"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
+    @property
+    def name(self) -> str: ...
+    @property
+    def sources(self) -> tuple[str, ...]: ...
+    @property
+    def endpoints(self) -> tuple[str, ...]: ...
+    @property
+    def user_agent(self) -> str: ...
+    @property
+    def credential_kinds(self) -> tuple[str, ...]: ...
+    @property
+    def token_url(self) -> str | None: ...
 
 
 CredentialKind = Literal[
@@ -61,12 +50,6 @@ class Credentials:
 
 
 @dataclass(frozen=True)
-class OAuthClient:
-    client_id: str
-    client_secret: Secret | None = None  # from client_secret or client_secret_file
-
-
-@dataclass(frozen=True)
 class AccountConfig:
     """One account. Empty endpoints, token_url, sources and user_agent take the
     provider's defaults (its `ProviderSpec`)."""
@@ -87,19 +70,19 @@ class AccountConfig:
     expose_email: bool = False
     expose_project: bool = False
 
-    def __post_init__(self) -> None:
-        spec = REGISTRY.get(self.provider)
-        if spec is None:
-            return  # the loader reports unknown providers; hand-built configs fail later
-        defaults = {
-            "endpoints": spec.endpoints,
-            "token_url": spec.token_url or "",
-            "sources": frozenset(spec.sources),
-            "user_agent": spec.user_agent,
+    def filled(self, provider: ProviderFacts) -> AccountConfig:
+        """This account with its provider's defaults where it leaves a value empty.
+
+        The loader fills every account it reads; a provider fills a hand-built one.
+        """
+        defaults: dict[str, Any] = {
+            "endpoints": provider.endpoints,
+            "token_url": provider.token_url or "",
+            "sources": frozenset(provider.sources),
+            "user_agent": provider.user_agent,
         }
-        for key, value in defaults.items():
-            if not getattr(self, key):
-                object.__setattr__(self, key, value)
+        missing = {key: value for key, value in defaults.items() if not getattr(self, key)}
+        return replace(self, **missing) if missing else self
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,13 @@ from typing import Any
 import yaml
 
 from exporter.discovery.scan import Found, Report
+from exporter.providers import PACKAGES
 
 # Where zero-config mode and written configs take an OAuth client from, per provider.
 CLIENT_VARS = {
-    "antigravity": ("ANTIGRAVITY_OAUTH_CLIENT_ID", "ANTIGRAVITY_OAUTH_CLIENT_SECRET"),
-    "gemini-cli": ("GEMINI_CLI_OAUTH_CLIENT_ID", "GEMINI_CLI_OAUTH_CLIENT_SECRET"),
+    name: package.discovery.client_vars
+    for name, package in PACKAGES.items()
+    if package.discovery.client_vars is not None
 }
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from exporter.auth.tokens import EXPIRY_MARGIN
 from exporter.discovery.locations import LOCATIONS, Entry, Env, Location, Unsupported
-from exporter.providers import REGISTRY
+from exporter.providers import PACKAGES, REGISTRY
 from exporter.redact import Redactor
 from exporter.snapshot import FetchError
 
@@ -30,9 +30,9 @@ MAX_FILE_BYTES = 1024 * 1024
 NAME_HASH_LENGTH = 8
 # Providers whose refresh tokens rotate with reuse detection: the exporter never
 # refreshes them, the tool that owns the file does.
-OWNER_REFRESHES = ("claude", "codex")
+OWNER_REFRESHES = tuple(n for n, p in PACKAGES.items() if p.discovery.owner_refreshes)
 # Providers whose tokens an oauth_client refreshes in memory (the others never do).
-GOOGLE_PROVIDERS = ("antigravity", "gemini-cli")
+CLIENT_PROVIDERS = tuple(n for n, p in PACKAGES.items() if p.discovery.client_vars)
 # `alice_example_com`: how older CLIProxyAPI file names write an email.
 _UNDERSCORED_EMAIL = re.compile(
     r"(?<![A-Za-z0-9])[A-Za-z0-9.+%-]+(?:_[A-Za-z0-9-]+)+_[A-Za-z]{2,12}(?=\.json$|-|$)")
@@ -329,7 +329,7 @@ class Scanner:
                 shown=shown(best.path, best.entry.index),
                 token=token_state(best.location.tool, best.entry, now),
                 served=served, why_not=why_not,
-                needs_client=creds.provider in GOOGLE_PROVIDERS and not creds.client_id,
+                needs_client=creds.provider in CLIENT_PROVIDERS and not creds.client_id,
                 readable_name=(f"{creds.provider}-{_NAME_SAFE.sub('-', identity)}"
                                if identity else ""),
                 also=others,

@@ -18,10 +18,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from exporter.config import Config, ConfigError, load_config, parse_account
+from exporter.config import Config, ConfigError
 from exporter.discovery.locations import Env
 from exporter.discovery.render import account_entry, nothing_found
 from exporter.discovery.scan import Found, Report, Scanner
+from exporter.providers import load_config, parse_account
 
 log = logging.getLogger("exporter.discovery")
 

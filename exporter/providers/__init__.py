@@ -1,45 +1,40 @@
-"""Providers: one package each, turning an upstream's replies into `AccountData`.
+"""The registry: the one place that names every provider.
 
-A provider knows nothing of Prometheus, HTTP routes or other providers. Adding one
-is a folder (its `__init__.py` defines `SPEC`; `client.py`, `parse.py`,
-`credentials.py` do the work) plus one line in `REGISTRY` below.
+A provider is one folder (`spec.py`, `client.py`, `parse.py`, its credential
+formats) whose `__init__.py` hands over a `ProviderPackage`, plus one line in
+`PACKAGES` below. A provider knows nothing of Prometheus, HTTP routes or other
+providers; everything above this floor loops over the registry.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Protocol
+import os
+from collections.abc import Mapping
+from pathlib import Path
 
+from exporter import config as _config
+from exporter.config import AccountConfig, Config
 from exporter.providers import antigravity, claude, codex, copilot, gemini_cli
+from exporter.providers.base import Provider, ProviderPackage
 from exporter.providers.spec import ProviderSpec
+from exporter.upstream.transport import HttpClients
 
-if TYPE_CHECKING:
-    from exporter.config import AccountConfig
-    from exporter.snapshot import AccountData
-    from exporter.upstream.transport import HttpClients
-
-REGISTRY: dict[str, ProviderSpec] = {
-    spec.name: spec
-    for spec in (
-        antigravity.SPEC,
-        gemini_cli.SPEC,
-        claude.SPEC,
-        codex.SPEC,
-        copilot.SPEC,
+PACKAGES: dict[str, ProviderPackage] = {
+    package.spec.name: package
+    for package in (
+        antigravity.PACKAGE,
+        gemini_cli.PACKAGE,
+        claude.PACKAGE,
+        codex.PACKAGE,
+        copilot.PACKAGE,
     )
 }
+REGISTRY: dict[str, ProviderSpec] = {name: p.spec for name, p in PACKAGES.items()}
 
-
-class Provider(Protocol):
-    name: str
-
-    def fetch(self, deadline: float) -> AccountData:
-        """Fetch one account; `deadline` is time.monotonic().
-
-        Every configured source is tried; one that fails is reported in
-        `AccountData.sources` and the others' data is kept. Raises FetchError when
-        nothing could be fetched at all (no token, no project).
-        """
+__all__ = [
+    "PACKAGES", "REGISTRY", "Provider", "ProviderSpec", "load_config", "make_provider",
+    "parse_account", "parse_config", "provider_spec", "with_defaults",
+]
 
 
 def provider_spec(name: str) -> ProviderSpec:
@@ -51,7 +46,36 @@ def provider_spec(name: str) -> ProviderSpec:
 
 
 def make_provider(account: AccountConfig, clients: HttpClients) -> Provider:
-    module_name, _, class_name = provider_spec(account.provider).factory.partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    provider: Provider = cls(account, clients)
-    return provider
+    return PACKAGES[provider_spec(account.provider).name].factory(account, clients)
+
+
+def with_defaults(account: AccountConfig) -> AccountConfig:
+    """A hand-built account with its provider's defaults (the loader fills the ones it
+    reads); an unknown provider's account is left as it is."""
+    spec = REGISTRY.get(account.provider)
+    return account if spec is None else account.filled(spec)
+
+
+def load_config(
+    path: str | os.PathLike[str], env: Mapping[str, str] | None = None
+) -> Config:
+    """`config.load_config` with the registered providers."""
+    return _config.load_config(path, REGISTRY, env=env)
+
+
+def parse_config(
+    data: object,
+    *,
+    env: Mapping[str, str],
+    base_dir: Path | None = None,
+    source: Path | None = None,
+) -> Config:
+    """`config.parse_config` with the registered providers."""
+    return _config.parse_config(data, REGISTRY, env=env, base_dir=base_dir, source=source)
+
+
+def parse_account(
+    entry: Mapping[str, object], *, config: Config, env: Mapping[str, str]
+) -> AccountConfig:
+    """`config.parse_account` with the registered providers."""
+    return _config.parse_account(entry, REGISTRY, config=config, env=env)

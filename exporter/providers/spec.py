@@ -1,21 +1,19 @@
 """What the rest of the exporter knows of a provider before any account uses it.
 
-Each provider package defines one `ProviderSpec` in its `__init__.py`; that module
-imports nothing heavier than this file, so the config loader can validate an
-account (sources, credential kinds, defaults) without loading any client code.
+Each provider package defines one `ProviderSpec` in its `spec.py`; the registry
+hands the specs to the config loader, which checks an account against them
+(sources, credential kinds) and fills its defaults.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from exporter.auth import TokenSource
-    from exporter.config import AccountConfig
-    from exporter.upstream.client import ErrorDecoder, UpstreamClient
-    from exporter.upstream.transport import HostGate, HttpClients
+from exporter.auth.tokens import TokenSource
+from exporter.config import AccountConfig
+from exporter.upstream.client import ErrorDecoder, UpstreamClient, plain_error
+from exporter.upstream.transport import HostGate, HttpClients
 
 
 @dataclass(frozen=True)
@@ -25,7 +23,6 @@ class ProviderSpec:
     endpoints: tuple[str, ...]  # default base URLs, tried in order
     user_agent: str  # default User-Agent (config key `user_agent`)
     credential_kinds: tuple[str, ...]  # the `credentials:` keys it accepts
-    factory: str  # "module:Class" of its Provider, imported when an account needs it
     token_url: str | None = None  # OAuth token endpoint, for providers that may refresh
     headers: Mapping[str, str] = field(default_factory=dict)  # default extra headers
     summary: str = ""  # one line for --help and docs
@@ -37,7 +34,7 @@ class ProviderSpec:
         then the config's `headers:` over both. Names compare case-insensitively (as
         HTTP's do), so `editor-version` in a config replaces `Editor-Version`.
 
-        >>> spec = ProviderSpec("p", (), (), "ua/1", (), "m:C", headers={"Editor-Version": "a/1"})
+        >>> spec = ProviderSpec("p", (), (), "ua/1", (), headers={"Editor-Version": "a/1"})
         >>> spec.request_headers("ua/2", [("editor-version", "a/2")])
         {'editor-version': 'a/2', 'User-Agent': 'ua/2'}
         """
@@ -60,8 +57,6 @@ class ProviderSpec:
         """The account's upstream client: its base URLs, its token, the headers of
         `request_headers`. `account_headers` are what the provider knows of this account
         (Codex's ChatGPT-Account-Id); a header the config sets wins over them."""
-        from exporter.upstream.client import UpstreamClient, plain_error
-
         extra = [*(account_headers or {}).items(), *account.headers]
         headers = self.request_headers(account.user_agent, extra)
         return UpstreamClient(

@@ -13,10 +13,10 @@ controls are reachable over HTTP under `/_sim/` for a simulator in another proce
 
     python -m exporter.simulator --demo --write-config ./sim/config.yml
 
-Modules: `common` (accounts, draining quotas, faults), one module per simulated
-upstream (`antigravity`, `gemini_cli`, `copilot`; registered in `upstreams`),
-`google` (what the Google upstreams share), `state` (live state behind one lock),
-`server` (the loopback HTTP server and faults).
+Each provider's simulated upstream is its own `providers/<name>/simulated.py`, built
+on `exporter.simkit` (accounts, draining quotas, faults); here: `upstreams` (gathers
+them from the provider registry), `state` (live state behind one lock), `server`
+(the loopback HTTP server and faults).
 """
 
 from __future__ import annotations
@@ -33,10 +33,9 @@ from urllib.parse import unquote
 
 import yaml
 
-from exporter.simulator.common import FAULT_KINDS, Reply, SimAccount, json_reply
-from exporter.simulator.google import write_secret
-from exporter.simulator.server import SimServer
-from exporter.simulator.state import SimState
+from exporter.providers import PACKAGES
+from exporter.simkit.common import FAULT_KINDS, Reply, SimAccount, json_reply, write_secret
+from exporter.simulator.server import Served, SimServer
 
 __all__ = ["FAULT_KINDS", "SimAccount", "Simulator", "bench_accounts", "demo_accounts"]
 
@@ -48,7 +47,7 @@ def _field(payload: Mapping[str, Any], key: str) -> Any:
     return payload[key]
 
 
-class Simulator(SimState):
+class Simulator(Served):
     """The fake upstream: `SimState` (controls, calls, fractions) behind a loopback server."""
 
     def __init__(self, accounts: Sequence[SimAccount] | None = None, *, latency: float = 0.0,
@@ -164,80 +163,10 @@ class Simulator(SimState):
 
 
 def demo_accounts() -> list[SimAccount]:
-    """Accounts that show every state the exporter knows, draining fast enough to watch."""
-    return [
-        SimAccount("demo-ultra", tier="g1-ultra-tier", drain_per_hour=0.6),
-        SimAccount("demo-pro", credential_style="file", drain_per_hour=1.2),
-        SimAccount("demo-pro-2", credential_style="access_token", drain_per_hour=1.5,
-                   model_fractions={"claude-sonnet-4-5": 0.06},
-                   pool_fractions={"claude-gpt/5h": 0.12}),
-        SimAccount("demo-standard", tier="standard-tier",
-                   credential_style="refresh_token_file", drain_per_hour=0.3),
-        SimAccount("demo-free", tier="free-tier", drain_per_hour=0.4),
-        SimAccount("demo-revoked", revoked=True),
-        SimAccount("demo-not-onboarded", tier="free-tier", project=None,
-                   credential_style="access_token_file"),
-        # The traps: a model at 100% whose 5-hour pool is empty; a fresh account
-        # whose models come without a fraction while its pools are fine (unknown of
-        # their own, resolved from the pools: no page); an empty pool whose bucket
-        # and models all leave the fraction out (exhausted: it pages); a new model
-        # without a fraction on a free account, which has no pools to tell it
-        # (unknown, said so); a pool summary that fails while the models answer.
-        SimAccount("demo-pool-empty", drain_per_hour=0.3,
-                   model_fractions={"claude-sonnet-4-5": 1.0},
-                   pool_fractions={"claude-gpt/5h": 0.0}),
-        SimAccount("demo-fresh", drain_per_hour=0.3,
-                   model_fractions=dict.fromkeys(
-                       ("gemini-3-pro-high", "gemini-3-flash", "claude-sonnet-4-5",
-                        "claude-opus-4-5-thinking", "gpt-oss-120b-medium")),
-                   pool_fractions={"gemini/5h": 1.0, "gemini/weekly": 1.0,
-                                   "claude-gpt/5h": 0.8, "claude-gpt/weekly": 0.6}),
-        SimAccount("demo-omitted", drain_per_hour=0.3,
-                   model_fractions={"claude-sonnet-4-5": None,
-                                    "claude-opus-4-5-thinking": None,
-                                    "gpt-oss-120b-medium": None},
-                   pool_fractions={"claude-gpt/5h": None}),
-        SimAccount("demo-free-new-model", tier="free-tier", drain_per_hour=0.3,
-                   model_fractions={"claude-opus-4-5-thinking": None}),
-        SimAccount("demo-summary-down", drain_per_hour=0.3,
-                   failing_methods=("retrieveUserQuotaSummary",)),
-        # Claude Code: a Max plan whose Opus weekly limit is used up while its overall
-        # limits are not; a Pro plan (no Opus limit) with a bare access token; an
-        # Enterprise seat whose reply is its monthly spend limit alone (no windows).
-        SimAccount("demo-claude-max", provider="claude", tier="max", drain_per_hour=0.4,
-                   pool_fractions={"opus/weekly": 0.0, "all/weekly": 0.6}),
-        SimAccount("demo-claude-pro", provider="claude", tier="pro",
-                   credential_style="access_token", drain_per_hour=0.5),
-        SimAccount("demo-claude-enterprise", provider="claude", tier="enterprise",
-                   drain_per_hour=0.3, pool_fractions={"extra-usage/monthly": 0.9}),
-        # Codex: a Plus plan low on its 5-hour window; a Pro plan with an additional
-        # limit and credits; a Team seat over its workspace spend cap (107% used)
-        # while its weekly window still has room.
-        SimAccount("demo-codex-plus", provider="codex", tier="plus", drain_per_hour=0.5,
-                   pool_fractions={"codex/5h": 0.15}),
-        SimAccount("demo-codex-pro", provider="codex", tier="pro",
-                   credential_style="access_token_file", drain_per_hour=0.3),
-        SimAccount("demo-codex-team", provider="codex", tier="team", drain_per_hour=0.3,
-                   pool_fractions={"codex/weekly": 0.7, "spend-limit/monthly": 0.0}),
-        # GitHub Copilot: 42 of 300 premium requests left (chat and completions
-        # unlimited), and a free plan in GitHub's older shape.
-        SimAccount("demo-copilot", provider="copilot", drain_per_hour=0.3,
-                   pool_fractions={"premium-interactions/monthly": 0.14}),
-        SimAccount("demo-copilot-free", provider="copilot", tier="individual",
-                   credential_style="access_token", drain_per_hour=0.3),
-        # A Copilot Pro+ plan past its included premium requests, served and billed:
-        # overage, a warning, never "exhausted".
-        SimAccount("demo-copilot-overage", provider="copilot", tier="individual_pro_plus",
-                   drain_per_hour=0.3, pool_fractions={"premium-interactions/monthly": 0.0}),
-        # Gemini CLI from its own oauth_creds.json; a free account whose Pro quota
-        # is used up (an explicit 0) and whose Flash Lite entry comes without a
-        # fraction (unknown: Gemini CLI has no pools to tell it).
-        SimAccount("demo-gemini-cli", provider="gemini-cli", credential_style="file",
-                   drain_per_hour=0.5),
-        SimAccount("demo-gemini-cli-free", provider="gemini-cli", tier="free-tier",
-                   drain_per_hour=0.4,
-                   model_fractions={"gemini-2.5-pro": 0.0, "gemini-2.5-flash-lite": None}),
-    ]
+    """Accounts that show every state the exporter knows, draining fast enough to watch:
+    each provider's own (its `simulated.demo_accounts`), in the registry's order."""
+    return [account for package in PACKAGES.values() if package.demo_accounts is not None
+            for account in package.demo_accounts()]
 
 
 def bench_accounts(n: int) -> list[SimAccount]:

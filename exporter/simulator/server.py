@@ -9,17 +9,22 @@ import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from exporter.simulator.antigravity import ANTIGRAVITY
-from exporter.simulator.common import ANSWERED_FAULTS, Fault, Reply, json_reply
-from exporter.simulator.google import google_error
-from exporter.simulator.state import TOKEN_METHOD
-from exporter.simulator.upstreams import UPSTREAMS, SimUpstream
+from exporter.simkit.common import ANSWERED_FAULTS, Fault, Reply, json_error, json_reply
+from exporter.simulator.state import TOKEN_METHOD, SimState
+from exporter.simulator.upstreams import UPSTREAMS, SimUpstream, token_upstream
 
-if TYPE_CHECKING:
-    from exporter.simulator import Simulator
+
+class Served(SimState):
+    """What the server asks of the `Simulator` above it: its live state, a latency and
+    the `/_sim/` controls (named here so that the server does not import it)."""
+
+    latency: float
+
+    def control(self, verb: str, path: str, body: bytes) -> Reply:
+        raise NotImplementedError
 
 logger = logging.getLogger("exporter.simulator")
 
@@ -69,7 +74,7 @@ class SimServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024  # the benchmarks open 500 connections at once
 
-    def __init__(self, address: tuple[str, int], sim: Simulator) -> None:
+    def __init__(self, address: tuple[str, int], sim: Served) -> None:
         self.sim = sim
         self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()
@@ -128,7 +133,7 @@ class SimHandler(BaseHTTPRequestHandler):
             raise  # the client hung up; handle_error keeps quiet about it
         except Exception as exc:  # a simulator bug: say so rather than drop the connection
             logger.exception("simulator: failed to serve %s %s", verb, self.path)
-            self._send(google_error(500, "INTERNAL", f"simulator error: {exc!r}"))
+            self._send(json_error(500, "INTERNAL", f"simulator error: {exc!r}"))
 
     def _serve(self, verb: str) -> None:
         length = self.headers.get("Content-Length", "0")
@@ -140,17 +145,18 @@ class SimHandler(BaseHTTPRequestHandler):
             return
         sim.record_request(verb, self.path, dict(self.headers.items()), body)
         found = route(verb, path)
-        upstream: SimUpstream = ANTIGRAVITY  # the OAuth endpoint's error style is Google's
+        upstream = token_upstream()  # answers faults of the token call in its style
         if found is not None:
             serving, host, method = found
             token = bearer(self.headers.get("Authorization", ""))
             upstream, fault, reply = sim.upstream(host, method, token, body, serving)
-        elif verb == "POST" and path == "/token":
+        elif verb == "POST" and path == "/token" and upstream is not None:
             method = TOKEN_METHOD
             fault, reply = sim.token(dict(parse_qsl(body.decode("utf-8", "replace"))))
         else:
-            self._send(google_error(404, "NOT_FOUND", f"No route for {verb} {path}."))
+            self._send(json_error(404, "NOT_FOUND", f"No route for {verb} {path}."))
             return
+        assert upstream is not None
         reply = apply_fault(fault, method, reply, upstream)
         if self.server.stopping.wait(sim.latency + reply.delay):
             self.close_connection = True  # stopped while waiting: answer nothing

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.simulator.common import (
+from exporter.simkit.common import (
     AccountState,
     Fault,
     Reply,
@@ -27,8 +27,13 @@ from exporter.simulator.common import (
     non_negative,
     stepped,
 )
-from exporter.simulator.google import TOKEN_SCOPE
-from exporter.simulator.upstreams import SimUpstream, all_hosts, all_methods, host_methods
+from exporter.simulator.upstreams import (
+    SimUpstream,
+    all_hosts,
+    all_methods,
+    host_methods,
+    token_upstream,
+)
 
 # The OAuth token endpoint (Google's, shared by the Google upstreams) counts as a
 # method on its own host.
@@ -166,7 +171,8 @@ class SimState:
                 ttl = self.token_ttl
                 reply = json_reply({"access_token": self._issue(name),
                                     "expires_in": int(ttl) if ttl.is_integer() else ttl,
-                                    "scope": TOKEN_SCOPE, "token_type": "Bearer"})
+                                    "scope": getattr(token_upstream(), "token_scope", ""),
+                                    "token_type": "Bearer"})
             return fault, reply
 
     def _issue(self, account: str) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from exporter.auth import TokenSource
+from exporter.auth.tokens import TokenSource
 from exporter.snapshot import FetchError, Reason
 from exporter.timefmt import human_duration
 from exporter.upstream.transport import HostGate, RawReply, Transport, host_of

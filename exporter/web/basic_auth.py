@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from exporter.config import Secret
+from exporter.secret import Secret
 from exporter.web.config import REALM, WebConfig
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from exporter.config import Secret
+from exporter.secret import Secret
 
 log = logging.getLogger(__name__)
 

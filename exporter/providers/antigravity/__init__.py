@@ -4,25 +4,14 @@
 retrieveUserQuotaSummary side by side); `parse` turns their JSON into Snapshot parts.
 """
 
-from exporter.providers.spec import ProviderSpec
+from exporter.providers.antigravity.client import AntigravityProvider
+from exporter.providers.antigravity.discovery import DISCOVERY
+from exporter.providers.antigravity.simulated import ANTIGRAVITY, demo_accounts
+from exporter.providers.antigravity.spec import SPEC
+from exporter.providers.base import ProviderPackage
 
-SPEC = ProviderSpec(
-    name="antigravity",
-    sources=("models", "summary"),
-    endpoints=(
-        "https://daily-cloudcode-pa.googleapis.com",
-        "https://cloudcode-pa.googleapis.com",
-    ),
-    # The `agy` CLI's form: the quota summary is reported to answer 403 to clients
-    # it does not recognise, and old versions are shown fewer models.
-    user_agent=(
-        "antigravity/cli/1.2.17 (aidev_client; os_type=linux; arch=amd64; "
-        "auth_method=consumer)"
-    ),
-    credential_kinds=(
-        "file", "access_token", "access_token_file", "refresh_token", "refresh_token_file",
-    ),
-    factory="exporter.providers.antigravity.client:AntigravityProvider",
-    token_url="https://oauth2.googleapis.com/token",
-    summary="Google Antigravity (Cloud Code): per-model quotas and 5-hour / weekly pools",
-)
+PACKAGE = ProviderPackage(spec=SPEC, factory=AntigravityProvider, simulated=ANTIGRAVITY,
+                          demo_accounts=demo_accounts,
+                          discovery=DISCOVERY)
+
+__all__ = ["PACKAGE", "SPEC", "AntigravityProvider"]

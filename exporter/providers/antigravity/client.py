@@ -9,13 +9,10 @@ fails drops only its own series.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from exporter.auth import TokenSource, token_source_for
-from exporter.config import AccountConfig
-from exporter.providers.antigravity import SPEC
+from exporter.auth.tokens import TokenSource
 from exporter.providers.antigravity.parse import (
     ModelsReply,
     SummaryReply,
@@ -23,6 +20,9 @@ from exporter.providers.antigravity.parse import (
     parse_summary,
     with_pools,
 )
+from exporter.providers.antigravity.spec import SPEC
+from exporter.providers.base import BaseProvider
+from exporter.providers.google.credentials import token_source_for
 from exporter.providers.google.errors import parse_error
 from exporter.providers.google.project import CodeAssistProject
 from exporter.providers.parsing import parsed
@@ -34,7 +34,6 @@ from exporter.snapshot import (
     SourceResult,
 )
 from exporter.upstream.client import Call, UpstreamError
-from exporter.upstream.transport import HttpClients
 
 LOAD_CODE_ASSIST_BODY = {
     "metadata": {
@@ -47,23 +46,19 @@ LOAD_CODE_ASSIST_BODY = {
 METHODS = {"models": "fetchAvailableModels", "summary": "retrieveUserQuotaSummary"}
 
 
-class AntigravityProvider:
-    name = SPEC.name
+class AntigravityProvider(BaseProvider):
+    SPEC = SPEC
 
-    def __init__(
-        self,
-        account: AccountConfig,
-        clients: HttpClients,
-        tokens: TokenSource | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.account = account
-        self._tokens = tokens or token_source_for(account, clients.session)
-        self._client = SPEC.client(account, clients, self._tokens, decode_error=parse_error)
+    def _token_source(self) -> TokenSource:
+        return token_source_for(self.account, self._clients.session, self._clock)
+
+    def _setup(self) -> None:
+        self._client = SPEC.client(self.account, self._clients, self._tokens,
+                                   decode_error=parse_error)
         self._project = CodeAssistProject(
-            self._call, LOAD_CODE_ASSIST_BODY, account, self._tokens,
+            self._call, LOAD_CODE_ASSIST_BODY, self.account, self._tokens,
             "sign in to Antigravity once with this account, then wait a few minutes",
-            monotonic,
+            self._monotonic,
         )
 
     def fetch(self, deadline: float) -> AccountData:

@@ -6,16 +6,14 @@ reply into pools: `all` (5h, weekly), `opus` and `sonnet` (weekly) and any other
 model-scoped weekly limit, each scoped one within `all`.
 """
 
-from exporter.providers.spec import ProviderSpec
+from exporter.providers.base import ProviderPackage
+from exporter.providers.claude.client import ClaudeProvider
+from exporter.providers.claude.discovery import DISCOVERY
+from exporter.providers.claude.simulated import CLAUDE, demo_accounts
+from exporter.providers.claude.spec import SPEC
 
-SPEC = ProviderSpec(
-    name="claude",
-    sources=("usage",),
-    endpoints=("https://api.anthropic.com",),
-    # Without a claude-code User-Agent the endpoint is reported to answer 429 for good.
-    user_agent="claude-code/2.1.0",
-    credential_kinds=("file", "access_token", "access_token_file"),
-    factory="exporter.providers.claude.client:ClaudeProvider",
-    headers={"anthropic-beta": "oauth-2025-04-20"},
-    summary="Claude Code: the plan's 5-hour and weekly limits (all models, Opus, Sonnet)",
-)
+PACKAGE = ProviderPackage(spec=SPEC, factory=ClaudeProvider, simulated=CLAUDE,
+                          demo_accounts=demo_accounts,
+                          discovery=DISCOVERY)
+
+__all__ = ["PACKAGE", "SPEC", "ClaudeProvider"]

@@ -17,20 +17,17 @@ few seconds and the fetch engine backs off from there.
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
 from typing import Any
 
-from exporter.auth.cli_owned import CliOwnedFile, cli_token_source
+from exporter.auth.cli_owned import CliOwnedFile
 from exporter.auth.tokens import TokenSource
-from exporter.config import AccountConfig
-from exporter.providers.claude import SPEC
+from exporter.providers.base import BaseProvider, cli_token_source
 from exporter.providers.claude.credentials import parse_claude
 from exporter.providers.claude.parse import parse_usage
+from exporter.providers.claude.spec import SPEC
 from exporter.providers.parsing import parse_reply
 from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
 from exporter.upstream.client import UpstreamError
-from exporter.upstream.transport import HttpClients
 
 USAGE_PATH = "/api/oauth/usage"
 # Anthropic's words for a token without the scope the usage endpoint needs; the
@@ -54,19 +51,14 @@ OWN_USER_AGENT = (
 )
 
 
-class ClaudeProvider:
-    name = SPEC.name
+class ClaudeProvider(BaseProvider):
+    SPEC = SPEC
 
-    def __init__(
-        self,
-        account: AccountConfig,
-        clients: HttpClients,
-        tokens: TokenSource | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.account = account
-        self._tokens = tokens or cli_token_source(account, parse_claude, "claude", clock)
-        self._client = SPEC.client(account, clients, self._tokens)
+    def _token_source(self) -> TokenSource:
+        return cli_token_source(self.account, parse_claude, "claude", self._clock)
+
+    def _setup(self) -> None:
+        self._client = SPEC.client(self.account, self._clients, self._tokens)
 
     def fetch(self, deadline: float) -> AccountData:
         """The plan's limits; raises FetchError when the call or its reply fails."""

@@ -6,14 +6,14 @@ pools (`codex`, `code-review`, one per additional limit) whose windows are named
 by their length, and the credits balance.
 """
 
-from exporter.providers.spec import ProviderSpec
+from exporter.providers.base import ProviderPackage
+from exporter.providers.codex.client import CodexProvider
+from exporter.providers.codex.discovery import DISCOVERY
+from exporter.providers.codex.simulated import CODEX, demo_accounts
+from exporter.providers.codex.spec import SPEC
 
-SPEC = ProviderSpec(
-    name="codex",
-    sources=("usage",),
-    endpoints=("https://chatgpt.com/backend-api",),
-    user_agent="codex-cli",
-    credential_kinds=("file", "access_token", "access_token_file"),
-    factory="exporter.providers.codex.client:CodexProvider",
-    summary="Codex (ChatGPT plans): 5-hour and weekly limits, code review, credits",
-)
+PACKAGE = ProviderPackage(spec=SPEC, factory=CodexProvider, simulated=CODEX,
+                          demo_accounts=demo_accounts,
+                          discovery=DISCOVERY)
+
+__all__ = ["PACKAGE", "SPEC", "CodexProvider"]

@@ -12,21 +12,21 @@ the plan the token names.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from exporter.auth.cli_owned import CliOwnedFile, cli_token_source
+from exporter.auth.cli_owned import CliOwnedFile
 from exporter.auth.tokens import TokenSource
 from exporter.config import AccountConfig
-from exporter.providers.codex import SPEC
+from exporter.providers.base import BaseProvider, cli_token_source
 from exporter.providers.codex.credentials import from_token, parse_codex
 from exporter.providers.codex.parse import parse_usage
+from exporter.providers.codex.spec import SPEC
 from exporter.providers.parsing import parse_reply
 from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
 from exporter.upstream.client import ErrorInfo, UpstreamError, plain_error
-from exporter.upstream.transport import HostGate, HttpClients
+from exporter.upstream.transport import HostGate
 
 USAGE_PATH = "/wham/usage"
 ACCOUNT_HEADER = "ChatGPT-Account-Id"
@@ -64,20 +64,13 @@ def decode_error(body: Any) -> ErrorInfo:
     return info
 
 
-class CodexProvider:
-    name = SPEC.name
+class CodexProvider(BaseProvider):
+    SPEC = SPEC
 
-    def __init__(
-        self,
-        account: AccountConfig,
-        clients: HttpClients,
-        tokens: TokenSource | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.account = account
-        self._clients = clients
-        self._tokens = tokens or _token_source(account, clock)
-        self._clock = clock
+    def _token_source(self) -> TokenSource:
+        return _token_source(self.account, self._clock)
+
+    def _setup(self) -> None:
         # The 429 back-off outlives the per-fetch client below.
         self._gate = HostGate()
         # What the last 401 said ("the access token has expired"): the token it

@@ -14,14 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from exporter.auth import TokenSource
-from exporter.config import AccountConfig
-from exporter.providers.copilot import SPEC
+from exporter.providers.base import BaseProvider
 from exporter.providers.copilot.credentials import copilot_token_source
 from exporter.providers.copilot.parse import parse_user
+from exporter.providers.copilot.spec import SPEC
 from exporter.providers.parsing import parse_reply
 from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
 from exporter.upstream.client import UpstreamError
-from exporter.upstream.transport import HttpClients
 
 SOURCE = "usage"
 CALL = "copilot_internal/user"
@@ -46,15 +45,15 @@ NOT_FOUND = (
 )
 
 
-class CopilotProvider:
-    name = SPEC.name
+class CopilotProvider(BaseProvider):
+    SPEC = SPEC
 
-    def __init__(
-        self, account: AccountConfig, clients: HttpClients, tokens: TokenSource | None = None
-    ) -> None:
-        self.account = account
-        self._tokens = tokens or copilot_token_source(account.credentials)
-        self._client = SPEC.client(account, clients, self._tokens, auth_scheme="token")
+    def _token_source(self) -> TokenSource:
+        return copilot_token_source(self.account.credentials)
+
+    def _setup(self) -> None:
+        self._client = SPEC.client(self.account, self._clients, self._tokens,
+                                   auth_scheme="token")
 
     def fetch(self, deadline: float) -> AccountData:
         """The plan and its monthly pools; `deadline` is time.monotonic(). Raises

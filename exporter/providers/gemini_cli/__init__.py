@@ -4,18 +4,14 @@
 turns the quota buckets into per-model quotas.
 """
 
-from exporter.providers.spec import ProviderSpec
+from exporter.providers.base import ProviderPackage
+from exporter.providers.gemini_cli.client import GeminiCliProvider
+from exporter.providers.gemini_cli.discovery import DISCOVERY
+from exporter.providers.gemini_cli.simulated import GEMINI_CLI, demo_accounts
+from exporter.providers.gemini_cli.spec import SPEC
 
-SPEC = ProviderSpec(
-    name="gemini-cli",
-    sources=("quota",),
-    endpoints=("https://cloudcode-pa.googleapis.com",),
-    # gemini-cli's own form, `GeminiCLI/<version> (<platform>; <arch>)`.
-    user_agent="GeminiCLI/0.60.0 (linux; x64)",
-    credential_kinds=(
-        "file", "access_token", "access_token_file", "refresh_token", "refresh_token_file",
-    ),
-    factory="exporter.providers.gemini_cli.client:GeminiCliProvider",
-    token_url="https://oauth2.googleapis.com/token",
-    summary="Gemini CLI (Cloud Code): per-model daily quotas",
-)
+PACKAGE = ProviderPackage(spec=SPEC, factory=GeminiCliProvider, simulated=GEMINI_CLI,
+                          demo_accounts=demo_accounts,
+                          discovery=DISCOVERY)
+
+__all__ = ["PACKAGE", "SPEC", "GeminiCliProvider"]

@@ -3,7 +3,7 @@
 Steady state is one call per fetch: the access token and the loadCodeAssist
 answer (project, tier) are cached. Credentials come from gemini-cli's own
 `oauth_creds.json` or a CLIProxyAPI `type: gemini` file, refreshed in memory with
-the configured `oauth_client` when expired (see `exporter.auth.BorrowedFile`);
+the configured `oauth_client` when expired (see `exporter.providers.google.credentials`);
 `onboardUser` is never called.
 
 Since 2026-06-18 Google refuses individual, AI Pro and Ultra accounts in Gemini
@@ -15,20 +15,19 @@ move the account to the `antigravity` provider, where Google serves it now.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from exporter.auth import TokenSource, token_source_for
-from exporter.config import AccountConfig
-from exporter.providers.gemini_cli import SPEC
+from exporter.auth.tokens import TokenSource
+from exporter.providers.base import BaseProvider
 from exporter.providers.gemini_cli.parse import parse_quota
+from exporter.providers.gemini_cli.spec import SPEC
+from exporter.providers.google.credentials import token_source_for
 from exporter.providers.google.errors import parse_error
 from exporter.providers.google.project import CodeAssistProject
 from exporter.providers.parsing import parsed
 from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
 from exporter.upstream.client import UpstreamError
-from exporter.upstream.transport import HttpClients
 
 SOURCE = "quota"
 QUOTA_METHOD = "retrieveUserQuota"
@@ -74,22 +73,18 @@ def load_code_assist_body(project: str | None) -> dict[str, Any]:
     return body
 
 
-class GeminiCliProvider:
-    name = SPEC.name
+class GeminiCliProvider(BaseProvider):
+    SPEC = SPEC
 
-    def __init__(
-        self,
-        account: AccountConfig,
-        clients: HttpClients,
-        tokens: TokenSource | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.account = account
-        self._tokens = tokens or token_source_for(account, clients.session)
-        self._client = SPEC.client(account, clients, self._tokens, decode_error=parse_error)
+    def _token_source(self) -> TokenSource:
+        return token_source_for(self.account, self._clients.session, self._clock)
+
+    def _setup(self) -> None:
+        self._client = SPEC.client(self.account, self._clients, self._tokens,
+                                   decode_error=parse_error)
         self._project = CodeAssistProject(
-            self._call, load_code_assist_body(account.project), account, self._tokens,
-            SIGN_IN, monotonic, advice={UNSUPPORTED_CLIENT: MOVED},
+            self._call, load_code_assist_body(self.account.project), self.account,
+            self._tokens, SIGN_IN, self._monotonic, advice={UNSUPPORTED_CLIENT: MOVED},
         )
 
     def fetch(self, deadline: float) -> AccountData:

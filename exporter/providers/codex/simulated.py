@@ -29,10 +29,10 @@ import math
 import secrets
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from exporter.simulator import cli_owned
-from exporter.simulator.common import (
+from exporter.simkit import cli_owned
+from exporter.simkit.common import (
     FIVE_HOURS,
     MONTH,
     WEEK,
@@ -41,12 +41,10 @@ from exporter.simulator.common import (
     Quota,
     Reply,
     SimAccount,
+    SimContext,
     json_reply,
     unit,
 )
-
-if TYPE_CHECKING:
-    from exporter.simulator.state import SimState
 
 HOST = "codex"
 USAGE_PATH = f"/{HOST}/wham/usage"
@@ -272,9 +270,24 @@ class CodexUpstream:
                 "code_review_rate_limit": {"primary_window": {"used_percent": "lots"}},
                 "additional_rate_limits": {"limit_name": 5}, "credits": {"balance": "many"}}
 
-    def account_config(self, sim: SimState, spec: SimAccount, directory: Path,
+    def account_config(self, sim: SimContext, spec: SimAccount, directory: Path,
                        base_url: str) -> dict[str, object]:
         return cli_owned.account_config(sim, spec, directory, base_url, HOST, FORMAT)
 
 
 CODEX = CodexUpstream()
+
+
+def demo_accounts() -> list[SimAccount]:
+    """This upstream's accounts in the demo: every state the exporter knows of it."""
+    return [
+        # Codex: a Plus plan low on its 5-hour window; a Pro plan with an additional
+        # limit and credits; a Team seat over its workspace spend cap (107% used)
+        # while its weekly window still has room.
+        SimAccount("demo-codex-plus", provider="codex", tier="plus", drain_per_hour=0.5,
+                   pool_fractions={"codex/5h": 0.15}),
+        SimAccount("demo-codex-pro", provider="codex", tier="pro",
+                   credential_style="access_token_file", drain_per_hour=0.3),
+        SimAccount("demo-codex-team", provider="codex", tier="team", drain_per_hour=0.3,
+                   pool_fractions={"codex/weekly": 0.7, "spend-limit/monthly": 0.0}),
+    ]

@@ -17,10 +17,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from exporter.simulator import google
-from exporter.simulator.common import (
+from exporter.providers.google import simulated as google
+from exporter.simkit.common import (
     FIVE_HOURS,
     WEEK,
     AccountState,
@@ -28,15 +28,12 @@ from exporter.simulator.common import (
     Quota,
     Reply,
     SimAccount,
+    SimContext,
     fraction_json,
     json_reply,
     stepped,
     unit,
 )
-
-if TYPE_CHECKING:
-    from exporter.simulator.state import SimState
-
 
 
 @dataclass(frozen=True)
@@ -176,10 +173,51 @@ class AntigravityUpstream(google.GoogleErrors):
     def wrong_types(self, method: str) -> Any:
         return _WRONG_TYPES.get(method, {"models": "wrong"})
 
-    def account_config(self, sim: SimState, spec: SimAccount, directory: Path,
+    def account_config(self, sim: SimContext, spec: SimAccount, directory: Path,
                        base_url: str) -> dict[str, object]:
         return google.account_config(sim, spec, directory, base_url,
                                      {"file": google.cliproxyapi_antigravity})
 
 
 ANTIGRAVITY = AntigravityUpstream()
+
+
+def demo_accounts() -> list[SimAccount]:
+    """This upstream's accounts in the demo: every state the exporter knows of it."""
+    return [
+        SimAccount("demo-ultra", tier="g1-ultra-tier", drain_per_hour=0.6),
+        SimAccount("demo-pro", credential_style="file", drain_per_hour=1.2),
+        SimAccount("demo-pro-2", credential_style="access_token", drain_per_hour=1.5,
+                   model_fractions={"claude-sonnet-4-5": 0.06},
+                   pool_fractions={"claude-gpt/5h": 0.12}),
+        SimAccount("demo-standard", tier="standard-tier",
+                   credential_style="refresh_token_file", drain_per_hour=0.3),
+        SimAccount("demo-free", tier="free-tier", drain_per_hour=0.4),
+        SimAccount("demo-revoked", revoked=True),
+        SimAccount("demo-not-onboarded", tier="free-tier", project=None,
+                   credential_style="access_token_file"),
+        # The traps: a model at 100% whose 5-hour pool is empty; a fresh account
+        # whose models come without a fraction while its pools are fine (unknown of
+        # their own, resolved from the pools: no page); an empty pool whose bucket
+        # and models all leave the fraction out (exhausted: it pages); a new model
+        # without a fraction on a free account, which has no pools to tell it
+        # (unknown, said so); a pool summary that fails while the models answer.
+        SimAccount("demo-pool-empty", drain_per_hour=0.3,
+                   model_fractions={"claude-sonnet-4-5": 1.0},
+                   pool_fractions={"claude-gpt/5h": 0.0}),
+        SimAccount("demo-fresh", drain_per_hour=0.3,
+                   model_fractions=dict.fromkeys(
+                       ("gemini-3-pro-high", "gemini-3-flash", "claude-sonnet-4-5",
+                        "claude-opus-4-5-thinking", "gpt-oss-120b-medium")),
+                   pool_fractions={"gemini/5h": 1.0, "gemini/weekly": 1.0,
+                                   "claude-gpt/5h": 0.8, "claude-gpt/weekly": 0.6}),
+        SimAccount("demo-omitted", drain_per_hour=0.3,
+                   model_fractions={"claude-sonnet-4-5": None,
+                                    "claude-opus-4-5-thinking": None,
+                                    "gpt-oss-120b-medium": None},
+                   pool_fractions={"claude-gpt/5h": None}),
+        SimAccount("demo-free-new-model", tier="free-tier", drain_per_hour=0.3,
+                   model_fractions={"claude-opus-4-5-thinking": None}),
+        SimAccount("demo-summary-down", drain_per_hour=0.3,
+                   failing_methods=("retrieveUserQuotaSummary",)),
+    ]

@@ -8,13 +8,17 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from exporter.simulator.common import Fault, Reply, SimAccount, json_reply
+from exporter.simkit.common import (
+    Fault,
+    Reply,
+    SimAccount,
+    SimContext,
+    json_error,
+    write_secret,
+)
 from exporter.timefmt import rfc3339
-
-if TYPE_CHECKING:
-    from exporter.simulator.state import SimState
 
 # Two fake hosts on one port, told apart by a path prefix; a bare path is "prod".
 V1INTERNAL = re.compile(r"^(?:/(daily|prod))?/v1internal:([A-Za-z]+)$")
@@ -37,11 +41,7 @@ TIER_NAMES = {
 }
 
 
-def google_error(code: int, status: str, message: str, details: Sequence[object] = ()) -> Reply:
-    error: dict[str, object] = {"code": code, "message": message, "status": status}
-    if details:
-        error["details"] = list(details)
-    return json_reply({"error": error}, code)
+google_error = json_error
 
 
 def unauthorized() -> Reply:
@@ -125,18 +125,16 @@ def project_refusal(body: bytes, project: str | None) -> Reply | None:
 
 
 class GoogleErrors:
-    """How the Google upstreams answer a bad token and the error faults."""
+    """How the Google upstreams answer a bad token and the error faults; the simulator's
+    OAuth token endpoint is Google's, and answers with this scope."""
+
+    token_scope = TOKEN_SCOPE
 
     def unauthorized(self) -> Reply:
         return unauthorized()
 
     def error(self, fault: Fault) -> Reply:
         return fault_error(fault)
-
-
-def write_secret(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")
-    path.chmod(0o600)
 
 
 @dataclass(frozen=True)
@@ -151,10 +149,10 @@ class SimTokens:
 
 # (sim, account, tokens) -> (file path under the config directory, JSON document,
 # whether the file carries the OAuth client, as CLIProxyAPI's gemini files do).
-FileWriter = Callable[["SimState", SimAccount, SimTokens], tuple[str, dict[str, Any], bool]]
+FileWriter = Callable[[SimContext, SimAccount, SimTokens], tuple[str, dict[str, Any], bool]]
 
 
-def cliproxyapi_antigravity(sim: SimState, spec: SimAccount,
+def cliproxyapi_antigravity(sim: SimContext, spec: SimAccount,
                             tokens: SimTokens) -> tuple[str, dict[str, Any], bool]:
     """CLIProxyAPI's `~/.cli-proxy-api/antigravity-<email>.json`."""
     auth: dict[str, Any] = {
@@ -166,7 +164,7 @@ def cliproxyapi_antigravity(sim: SimState, spec: SimAccount,
     return f"antigravity-{spec.email}.json", auth, False
 
 
-def account_config(sim: SimState, spec: SimAccount, directory: Path, base_url: str,
+def account_config(sim: SimContext, spec: SimAccount, directory: Path, base_url: str,
                    files: Mapping[str, FileWriter],
                    hosts: Sequence[str] = HOSTS) -> dict[str, object]:
     """A Google account's config entry. `files` writes the credential file of each

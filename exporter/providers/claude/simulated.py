@@ -19,10 +19,10 @@ import math
 import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from exporter.simulator import cli_owned
-from exporter.simulator.common import (
+from exporter.simkit import cli_owned
+from exporter.simkit.common import (
     FIVE_HOURS,
     MONTH,
     WEEK,
@@ -31,12 +31,10 @@ from exporter.simulator.common import (
     Quota,
     Reply,
     SimAccount,
+    SimContext,
     json_reply,
     unit,
 )
-
-if TYPE_CHECKING:
-    from exporter.simulator.state import SimState
 
 HOST = "claude"
 USAGE_PATH = f"/{HOST}/api/oauth/usage"
@@ -202,9 +200,24 @@ class ClaudeUpstream:
         return {"five_hour": "37%", "seven_day": [61.0], "seven_day_opus": {"utilization": "x"},
                 "limits": {"kind": "session"}, "extra_usage": "off"}
 
-    def account_config(self, sim: SimState, spec: SimAccount, directory: Path,
+    def account_config(self, sim: SimContext, spec: SimAccount, directory: Path,
                        base_url: str) -> dict[str, object]:
         return cli_owned.account_config(sim, spec, directory, base_url, HOST, FORMAT)
 
 
 CLAUDE = ClaudeUpstream()
+
+
+def demo_accounts() -> list[SimAccount]:
+    """This upstream's accounts in the demo: every state the exporter knows of it."""
+    return [
+        # Claude Code: a Max plan whose Opus weekly limit is used up while its overall
+        # limits are not; a Pro plan (no Opus limit) with a bare access token; an
+        # Enterprise seat whose reply is its monthly spend limit alone (no windows).
+        SimAccount("demo-claude-max", provider="claude", tier="max", drain_per_hour=0.4,
+                   pool_fractions={"opus/weekly": 0.0, "all/weekly": 0.6}),
+        SimAccount("demo-claude-pro", provider="claude", tier="pro",
+                   credential_style="access_token", drain_per_hour=0.5),
+        SimAccount("demo-claude-enterprise", provider="claude", tier="enterprise",
+                   drain_per_hour=0.3, pool_fractions={"extra-usage/monthly": 0.9}),
+    ]

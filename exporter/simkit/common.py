@@ -1,8 +1,9 @@
 """What every simulated upstream shares: accounts, quotas that drain, replies, faults.
 
-Pure Python, no HTTP. Each upstream module (`antigravity`, ...) says which
-quotas an account has and how its replies look; `state.SimState` holds the live
-state behind one lock and `server` puts a loopback HTTP server in front of it.
+Pure Python, no HTTP. Each provider's `simulated.py` says which quotas an account
+has and how its replies look (a `SimUpstream`); the simulator (exporter.simulator)
+holds the live state behind one lock, puts a loopback HTTP server in front of it
+and registers every provider's upstream here, so an account can check its tier.
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ import hashlib
 import json
 import math
 import secrets
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeGuard
+from pathlib import Path
+from typing import Any, Protocol, TypeGuard
 
 from exporter.timefmt import rfc3339
-
-if TYPE_CHECKING:
-    from exporter.simulator.upstreams import SimUpstream
 
 FIVE_HOURS = 5 * 3600.0
 DAY = 86400.0
@@ -81,7 +81,7 @@ class Fault:
     """One injected misbehaviour; `times` None lasts until cleared.
 
     `method` and `host` are checked against the simulator's upstreams when the
-    fault is set (`SimState.set_fault`).
+    fault is set (`SimContext.set_fault`).
     """
 
     account: str  # an account name or "*"
@@ -233,8 +233,6 @@ class SimAccount:
 
     @property
     def upstream(self) -> SimUpstream:
-        from exporter.simulator.upstreams import upstream_for
-
         return upstream_for(self.provider)
 
     @property
@@ -268,3 +266,106 @@ class AccountState:
             raise KeyError(f"account {self.spec.name!r} has no pool {pool!r} window {window!r}; "
                            f"pools: {sorted(f'{p}/{w}' for p, w in self.pools)}")
         return self.pools[pool, window]
+
+
+def json_error(code: int, status: str, message: str, details: Sequence[object] = ()) -> Reply:
+    """`{"error": {"code", "message", "status"}}`: Google's error body, which the
+    simulator also answers with for its own errors (no route, a crash)."""
+    error: dict[str, object] = {"code": code, "message": message, "status": status}
+    if details:
+        error["details"] = list(details)
+    return json_reply({"error": error}, code)
+
+
+def write_secret(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+
+
+class SimContext(Protocol):
+    """What a simulated upstream may ask of the simulator's live state."""
+
+    client_id: str
+    client_secret: str
+    token_ttl: float
+
+    def register_token(self, account: str, token: str, expires_at: float) -> None: ...
+
+    def set_credential_writer(self, account: str, write: Callable[[float], None]) -> None: ...
+
+    def renew_credentials(self, account: str, ttl: float = ...) -> None: ...
+
+    def credentials(self, account: str, *, expiring: bool) -> tuple[str, str, float]: ...
+
+
+class SimUpstream(Protocol):
+    @property
+    def provider(self) -> str:
+        """The exporter's provider name."""
+
+    @property
+    def tiers(self) -> Mapping[str, str]:
+        """Tier id -> display name; the first is the default."""
+
+    @property
+    def credential_styles(self) -> tuple[str, ...]:
+        """How exporter_config hands out credentials; the first is the default."""
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The calls it counts and faults can target."""
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """Host labels: path prefixes under the simulator's base URL."""
+
+    @property
+    def token_prefix(self) -> str:
+        """What its static access tokens look like."""
+
+    @property
+    def model_ids(self) -> tuple[str, ...]:
+        """Valid keys of SimAccount.model_fractions."""
+
+    @property
+    def pool_windows(self) -> tuple[str, ...]:
+        """Valid keys of SimAccount.pool_fractions ("pool/window")."""
+
+    def quotas(
+        self, spec: SimAccount, now: float
+    ) -> tuple[dict[str, Quota], dict[tuple[str, str], Quota]]:
+        """A new account's model quotas (by id) and pool quotas (by pool, window)."""
+
+    def route(self, verb: str, path: str) -> tuple[str, str] | None:
+        """(host, method) when this upstream serves `verb path`, else None."""
+
+    def answer(self, acct: AccountState, method: str, body: bytes, now: float,
+               fault: Fault | None) -> Reply:
+        """The honest reply to a call with a valid token (faults are applied after)."""
+
+    def unauthorized(self) -> Reply:
+        """Its reply to a missing, unknown or expired token."""
+
+    def error(self, fault: Fault) -> Reply:
+        """Its reply for an error fault (401, 403, 403_license, 429, 500, 503)."""
+
+    def wrong_types(self, method: str) -> Any:
+        """A JSON body of the right envelope with wrong types where parsers look."""
+
+    def account_config(self, sim: SimContext, spec: SimAccount, directory: Path,
+                       base_url: str) -> dict[str, object]:
+        """The exporter config entry for the account, writing any credential file into
+        `directory` in the format of the tool that owns it."""
+
+
+# provider -> its simulated upstream; filled by exporter.simulator from the provider
+# registry (kept here so that an account checks its tier without importing them).
+UPSTREAMS: dict[str, SimUpstream] = {}
+
+
+def upstream_for(provider: str) -> SimUpstream:
+    try:
+        return UPSTREAMS[provider]
+    except KeyError:
+        raise ValueError(f"no simulated upstream for provider {provider!r}; "
+                         f"simulated: {sorted(UPSTREAMS)}") from None

@@ -18,12 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from exporter.simulator.common import Reply, SimAccount
-
-if TYPE_CHECKING:
-    from exporter.simulator.state import SimState
+from exporter.simkit.common import Reply, SimAccount, SimContext
 
 # file: the CLI's own file; cliproxyapi: CLIProxyAPI's file for the account.
 CREDENTIAL_STYLES = ("file", "cliproxyapi", "access_token", "access_token_file")
@@ -76,7 +73,7 @@ def retry_after(seconds: float) -> tuple[tuple[str, str], ...]:
     return (("Retry-After", str(math.ceil(seconds))),)
 
 
-def account_config(sim: SimState, spec: SimAccount, directory: Path, base_url: str,
+def account_config(sim: SimContext, spec: SimAccount, directory: Path, base_url: str,
                    host: str, fmt: CliFormat) -> dict[str, object]:
     """The config entry of a CLI-owned account; writes its credentials into `directory`."""
     style = spec.credential_style

@@ -1,5 +1,6 @@
-"""`credentials.file`: another tool's auth JSON, read only, re-read when it changes.
+"""The Google tools' credential files, and the token sources of a Google account.
 
+`credentials.file`: another tool's auth JSON, read only, re-read when it changes.
 Those tools (CLIProxyAPI, llm-mux, Antigravity-Manager, gemini-cli, ...) refresh
 the token and rewrite the file themselves. When the file's token has expired and it
 carries a refresh token, we refresh in memory and never write the file.
@@ -21,9 +22,12 @@ from exporter.auth.tokens import (
     CredentialHints,
     OAuthRefresher,
     RefreshingToken,
+    StaticToken,
+    TokenSource,
     WatchedFile,
 )
-from exporter.config import OAuthClient, Secret
+from exporter.config import AccountConfig
+from exporter.secret import OAuthClient, Secret
 from exporter.snapshot import FetchError, Reason
 from exporter.timefmt import parse_rfc3339
 
@@ -236,3 +240,25 @@ class BorrowedFile:
             except FetchError:
                 return CredentialHints()
             return CredentialHints(email=creds.email, project=creds.project)
+
+
+def token_source_for(
+    account: AccountConfig, session: requests.Session, clock: Callable[[], float] = time.time
+) -> TokenSource:
+    """The token source a Google account's `credentials:` ask for (tokens we may refresh)."""
+    creds = account.credentials
+    if creds.kind == "access_token":
+        return StaticToken(secret=creds.secret)
+    if creds.kind == "access_token_file":
+        return StaticToken(path=creds.path)
+    if creds.kind == "file":
+        assert creds.path is not None
+        return BorrowedFile(creds.path, session, account.oauth_client, account.token_url, clock,
+                            user=creds.user)
+    if account.oauth_client is None:
+        # The config loader refuses this; kept as a guard for hand-built configs.
+        raise ValueError(f"account {account.name}: refresh tokens need an oauth_client")
+    refresher = OAuthRefresher(session, account.oauth_client, account.token_url, clock)
+    if creds.kind == "refresh_token":
+        return RefreshingToken(refresher, secret=creds.secret, clock=clock)
+    return RefreshingToken(refresher, path=creds.path, clock=clock)

@@ -16,24 +16,22 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from exporter.simulator import google
-from exporter.simulator.common import (
+from exporter.providers.google import simulated as google
+from exporter.simkit.common import (
     DAY,
     AccountState,
     Fault,
     Quota,
     Reply,
     SimAccount,
+    SimContext,
     fraction_json,
     json_reply,
     unit,
 )
 from exporter.timefmt import rfc3339
-
-if TYPE_CHECKING:
-    from exporter.simulator.state import SimState
 
 QUOTA_METHOD = "retrieveUserQuota"
 TIERS = {t: google.TIER_NAMES[t] for t in ("standard-tier", "free-tier")}
@@ -78,7 +76,7 @@ def _jwt(claims: Mapping[str, Any]) -> str:
     return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.sim-signature"
 
 
-def oauth_creds(sim: SimState, spec: SimAccount,
+def oauth_creds(sim: SimContext, spec: SimAccount,
                 tokens: google.SimTokens) -> tuple[str, dict[str, Any], bool]:
     """gemini-cli's `$GEMINI_CLI_HOME/.gemini/oauth_creds.json` (one home per account)."""
     document = {
@@ -91,7 +89,7 @@ def oauth_creds(sim: SimState, spec: SimAccount,
     return f"gemini-cli-{spec.name}/.gemini/oauth_creds.json", document, False
 
 
-def cliproxyapi_gemini(sim: SimState, spec: SimAccount,
+def cliproxyapi_gemini(sim: SimContext, spec: SimAccount,
                        tokens: google.SimTokens) -> tuple[str, dict[str, Any], bool]:
     """CLIProxyAPI's `<email>-<project>.json` for a Gemini CLI login: the token nested,
     with the OAuth client it was issued to."""
@@ -147,7 +145,7 @@ class GeminiCliUpstream(google.GoogleErrors):
     def wrong_types(self, method: str) -> Any:
         return _WRONG_TYPES.get(method, {"buckets": "wrong"})
 
-    def account_config(self, sim: SimState, spec: SimAccount, directory: Path,
+    def account_config(self, sim: SimContext, spec: SimAccount, directory: Path,
                        base_url: str) -> dict[str, object]:
         # gemini-cli's default is the prod host alone.
         return google.account_config(
@@ -156,3 +154,17 @@ class GeminiCliUpstream(google.GoogleErrors):
 
 
 GEMINI_CLI = GeminiCliUpstream()
+
+
+def demo_accounts() -> list[SimAccount]:
+    """This upstream's accounts in the demo: every state the exporter knows of it."""
+    return [
+        # Gemini CLI from its own oauth_creds.json; a free account whose Pro quota
+        # is used up (an explicit 0) and whose Flash Lite entry comes without a
+        # fraction (unknown: Gemini CLI has no pools to tell it).
+        SimAccount("demo-gemini-cli", provider="gemini-cli", credential_style="file",
+                   drain_per_hour=0.5),
+        SimAccount("demo-gemini-cli-free", provider="gemini-cli", tier="free-tier",
+                   drain_per_hour=0.4,
+                   model_fractions={"gemini-2.5-pro": 0.0, "gemini-2.5-flash-lite": None}),
+    ]

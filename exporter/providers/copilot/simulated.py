@@ -26,22 +26,20 @@ import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from exporter.simulator.common import (
+from exporter.simkit.common import (
     MONTH,
     AccountState,
     Fault,
     Quota,
     Reply,
     SimAccount,
+    SimContext,
     json_reply,
     unit,
+    write_secret,
 )
-from exporter.simulator.google import write_secret
-
-if TYPE_CHECKING:
-    from exporter.simulator.state import SimState
 
 HOST = "copilot"
 PATH = "/copilot/copilot_internal/user"
@@ -212,7 +210,7 @@ class CopilotUpstream:
     def wrong_types(self, method: str) -> Any:
         return dict(_WRONG_TYPES)
 
-    def account_config(self, sim: SimState, spec: SimAccount, directory: Path,
+    def account_config(self, sim: SimContext, spec: SimAccount, directory: Path,
                        base_url: str) -> dict[str, object]:
         _, token, _ = sim.credentials(spec.name, expiring=False)  # lives until revoked
         style = spec.credential_style
@@ -241,3 +239,19 @@ class CopilotUpstream:
 
 
 COPILOT = CopilotUpstream()
+
+
+def demo_accounts() -> list[SimAccount]:
+    """This upstream's accounts in the demo: every state the exporter knows of it."""
+    return [
+        # GitHub Copilot: 42 of 300 premium requests left (chat and completions
+        # unlimited), and a free plan in GitHub's older shape.
+        SimAccount("demo-copilot", provider="copilot", drain_per_hour=0.3,
+                   pool_fractions={"premium-interactions/monthly": 0.14}),
+        SimAccount("demo-copilot-free", provider="copilot", tier="individual",
+                   credential_style="access_token", drain_per_hour=0.3),
+        # A Copilot Pro+ plan past its included premium requests, served and billed:
+        # overage, a warning, never "exhausted".
+        SimAccount("demo-copilot-overage", provider="copilot", tier="individual_pro_plus",
+                   drain_per_hour=0.3, pool_fractions={"premium-interactions/monthly": 0.0}),
+    ]
