@@ -26,7 +26,7 @@ from exporter.config import OAuthClient, Secret
 from exporter.snapshot import FetchError, Reason
 
 TOKEN_URL = "https://oauth.test.invalid/token"
-FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "upstream"
 FILE_EXPIRY = 1795891200.0  # "expired" in credentials.cliproxyapi.json
 CLIENT = OAuthClient(client_id="cid", client_secret=Secret("client-secret-XYZ"))
 

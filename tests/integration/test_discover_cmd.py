@@ -17,7 +17,7 @@ import yaml
 from exporter.discovery import LOCATIONS, Env, Scanner
 from tests.discovery_home import PAST, Home, every_tool
 from tests.procs import REPO
-from tests.test_discovery import assert_no_secret
+from tests.unit.test_discovery import assert_no_secret
 
 # Variables that move other tools' files: the tests set their own, never the machine's.
 TOOL_VARS = ("CODEX_HOME", "CLAUDE_CONFIG_DIR", "CLAUDE_SECURESTORAGE_CONFIG_DIR",
@@ -177,9 +177,9 @@ def test_a_config_in_the_working_directory_wins_over_discovery(home: Home) -> No
 def test_compose_override_mounts_every_tools_folder_read_only(tmp_path: Path) -> None:
     """docker-compose.discover.yml is valid on top of docker-compose.yml, and mounts,
     read-only into the image's home, a folder holding each tool's default place."""
+    from tests.e2e.test_rules import ok
+    from tests.e2e.test_rules import run as run_tool
     from tests.promql_util import binary
-    from tests.test_rules import ok
-    from tests.test_rules import run as run_tool
 
     ok(run_tool(binary("docker-compose"), "-f", str(REPO / "docker-compose.yml"),
                 "-f", str(REPO / "docker-compose.discover.yml"), "config", "-q"))

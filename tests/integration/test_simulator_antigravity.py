@@ -33,7 +33,7 @@ from exporter.simulator.server import LARGE_BODY_BYTES
 from exporter.timefmt import parse_rfc3339
 
 START = 1_795_891_200.0  # 2026-11-28T16:00:00Z
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 MODEL_IDS = ["gemini-3-pro-high", "gemini-3-flash", "claude-sonnet-4-5",
              "claude-opus-4-5-thinking", "gpt-oss-120b-medium"]
 

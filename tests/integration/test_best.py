@@ -20,10 +20,10 @@ from exporter.snapshot import (
     Snapshot,
 )
 from tests.procs import start_exporter, write_config
-from tests.test_quota_cmd import run
+from tests.unit.test_quota_cmd import run
 from tests.view_samples import NOW, FakeEngine, failed_account, partial_account, work_account
 
-RULES = Path(__file__).resolve().parent.parent / "prometheus" / "rules"
+RULES = Path(__file__).resolve().parents[2] / "prometheus" / "rules"
 
 
 def account(name: str, own: float | None, pool: float | None = None, reset: float = NOW + 600,

@@ -22,7 +22,7 @@ from exporter.simulator.codex import account_id, weekly_first
 from exporter.timefmt import parse_rfc3339
 
 START = 1_795_891_200.0  # 2026-11-28T16:00:00Z
-FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "upstream"
 
 
 class FakeClock:

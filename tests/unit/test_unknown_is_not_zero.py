@@ -22,7 +22,7 @@ from exporter.snapshot import (
     Snapshot,
 )
 from tests.procs import by_label
-from tests.test_parse import body, peer
+from tests.unit.test_antigravity_parse import body, peer
 
 NOW = 1_795_800_000.0
 INFO = AccountInfo("g1-pro-tier", "Google AI Pro")

@@ -29,9 +29,9 @@ from exporter.providers import REGISTRY
 from exporter.simulator import SimAccount, Simulator
 from exporter.simulator.upstreams import UPSTREAMS
 from tests.discovery_home import PAST, Home, rfc3339
+from tests.integration.test_discover_cmd import home_env, run
 from tests.procs import ExporterProcess, by_label, start_exporter, write_config
-from tests.test_discover_cmd import home_env, run
-from tests.test_discovery import assert_no_secret
+from tests.unit.test_discovery import assert_no_secret
 
 FAST_RESCAN = ("--discovery.rescan-interval", "300ms")
 MODELS = ("gemini-3-pro-high", "gemini-3-flash", "claude-sonnet-4-5")

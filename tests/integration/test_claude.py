@@ -36,7 +36,7 @@ from exporter.upstream.transport import HttpClients
 from tests.scripted_http import ScriptedServer, serving
 from tests.sim_accounts import fetch, provider_for
 
-FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "upstream"
 
 
 def body(name: str) -> Any:

@@ -1,7 +1,7 @@
 """The Copilot and Gemini CLI providers against a scripted loopback server: the
 requests they make (paths, headers, bodies), caching, and how each upstream answer
 becomes data or an account error. End to end against the simulator:
-test_e2e_copilot_gemini.py."""
+test_exporter_copilot_gemini_cli.py."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ from exporter.providers.copilot.credentials import copilot_token_source, parse_c
 from exporter.providers.gemini_cli.client import GeminiCliProvider
 from exporter.snapshot import FetchError, Reason
 from exporter.upstream.transport import HttpClients
+from tests.integration.test_upstream_client import FakeTokens
 from tests.scripted_http import ScriptedServer
-from tests.test_upstream import FakeTokens
 
-FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "upstream"
 USER = "/gh/copilot_internal/user"
 
 

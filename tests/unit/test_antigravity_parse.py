@@ -26,7 +26,7 @@ from exporter.providers.parsing import ParseError
 from exporter.snapshot import Credit, ModelQuota, PoolQuota, Reason
 from exporter.timefmt import parse_rfc3339
 
-FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "upstream"
 
 
 def body(name: str) -> Any:

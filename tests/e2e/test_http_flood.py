@@ -2,7 +2,7 @@
 request sent slowly, a header trickle. /metrics keeps answering within FAST seconds,
 the thread count stays put, and the server closes what has not sent a whole request
 once --web.read-timeout has passed. (The plain idle and half-sent flood is a row of
-tests/test_fault_matrix.py.)
+tests/integration/test_fault_matrix.py.)
 
 All sockets go to 127.0.0.1, are bounded in number, and are closed by the test.
 """

@@ -17,7 +17,7 @@ from exporter.providers.copilot.credentials import copilot_accounts, parse_copil
 from exporter.providers.copilot.parse import parse_user
 from exporter.simulator import SimAccount, Simulator, write_config
 from exporter.timefmt import parse_rfc3339
-from tests.test_simulator import START, FakeClock
+from tests.integration.test_simulator_antigravity import START, FakeClock
 
 ACCOUNTS = [
     SimAccount("pro", provider="copilot", drain_per_hour=0.0,

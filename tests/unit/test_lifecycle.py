@@ -1,4 +1,4 @@
-"""Reload serialization and the main loop, in process (tests/test_reload.py runs them
+"""Reload serialization and the main loop, in process (tests/integration/test_reload.py runs them
 in a real exporter)."""
 
 from __future__ import annotations

@@ -354,7 +354,7 @@ def test_every_location_names_its_tool_formats_and_a_way_to_sign_in() -> None:
     assert {p for loc in LOCATIONS for p in loc.providers} == set(ALL_PROVIDERS)
     assert all(loc.formats and loc.sign_in for loc in LOCATIONS)
     # README's table of where discovery looks has a row per tool.
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Zero configuration")[1].split("\n## ")[0]
     rows = {line.split("|")[1].strip() for line in section.splitlines()
             if line.startswith("| ") and not line.startswith("| tool")}

@@ -92,7 +92,7 @@ def test_level_follows_alert_thresholds(fraction: float | None, expected: Level)
 
 
 def test_low_threshold_is_the_prometheus_alert_threshold() -> None:
-    rules = Path(__file__).parent.parent / "prometheus/rules/llm-quota-thresholds.yml"
+    rules = Path(__file__).parents[2] / "prometheus/rules/llm-quota-thresholds.yml"
     groups = yaml.safe_load(rules.read_text(encoding="utf-8"))["groups"]
     exprs = {r["record"]: r["expr"] for g in groups for r in g["rules"] if "record" in r}
     match = re.fullmatch(r"vector\(([0-9.]+)\)", exprs["llm_quota:threshold_low:fraction"])

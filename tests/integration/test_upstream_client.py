@@ -2,7 +2,7 @@
 
 A scripted loopback server stands in for the two upstream hosts (path prefixes
 /daily and /prod); the end-to-end behaviour is proven against the simulator in
-test_integration.py and test_fault_matrix.py.
+tests/integration/test_exporter_process.py and test_fault_matrix.py.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from exporter.upstream.transport import (
 )
 from tests.scripted_http import ScriptedServer
 
-FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "upstream"
 
 
 def fixture(name: str) -> Any:

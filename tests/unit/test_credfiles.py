@@ -18,7 +18,7 @@ from exporter.providers.copilot.credentials import copilot_accounts, parse_copil
 from exporter.snapshot import FetchError, Reason
 from exporter.timefmt import parse_rfc3339
 
-FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "upstream"
 P = Path("/h/creds.json")
 
 

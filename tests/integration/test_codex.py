@@ -27,7 +27,7 @@ from exporter.upstream.transport import HttpClients
 from tests.scripted_http import ScriptedServer
 from tests.sim_accounts import fetch, provider_for
 
-FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "upstream"
 NOW = 1_795_891_200.0  # 2026-11-28T16:00:00Z
 
 

@@ -25,7 +25,7 @@ from exporter.config import (
 )
 from exporter.providers.antigravity import SPEC as ANTIGRAVITY
 
-FIXTURES = Path(__file__).parent / "fixtures" / "config"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "config"
 # Planted in configs and secret files; must never surface in an error or repr.
 PLANTED = "ya29.PLANTED-SECRET-7f3a9c"
 
