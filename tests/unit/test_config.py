@@ -685,3 +685,33 @@ def test_a_source_the_provider_does_not_have_is_named_where_it_was_written(
     assert problems == [("defaults.sources[0]",
                          'unknown source "usage" for provider antigravity; '
                          "expected one of models, summary")]
+
+
+def test_config_knows_each_providers_sources_credentials_and_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "c.yml"
+    config.write_text(
+        "accounts:\n"
+        "  - {name: a, provider: copilot, credentials: {refresh_token: r},\n"
+        "     oauth_client: {client_id: x}}\n"
+        "  - {name: b, provider: gemini-cli, credentials: {access_token: t}, sources: [usage]}\n"
+        "  - {name: c, provider: copilot, credentials: {access_token: t}, sources: [quota]}\n",
+        encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(config, env={})
+    lines = err.value.lines()
+    assert ("accounts[0].credentials.refresh_token: provider copilot does not accept "
+            "refresh_token; use one of file, access_token, access_token_file") in lines
+    assert any(line.startswith('accounts[1].sources[0]: unknown source "usage" for provider '
+                               "gemini-cli; expected one of quota") for line in lines), lines
+    assert any('unknown source "quota" for provider copilot' in line for line in lines)
+    config.write_text(
+        "accounts:\n"
+        "  - {name: a, provider: copilot, credentials: {access_token: t}}\n"
+        "  - {name: b, provider: gemini-cli, credentials: {access_token: t}}\n",
+        encoding="utf-8")
+    a, b = load_config(config, env={}).accounts
+    assert (a.endpoints, a.sources, a.user_agent, a.token_url) == (
+        ("https://api.github.com",), frozenset({"usage"}), "GitHubCopilotChat/0.35.0", "")
+    assert (b.endpoints, b.sources, b.token_url) == (
+        ("https://cloudcode-pa.googleapis.com",), frozenset({"quota"}),
+        "https://oauth2.googleapis.com/token")
