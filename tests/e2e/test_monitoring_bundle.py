@@ -32,8 +32,6 @@ from exporter.simulator.upstreams import UPSTREAMS
 from tests.bundle_stack import Stack, running_stack
 from tests.promql_util import Query, binary, queries, rules, substitute
 
-pytestmark = pytest.mark.e2e
-
 ACCOUNTS = [
     SimAccount("e2e-healthy", drain_per_hour=0.0),
     SimAccount("e2e-free", tier="free-tier", drain_per_hour=0.0),

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 import requests
 import yaml
 
@@ -26,8 +25,6 @@ from exporter.simulator import SimAccount, Simulator
 from tests.bundle_stack import Process, free_port, wait_until
 from tests.procs import ExporterProcess, start_exporter, write_config
 from tests.promql_util import JOB_NAME, PROMETHEUS_DIR, binary
-
-pytestmark = pytest.mark.e2e
 
 SHARDED_CONFIG = PROMETHEUS_DIR / "sharded" / "prometheus.yml"
 ACCOUNTS = [SimAccount(f"shard-{i}", drain_per_hour=0.0) for i in range(6)]

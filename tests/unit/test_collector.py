@@ -1,10 +1,8 @@
-"""Snapshot -> exposition: names, labels, zeros never hidden, effective numbers, sources,
-promtool lint."""
+"""Snapshot -> exposition: names, labels, zeros never hidden, effective numbers, sources.
+(promtool's lint of the same exposition: tests/integration/test_collector_promtool.py.)"""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from dataclasses import replace
 from typing import Any
 
@@ -205,15 +203,6 @@ def test_no_sample_timestamps() -> None:
     for line in text.splitlines():
         if line and not line.startswith("#"):
             assert len(line.rsplit("}", 1)[-1].split()) == 1, line
-
-
-def test_promtool_check_metrics_passes() -> None:
-    promtool = shutil.which("promtool")
-    assert promtool, "promtool is required (Debian package prometheus)"
-    text = generate_latest(registry_for(snapshot()))
-    result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
-                            timeout=60)
-    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
 
 
 def test_min_interval_is_exposed_for_every_account() -> None:
