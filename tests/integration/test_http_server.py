@@ -42,7 +42,7 @@ def _exchange(sock: socket.socket, *parts: bytes, pause: float = 0.0, replies: i
     """Send `parts` `pause` seconds apart; what came back once `replies` answers are whole."""
     for part in parts:
         sock.sendall(part)
-        time.sleep(pause)
+        time.sleep(pause)  # a slow client: the pause is what is under test
     sock.settimeout(5)
     data = b""
     while len(_answers(data)) < replies:
@@ -93,7 +93,7 @@ def test_past_max_connections_the_longest_waiting_are_closed() -> None:
     with make_http_server(echo, "127.0.0.1:0", max_connections=20) as srv, \
             Flood(srv.address[1]) as flood:
         oldest = flood.open(10)
-        time.sleep(0.2)
+        time.sleep(0.2)  # the age that orders the connections: what is under test
         newest = flood.open(20)
         flood.wait_closed_by_server(oldest, within=3)
         for sock in newest:
@@ -115,10 +115,13 @@ def test_workers_grow_when_busy_but_never_past_the_maximum() -> None:
         assert _workers() == MIN_WORKERS
         url = f"http://127.0.0.1:{srv.address[1]}/"
         answers = [pool.submit(requests.get, url, timeout=30) for _ in range(requests_)]
+        # Every request is in: MAX_WORKERS in the app, the rest queued for a worker. Each
+        # was a chance to start one more, so a worker past the maximum would be here now.
+        queue = srv._server.requests
         deadline = time.monotonic() + 10
-        while _workers() < MAX_WORKERS and time.monotonic() < deadline:
+        while queue.qsize < requests_ - MAX_WORKERS and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.3)
+        assert queue.qsize == requests_ - MAX_WORKERS
         busy = _workers()
         release.set()
         assert [a.result().status_code for a in answers] == [200] * requests_

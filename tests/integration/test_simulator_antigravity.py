@@ -488,7 +488,10 @@ def test_hang_fault_ends_promptly_when_the_simulator_stops(clock: FakeClock) -> 
     token = access_token(sim, "pro")
     with ThreadPoolExecutor(1) as pool:
         pending = pool.submit(call, sim, "loadCodeAssist", token, timeout=10)
-        time.sleep(0.3)
+        end = time.monotonic() + 5
+        while sim.calls()["pro"]["loadCodeAssist"] == 0:  # until the call hangs there
+            assert time.monotonic() < end, "the call never reached the simulator"
+            time.sleep(0.01)
         began = time.monotonic()
         sim.stop()
         with pytest.raises(requests.ConnectionError):

@@ -27,6 +27,22 @@ def _config(*names: str) -> Config:
         for n in names))
 
 
+class _WatchedLock:
+    """A lock that tells when someone had to wait for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.someone_waited = threading.Event()
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            self.someone_waited.set()
+            self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
 def test_reloads_never_overlap(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     configs = iter([_config("first"), _config("second")])
     active, most = [0], [0]
@@ -46,13 +62,15 @@ def test_reloads_never_overlap(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     monkeypatch.setattr(source_module, "load_config", slow_load)
     engine = FetchEngine(_config("initial"))
     reloader = Reloader(tmp_path / "config.yml", engine)
+    door = _WatchedLock()
+    reloader._lock = door  # type: ignore[assignment]
     answers: list[str] = []
     threads = [threading.Thread(target=lambda: answers.append(reloader())) for _ in range(2)]
     threads[0].start()
     assert first_inside.wait(5)
     threads[1].start()
-    time.sleep(0.3)  # the second reload is waiting for the first, not reading the file
-    assert active[0] == 1
+    assert door.someone_waited.wait(5), "the second reload never came to the lock"
+    assert active[0] == 1  # it waits for the first instead of reading the file
     release.set()
     for t in threads:
         t.join(10)
@@ -90,8 +108,12 @@ def test_sighup_during_a_reload_reloads_again_afterwards_never_inside(
         depth[0] += 1
         calls.append((_in_signal_handler(), depth[0] > 1))
         if len(calls) == 1:
-            os.kill(os.getpid(), signal.SIGHUP)  # arrives while this reload runs
-            time.sleep(0.3)
+            os.kill(os.getpid(), signal.SIGHUP)
+            # Its handler has run (the flag is set) while this reload still runs.
+            end = time.monotonic() + 5
+            while not loop._hangup:
+                assert time.monotonic() < end, "the SIGHUP never arrived"
+                time.sleep(0.01)
         elif len(calls) == 2:
             os.kill(os.getpid(), signal.SIGTERM)
         depth[0] -= 1
