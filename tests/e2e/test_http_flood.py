@@ -75,7 +75,7 @@ def tls(tmp_path: Path, pki: PKI) -> Iterator[Exporter]:
 def test_a_request_sent_slowly_is_answered_within_the_read_timeout(plain: Exporter) -> None:
     with Flood(plain.exp.port) as flood:
         (slow,) = flood.open(1, b"GET /-/healthy HTTP/1.1\r\n")
-        time.sleep(1.0)
+        time.sleep(1.0)  # the slow sender, within the read timeout: what is under test
         slow.sendall(b"Host: 127.0.0.1\r\n\r\n")
         slow.settimeout(5)
         assert slow.recv(4096).startswith(b"HTTP/1.1 200 OK\r\n")
@@ -93,7 +93,7 @@ def test_a_trickle_of_bytes_does_not_keep_a_connection_open(plain: Exporter) -> 
             except OSError:  # reset or broken pipe: the server closed it
                 closed = True
                 break
-            time.sleep(0.2)
+            time.sleep(0.2)  # the trickle's pace: what is under test
         assert closed, "a client sending a header line every 0.2 s kept its connection"
         assert time.monotonic() - started < READ_TIMEOUT + 1.5
 

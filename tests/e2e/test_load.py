@@ -81,7 +81,7 @@ def sample_rss(pid: int, until: float, samples: list[tuple[float, int]]) -> None
     start = time.monotonic()
     while time.monotonic() < until:
         samples.append((time.monotonic() - start, rss_bytes(pid)))
-        time.sleep(1.0)
+        time.sleep(1.0)  # one memory sample a second for the run's duration
     samples.append((time.monotonic() - start, rss_bytes(pid)))
 
 

@@ -21,7 +21,7 @@ plus one idle account per other simulated provider, when the simulator has any.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -29,6 +29,7 @@ import requests
 
 from exporter.simulator import SimAccount
 from exporter.simulator.upstreams import UPSTREAMS
+from exporter.timefmt import parse_rfc3339
 from tests.bundle_stack import Stack, running_stack
 from tests.promql_util import Query, binary, queries, rules, substitute
 
@@ -223,29 +224,50 @@ def test_a_short_outage_does_not_resolve_a_firing_quota_alert(stack: Stack) -> N
     try:
         stack.wait(lambda: stack.query('max(llm_quota_up{account="e2e-exhaust"}) == 0'),
                    "the outage in Prometheus")
-        gap_start = time.monotonic()
+        gap_start, gap_start_wall = time.monotonic(), time.time()
         stack.wait(
             lambda: not stack.query('llm_quota_pool_remaining_fraction{account="e2e-exhaust"}'),
             "e2e-exhaust's quota series gone")
-        # Several evaluations (1s apart) without data: without keep_firing_for each
-        # would resolve the alert.
-        time.sleep(max(0.0, 3.0 - (time.monotonic() - gap_start)))
+        # Several evaluations without data: without keep_firing_for the first would
+        # resolve the alert.
+        stack.wait(_evaluations_seen(stack, "LLMQuotaExhausted", 3),
+                   "three evaluations of LLMQuotaExhausted without e2e-exhaust's data")
     finally:
         stack.sim.clear_faults("e2e-exhaust")
     stack.wait(
         lambda: stack.query('max(llm_quota_pool_remaining_fraction{account="e2e-exhaust"}) == 0'),
         "e2e-exhaust's data back")
     gap = time.monotonic() - gap_start
-    time.sleep(3.0)  # group_interval is 1s: a resolved notification would be here by now
+    stack.wait(_evaluations_seen(stack, "LLMQuotaExhausted", 1),
+               "an evaluation of LLMQuotaExhausted with e2e-exhaust's data back")
+    # Prometheus never resolved the alerts: each has been active since before the gap
+    # (a resolved one would have come back pending, active from after it). So no
+    # "resolved" can have been sent to Alertmanager, and none reached the webhook.
+    in_prometheus = _alerts_for(stack.prometheus_alerts(), "e2e-exhaust", "LLMQuotaExhausted")
+    assert {a["state"] for a in in_prometheus} == {"firing"}, "never pending again"
+    assert all(parse_rfc3339(a["activeAt"]) < gap_start_wall for a in in_prometheus), (
+        in_prometheus)
     at_webhook = _alerts_for(stack.webhook.alerts(), "e2e-exhaust", "LLMQuotaExhausted")
     resolved = [a for a in at_webhook if a["status"] == "resolved"]
     # One line for docs/reliability.md (pytest -s shows it).
     print(f"\nGAP e2e-exhaust down and without quota series for {gap:.1f} s at a 1 s "
           f"interval; {len(at_webhook)} firing alerts notified, {len(resolved)} resolved")
     assert resolved == []
-    states = {a["state"] for a in _alerts_for(stack.prometheus_alerts(), "e2e-exhaust",
-                                              "LLMQuotaExhausted")}
-    assert states == {"firing"}, "never pending again: no second page"
+
+
+def _evaluations_seen(stack: Stack, alertname: str, count: int) -> Callable[[], bool]:
+    """A check that holds once every rule group holding the alert has been seen
+    finishing `count` evaluations after the check was first made."""
+    seen: dict[str, set[str]] = {}
+
+    def check() -> bool:
+        for group in stack.api("/api/v1/rules", type="alert")["groups"]:
+            if any(rule["name"] == alertname for rule in group["rules"]):
+                seen.setdefault(group["name"], set()).add(group["lastEvaluation"])
+        # The first evaluation seen may have finished before the check was made.
+        return bool(seen) and min(len(times) for times in seen.values()) > count
+
+    return check
 
 
 def test_every_rule_evaluates_without_error(stack: Stack) -> None:

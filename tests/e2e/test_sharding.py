@@ -145,10 +145,18 @@ def test_every_account_is_scraped_once_per_interval_by_exactly_one_replica(
         # A measured window of whole intervals, after the first scrapes settled.
         stack.sim.reset_calls()
         start = time.time()
-        time.sleep(WINDOW_INTERVALS * INTERVAL)
+        time.sleep(WINDOW_INTERVALS * INTERVAL)  # the window measured: the thing under test
         end = time.time()
         calls = stack.sim.calls()
-        time.sleep(0.5)  # let the scrapes that started before `end` be ingested
+
+        # The scrapes that started before `end` are ingested once each target has a
+        # sample from after it (a target's scrapes are ingested in order).
+        def all_past_end() -> bool:
+            latest = stack.query(f'timestamp(up{{job="{JOB_NAME}"}})')
+            return len(latest) == len(names) and min(latest.values()) > end
+
+        wait_until(all_past_end, 10 * INTERVAL, "a scrape of every target after the window",
+                   stack.logs)
         window = f"{round((end - start) * 1000)}ms"
         scrapes = stack.query(f'count_over_time(up{{job="{JOB_NAME}"}}[{window}])', at=end)
 

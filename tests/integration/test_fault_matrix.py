@@ -109,6 +109,7 @@ def _retry_delay_keeps_both_hosts_closed(run: Run, text: str) -> None:
     assert run.sim.calls()[VICTIM] == before, "a host was called again inside its retryDelay"
     assert by_label(text, "llm_quota_up", "account")[(VICTIM,)] == 0.0
     assert run.victim_errors(text)["rate_limited"] == 1.0
+    # retryDelay is wall-clock time in the exporter: it has to pass for real.
     time.sleep(max(0.0, first_end + RETRY_DELAY + 0.3 - time.monotonic()))
     text, _ = run.scrape()
     assert run.sim.calls()[VICTIM]["loadCodeAssist"] == before["loadCodeAssist"] + 2, (
