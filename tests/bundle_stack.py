@@ -1,4 +1,5 @@
-"""The monitoring bundle as real processes on loopback, for tests/test_e2e_bundle.py.
+"""The monitoring bundle as real processes on loopback, for
+tests/e2e/test_monitoring_bundle.py.
 
 simulator (in-process) -> exporter replicas (`python -m exporter`, the same config,
 both scraped: an HA pair) -> Prometheus (the repo's rules, `for:` and

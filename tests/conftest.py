@@ -1,4 +1,10 @@
-"""Session-wide: the tests leave no temporary file behind.
+"""Session-wide: the tiers, and the tests leave no temporary file behind.
+
+Each test is marked with its tier, the folder it sits in: `unit` (in process: no
+server, no socket, no program but Python), `integration` (the exporter and other
+processes, the simulator and other servers on loopback), `e2e` (real Prometheus and
+Alertmanager, promtool's rule tests, amtool, kubectl, Chromium; load and floods).
+`-m unit` or `-m "not e2e"` selects tiers.
 
 Every temporary file of this session, the test process's and those of the
 processes it starts (they inherit TMPDIR), goes to one private directory; the
@@ -18,6 +24,7 @@ import pytest
 from tests.pki import PKI, make_pki
 
 _STASH_KEY = pytest.StashKey[Path]()
+TIERS = ("unit", "integration", "e2e")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -26,6 +33,19 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["TMPDIR"] = private
     tempfile.tempdir = private
     config.stash[_STASH_KEY] = Path(private)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its tier; a test outside the tier folders is a mistake."""
+    root = Path(__file__).parent
+    for item in items:
+        if not item.path.is_relative_to(root):
+            continue
+        tier = item.path.relative_to(root).parts[0]
+        if tier not in TIERS:
+            raise pytest.UsageError(
+                f"{item.nodeid}: tests go in tests/unit, tests/integration or tests/e2e")
+        item.add_marker(tier)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.test_credfiles import jwt
+from tests.unit.test_credfiles import jwt
 
 FUTURE = time.time() + 7 * 86400
 PAST = time.time() - 86400

@@ -1,7 +1,7 @@
 """Reading the monitoring bundle: rule files, thresholds, dashboards and their queries.
 
-Shared by tests/test_rules.py (offline lint) and tests/test_e2e_bundle.py (queries
-against a real Prometheus). Nothing here starts a process.
+Shared by tests/e2e/test_rules.py (offline lint) and tests/e2e/test_monitoring_bundle.py
+(queries against a real Prometheus). Nothing here starts a process.
 """
 
 from __future__ import annotations

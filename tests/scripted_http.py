@@ -30,6 +30,7 @@ class Call:
     path: str
     headers: dict[str, str]
     body: bytes
+    seen_when_answered: int = 0  # requests the server had received when it answered this one
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -74,11 +75,14 @@ class ScriptedServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 data = self.rfile.read(length)
+                call = Call(self.path, dict(self.headers.items()), data)
                 with script._lock:
-                    script.calls.append(Call(self.path, dict(self.headers.items()), data))
+                    script.calls.append(call)
                 reply = script.next_reply(self.path)
-                if reply.delay:
+                if reply.delay:  # an upstream's latency
                     time.sleep(reply.delay)
+                with script._lock:
+                    call.seen_when_answered = len(script.calls)
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)
                 self.send_header("Content-Length", str(len(reply.body)))
