@@ -36,8 +36,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test with its tier; a test outside the tier folders is a mistake."""
+    """Mark each test with its tier, and run the tiers fastest first; a test outside
+    the tier folders is a mistake."""
     root = Path(__file__).parent
+    rank: dict[str, int] = {}
     for item in items:
         if not item.path.is_relative_to(root):
             continue
@@ -46,6 +48,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             raise pytest.UsageError(
                 f"{item.nodeid}: tests go in tests/unit, tests/integration or tests/e2e")
         item.add_marker(tier)
+        rank[item.nodeid] = TIERS.index(tier)
+    items.sort(key=lambda item: rank.get(item.nodeid, len(TIERS)))  # stable: files stay whole
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

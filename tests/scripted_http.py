@@ -23,6 +23,7 @@ class Scripted:
     content_type: str = "application/json"
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    wait_for_calls: int = 0  # answer once this many requests came, or after `delay`
 
 
 @dataclass
@@ -44,12 +45,13 @@ class ScriptedServer:
 
     def add(self, path: str, *, status: int = 200, json_body: Any = None, body: bytes = b"",
             content_type: str = "application/json", delay: float = 0.0,
-            headers: dict[str, str] | None = None) -> None:
+            headers: dict[str, str] | None = None, wait_for_calls: int = 0) -> None:
         if json_body is not None:
             body = json.dumps(json_body).encode()
         with self._lock:
             self.routes.setdefault(path, []).append(
-                Scripted(status, body, content_type, delay, dict(headers or {})))
+                Scripted(status, body, content_type, delay, dict(headers or {}),
+                         wait_for_calls))
 
     def replace(self, path: str, **kw: Any) -> None:
         with self._lock:
@@ -79,7 +81,11 @@ class ScriptedServer:
                 with script._lock:
                     script.calls.append(call)
                 reply = script.next_reply(self.path)
-                if reply.delay:  # an upstream's latency
+                if reply.wait_for_calls:
+                    end = time.monotonic() + reply.delay
+                    while len(script.calls) < reply.wait_for_calls and time.monotonic() < end:
+                        time.sleep(0.01)
+                elif reply.delay:  # an upstream's latency
                     time.sleep(reply.delay)
                 with script._lock:
                     call.seen_when_answered = len(script.calls)
