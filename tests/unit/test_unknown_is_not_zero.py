@@ -2,7 +2,7 @@
 evidence (its pool windows, then a sibling model with the same reset), and stays
 unknown, said so, when there is none. An explicit 0 is always exhausted; a reset in
 the past is no evidence. Each rule here is one that paged falsely, or would have
-missed a page, in other tools (../shared/UPSTREAM.md has the record)."""
+missed a page, in other tools (docs/metrics.md tells the record)."""
 
 from __future__ import annotations
 
