@@ -14,6 +14,7 @@ from exporter.auth.credfile import CredentialFile
 from exporter.auth.tokens import (
     ASSUMED_TOKEN_LIFETIME,
     EXPIRY_MARGIN,
+    ApiKey,
     CredentialHints,
     DeadRefreshToken,
     OAuthRefresher,
@@ -23,8 +24,15 @@ from exporter.auth.tokens import (
 )
 
 __all__ = [
-    "ASSUMED_TOKEN_LIFETIME", "EXPIRY_MARGIN", "CredentialFile",
-    "CredentialHints", "DeadRefreshToken", "OAuthRefresher", "RefreshingToken", "StaticToken",
+    "ASSUMED_TOKEN_LIFETIME",
+    "EXPIRY_MARGIN",
+    "ApiKey",
+    "CredentialFile",
+    "CredentialHints",
+    "DeadRefreshToken",
+    "OAuthRefresher",
+    "RefreshingToken",
+    "StaticToken",
     "TokenSource",
 ]
 

@@ -49,6 +49,9 @@ CREDENTIAL_KEYS: tuple[CredentialKind, ...] = (
     "access_token_file",
     "refresh_token",
     "refresh_token_file",
+    "api_key",
+    "api_key_file",
+    "api_key_env",
 )
 OAUTH_CLIENT_KEYS = ("client_id", "client_secret", "client_secret_file")
 # Optional beside `file`: which account of a file that holds several.
@@ -324,9 +327,11 @@ class _Parser(Checks):
             return None
         kind = given[0]
         key_path = join(path, kind)
-        if kind in ("access_token", "refresh_token"):
+        if kind in ("access_token", "refresh_token", "api_key"):
             secret = self.secret(m[kind], key_path)
             return None if secret is None else Credentials(kind=kind, secret=secret)
+        if kind == "api_key_env":
+            return self.api_key_env(m[kind], key_path)
         file_path = self.path(m[kind], key_path)
         if file_path is None:
             return None
@@ -336,6 +341,21 @@ class _Parser(Checks):
         else:
             readable = self.read_secret_file(file_path, key_path) is not None
         return Credentials(kind=kind, path=file_path, user=user) if readable else None
+
+    def api_key_env(self, value: object, path: str) -> Credentials | None:
+        """An API key from an environment variable, read now (a reload reads it again);
+        the error names the variable, never a value."""
+        name = self.text(value, path)
+        if name is None:
+            return None
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            self.problem(path, f"{name[:60]!r} is not an environment variable name")
+            return None
+        key = self.env.get(name, "").strip()
+        if not key:
+            self.problem(path, f"environment variable {name} is not set or empty")
+            return None
+        return Credentials(kind="api_key_env", secret=Secret(key), env=name)
 
     def oauth_client(self, value: object, path: str) -> OAuthClient | None:
         m = self.mapping(value, path, OAUTH_CLIENT_KEYS)

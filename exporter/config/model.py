@@ -30,7 +30,8 @@ class ProviderFacts(Protocol):
 
 
 CredentialKind = Literal[
-    "access_token", "access_token_file", "refresh_token", "refresh_token_file", "file"
+    "access_token", "access_token_file", "refresh_token", "refresh_token_file", "file",
+    "api_key", "api_key_file", "api_key_env",
 ]
 
 
@@ -38,8 +39,10 @@ CredentialKind = Literal[
 class Credentials:
     """Exactly one credential source.
 
-    For `access_token` and `refresh_token` the secret is in `secret`; for the
-    `*_file` kinds and `file` the (tilde-expanded, absolute) path is in `path`.
+    For `access_token`, `refresh_token` and `api_key` the secret is in `secret`; for
+    the `*_file` kinds and `file` the (tilde-expanded, absolute) path is in `path`;
+    for `api_key_env` the variable's name is in `env` and its value, read when the
+    config was loaded, in `secret`.
     """
 
     kind: CredentialKind
@@ -47,6 +50,7 @@ class Credentials:
     path: Path | None = None
     # With `file`: which account of a file that holds several (an email, a GitHub login).
     user: str | None = None
+    env: str | None = None  # with `api_key_env`: the environment variable's name
 
 
 @dataclass(frozen=True)

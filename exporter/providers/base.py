@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 from exporter.auth.cli_owned import CliOwnedFile, FixedToken, Parser
-from exporter.auth.tokens import TokenSource
+from exporter.auth.tokens import ApiKey, TokenSource
 from exporter.config import AccountConfig
 from exporter.providers.places import Discovery
 from exporter.providers.spec import ProviderSpec
@@ -84,6 +84,22 @@ class BaseProvider:
 
     def _setup(self) -> None:
         """What the provider builds once per account (its upstream client, caches)."""
+
+
+API_KEY_KINDS = ("api_key", "api_key_file", "api_key_env")
+
+
+def api_key_source(account: AccountConfig) -> TokenSource | None:
+    """The token source of an `api_key`, `api_key_file` or `api_key_env` credential;
+    None for any other kind (the provider then reads its own credential files)."""
+    creds = account.credentials
+    if creds.kind == "api_key_file":
+        return ApiKey(path=creds.path, where=f"api_key_file {creds.path}")
+    if creds.kind == "api_key_env":
+        return ApiKey(secret=creds.secret, where=f"api_key_env {creds.env}")
+    if creds.kind == "api_key":
+        return ApiKey(secret=creds.secret)
+    return None
 
 
 def cli_token_source(
