@@ -225,6 +225,10 @@ def _hangup(exp: ExporterProcess, together: threading.Barrier) -> None:
 
 
 def _wait_until_reloads_settle(exp: ExporterProcess, quiet: float = 1.0) -> None:
+    # A quiet spell, not a condition: a SIGHUP's reload may still be due (its flag is
+    # set inside the process, where nothing shows it), and the main loop looks at that
+    # flag every 0.1 s, so 1 s without a reload finishing means none is left (each
+    # takes milliseconds here).
     end = time.monotonic() + 30
     count, since = -1, time.monotonic()
     while time.monotonic() < end:
