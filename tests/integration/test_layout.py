@@ -36,7 +36,7 @@ FLOORS: list[set[str]] = [
     {"server"},  # routes, the JSON API, reloads
     {"cli", "__main__"},  # the command line on top
 ]
-_TOOLKIT = {"spec", "parsing", "places"}
+_TOOLKIT = {"spec", "parsing", "places", "keyfiles"}
 _SHARED_PROVIDER_CODE = "google"  # what the two Google providers share
 
 

@@ -72,3 +72,35 @@ def test_the_key_is_sent_as_is_never_refreshed_and_never_shown(tmp_path: Path) -
     path.write_text("")
     with pytest.raises(FetchError, match="is empty"):
         from_file.token(0.0)
+
+
+# -- where users already keep keys ----------------------------------------------------------
+
+
+def test_claude_code_settings_give_a_key_only_to_the_provider_of_their_base_url() -> None:
+    from exporter.providers.keyfiles import claude_settings_keys
+
+    body = ('{"env": {"ANTHROPIC_BASE_URL": "https://api.kimi.com/coding/",'
+            ' "ANTHROPIC_API_KEY": "sk-kimi-1"}, "model": "opus"}')
+    (found,) = claude_settings_keys(body, Path("settings.json"), "kimi", ("api.kimi.com",))
+    assert (found.provider, found.access_token, found.tool) == (
+        "kimi", "sk-kimi-1", "claude-code-settings")
+    assert claude_settings_keys(body, Path("settings.json"), "zai", ("api.z.ai",)) == []
+    assert claude_settings_keys('{"env": {}}', Path("s"), "kimi", ("api.kimi.com",)) == []
+    # A lookalike host is not the vendor's.
+    evil = '{"env": {"ANTHROPIC_BASE_URL": "https://api.kimi.com.evil.example/", ' \
+           '"ANTHROPIC_API_KEY": "x"}}'
+    assert claude_settings_keys(evil, Path("s"), "kimi", ("api.kimi.com",)) == []
+
+
+def test_opencode_auth_gives_the_keys_of_the_named_entries() -> None:
+    from exporter.providers.keyfiles import opencode_keys
+
+    body = ('{"zai-coding-plan": {"type": "api", "key": "k-zai"}, '
+            '"github-copilot": {"type": "oauth", "refresh": "r"}}')
+    (found,) = opencode_keys(body, Path("auth.json"), "zai", ("zai-coding-plan",))
+    assert (found.access_token, found.account_id) == ("k-zai", "zai-coding-plan")
+    assert opencode_keys(body, Path("auth.json"), "x", ("github-copilot",)) == []
+    with pytest.raises(FetchError) as exc:
+        opencode_keys("[1]", Path("auth.json"), "zai", ("zai-coding-plan",))
+    assert exc.value.reason is Reason.AUTH and "not a JSON object" in exc.value.message
