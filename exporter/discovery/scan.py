@@ -36,9 +36,14 @@ CLIENT_PROVIDERS = tuple(n for n, p in PACKAGES.items() if p.discovery.client_va
 # `alice_example_com`: how older CLIProxyAPI file names write an email.
 _UNDERSCORED_EMAIL = re.compile(
     r"(?<![A-Za-z0-9])[A-Za-z0-9.+%-]+(?:_[A-Za-z0-9-]+)+_[A-Za-z]{2,12}(?=\.json$|-|$)")
-# CLIProxyAPI's file names start with the type; the email follows it.
+# CLIProxyAPI's file names start with the type; the email follows it. The types are
+# the registry's, and those of providers this exporter does not read.
+_FILE_TYPES = {"antigravity", "claude", "codex", "gemini", "qwen", "iflow", "github-copilot",
+               "cline", "kiro", "vertex",
+               *(t for p in PACKAGES.values() for t in p.discovery.typed_readers)}
 _TYPE_PREFIX = re.compile(
-    r"(?:antigravity|claude|codex|gemini|qwen|iflow|github-copilot|cline|kiro|vertex)-")
+    "(?:" + "|".join(re.escape(t) for t in sorted(_FILE_TYPES, key=lambda t: (-len(t), t)))
+    + ")-")
 _NAME_SAFE = re.compile(r"[^A-Za-z0-9_.@-]+")
 
 _Stamp = tuple[int, int, int, int]
