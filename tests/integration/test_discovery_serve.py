@@ -194,12 +194,15 @@ def _write_antigravity_files(sim: Simulator, home: Home) -> dict[str, str]:
     return {str(p): n for p, n in written.items()}
 
 
-def _place_in_home(path: Path, home: Home) -> Path:
+def _place_in_home(path: Path, home: Home, provider: str) -> Path:
     """Move a credentials file the simulator wrote to where the tool whose format it
-    is keeps it (the first location that reads it as its own)."""
+    is keeps it (the first location of its provider that reads it as its own: Kimi's
+    and Gemini CLI's files look alike)."""
     env = Env(home=home.root)
     text = path.read_text(encoding="utf-8")
     for location in LOCATIONS:
+        if provider not in location.providers:
+            continue
         try:
             entries = location.read(text, path)
         except Exception:
@@ -250,7 +253,8 @@ def test_the_written_config_serves_every_account_against_the_simulator(
         name = entry["name"]
         tuning[name] = _pointing_at(sim, entry)
         if name in others:  # another provider's file, as its tool writes it
-            by_file[str(_place_in_home(Path(entry["credentials"]["file"]), home))] = name
+            place = _place_in_home(Path(entry["credentials"]["file"]), home, entry["provider"])
+            by_file[str(place)] = name
     before = home.snapshot()
     written = tmp_path / "written.yml"
     result = run(home, "discover", "--write-config", str(written))
