@@ -204,12 +204,12 @@ def demo_accounts() -> list[SimAccount]:
         # Kimi Code: a healthy key; a plan low on its 5-hour window (the old
         # request-count shape); a weekly quota used up; an idle kimi-code whose
         # 15-minute token expired (an auth error saying what to do).
-        SimAccount("demo-kimi", provider="kimi", drain_per_hour=0.05),
+        SimAccount("demo-kimi", provider="kimi", drain_per_hour=0.3),
         SimAccount("demo-kimi-low", provider="kimi", tier="moderato",
-                   credential_style="api_key_file", drain_per_hour=0.2,
+                   credential_style="api_key_file", drain_per_hour=0.3,
                    pool_fractions={"kimi/5h": 0.12}),
         SimAccount("demo-kimi-exhausted", provider="kimi", tier="intermediate",
-                   drain_per_hour=0.0, pool_fractions={"kimi/weekly": 0.0}),
+                   drain_per_hour=0.3, pool_fractions={"kimi/weekly": 0.0}),
         SimAccount("demo-kimi-idle-cli", provider="kimi", credential_style="file",
                    revoked=True),
     ]
