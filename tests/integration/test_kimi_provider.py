@@ -233,3 +233,21 @@ def test_check_config_accepts_kimi_accounts(config: dict[str, Any], tmp_path: Pa
                            "--config.file", str(path)], capture_output=True, text=True,
                           cwd=str(REPO), timeout=60, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_an_idle_cli_comes_back_when_kimi_code_renews_its_file_without_a_restart(
+        sim: Simulator, exporter: ExporterProcess) -> None:
+    text = exporter.get("/metrics").text
+    assert by_label(text, "llm_quota_up", "account")[("k-idle",)] == 0.0
+    errors = by_label(text, "llm_quota_fetch_errors_total", "account", "reason")
+    assert errors[("k-idle", "auth")] >= 1.0
+    sim.renew_credentials("k-idle")  # what running kimi-code does
+    end = time.monotonic() + 15
+    while by_label(text, "llm_quota_up", "account")[("k-idle",)] != 1.0:
+        assert time.monotonic() < end, exporter.logs[-2000:]
+        time.sleep(0.3)
+        text = exporter.get("/metrics").text
+    pools = by_label(text, "llm_quota_pool_remaining_fraction", "account", "pool", "window")
+    assert pools[("k-idle", "kimi", "5h")] == pytest.approx(
+        sim.pool_fraction("k-idle", "kimi", "5h"), abs=0.011)
+    assert sim.calls()["k-idle"]["usages"] >= 1
