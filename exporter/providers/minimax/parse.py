@@ -192,6 +192,7 @@ def parse_remains(body: Any, now: float, counts_left: bool = True) -> RemainsRep
         except ParseError as exc:
             skipped += 1
             log.debug("skipped a malformed MiniMax entry", extra={"kv": {"why": str(exc)}})
-    title = doc.get("current_subscribe_title")
-    title = title.strip() if isinstance(title, str) else ""
+    # The plan's name: `current_subscribe_title` ("Token Plan Plus"), else `plan_name`.
+    title = next((v.strip() for v in (doc.get("current_subscribe_title"), doc.get("plan_name"))
+                  if isinstance(v, str) and v.strip()), "")
     return RemainsReply(slug(title) if title else "unknown", title, tuple(pools), skipped)
