@@ -151,9 +151,10 @@ def test_a_malformed_entry_is_skipped_and_counted_the_rest_kept() -> None:
         "junk", {"current_interval_remaining_percent": 5},
         {"model_name": "general", "current_interval_remaining_percent": "lots"},
         {"model_name": "general", "current_weekly_remaining_percent": -3},
-        {"model_name": "MiniMax-M2.7", "current_interval_remaining_percent": 40}]}
+        {"model_name": "MiniMax-M2.7", "current_interval_remaining_percent": 40},
+        {"model_name": "MiniMax M2 7", "current_interval_remaining_percent": 90}]}
     reply = parse_remains(doc, NOW)
-    assert reply.skipped == 4
+    assert reply.skipped == 5  # the last one has the same slug as the one before it
     assert [(p.pool, p.window, p.remaining_fraction) for p in reply.pools] == [
         ("minimax-m2-7", "5h", 0.4)]
 

@@ -188,10 +188,15 @@ def parse_remains(body: Any, now: float, counts_left: bool = True) -> RemainsRep
     skipped = 0
     for index, raw in enumerate(entries):
         try:
-            pools += _entry(raw, index, now, counts_left)
+            found = _entry(raw, index, now, counts_left)
+            if {(p.pool, p.window) for p in found} & {(p.pool, p.window) for p in pools}:
+                # Two names with one slug would make one series twice: the first stays.
+                raise ParseError(f"model_remains[{index}]: a second entry for its pool")
         except ParseError as exc:
             skipped += 1
             log.debug("skipped a malformed MiniMax entry", extra={"kv": {"why": str(exc)}})
+            continue
+        pools += found
     # The plan's name: `current_subscribe_title` ("Token Plan Plus"), else `plan_name`.
     title = next((v.strip() for v in (doc.get("current_subscribe_title"), doc.get("plan_name"))
                   if isinstance(v, str) and v.strip()), "")
