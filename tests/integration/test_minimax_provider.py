@@ -132,6 +132,7 @@ def test_a_settings_file_without_a_minimax_key_says_what_to_put_there(
     err = failure(provider)
     assert err.reason is Reason.AUTH and "SECRET" not in err.message
     assert "ANTHROPIC_BASE_URL" in err.message and not server.calls
+    assert "China platform key" not in err.message  # not MiniMax's answer: no region advice
     # The owner points it at MiniMax: read again, no restart.
     settings.write_text(json.dumps({"env": {"ANTHROPIC_BASE_URL":
                                             "https://api.minimax.io/anthropic",

@@ -112,6 +112,9 @@ class MiniMaxProvider(BaseProvider):
         return FetchError(Reason.UPSTREAM, said)
 
     def _get(self, deadline: float) -> Any:
+        # A key that cannot be read (an empty file, settings without a MiniMax key) fails
+        # here with its own advice; the auth errors below are then MiniMax's answers.
+        self._tokens.token(deadline)
         try:
             return self._client.call(self._call, self._path, deadline, method="GET")
         except FetchError as exc:
