@@ -179,16 +179,19 @@ class Scanner:
         candidates: list[_Candidate] = []
         skipped: list[tuple[Path, str, str]] = []
         looked: list[Looked] = []
-        seen: set[Path] = set()
+        # One file is read once per set of providers: a symlinked folder reaching it
+        # twice counts once, but Claude Code's settings.json may hold a key for one
+        # provider and be read again by each provider that looks there.
+        seen: set[tuple[Path, tuple[str, ...]]] = set()
         for location in self.locations:
             for place in location.places(self.env):
                 files, result = self._files(place.path, location.pattern)
                 accounts = 0
                 for path in files:
                     real = Path(os.path.realpath(path))
-                    if real in seen:  # one file reached by two places (a symlinked folder)
+                    if (real, location.providers) in seen:
                         continue
-                    seen.add(real)
+                    seen.add((real, location.providers))
                     entries, reason = self._read(location, path)
                     if reason:
                         skipped.append((path, location.tool, reason))

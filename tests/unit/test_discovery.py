@@ -32,9 +32,9 @@ from exporter.snapshot import AccountSnapshot, Snapshot
 from exporter.views.page import render_page
 from tests.discovery_home import FUTURE, PAST, PEOPLE, Home, every_tool, write_json
 
-ALL_PROVIDERS = ("antigravity", "gemini-cli", "claude", "codex", "copilot", "kimi")
+ALL_PROVIDERS = ("antigravity", "gemini-cli", "claude", "codex", "copilot", "kimi", "minimax")
 NAME_RE = re.compile(
-    rf"(antigravity|gemini-cli|claude|codex|copilot)-[0-9a-f]{{{NAME_HASH_LENGTH}}}")
+    rf"(antigravity|gemini-cli|claude|codex|copilot|kimi|minimax)-[0-9a-f]{{{NAME_HASH_LENGTH}}}")
 
 
 @pytest.fixture
@@ -347,7 +347,8 @@ def test_every_location_names_its_tool_formats_and_a_way_to_sign_in() -> None:
     assert [loc.tool for loc in LOCATIONS] == [
         "CLIProxyAPI", "llm-mux", "Antigravity-Manager", "agy", "opencode-antigravity-auth",
         "Gemini CLI", "Claude Code", "Codex CLI", "GitHub Copilot", "Kimi Code CLI",
-        "Kimi CLI (legacy)", "Claude Code settings (Kimi key)", "opencode (Kimi key)"]
+        "Kimi CLI (legacy)", "Claude Code settings (Kimi key)", "opencode (Kimi key)", "Claude Code settings",
+        "opencode"]
     assert {p for loc in LOCATIONS for p in loc.providers} == set(ALL_PROVIDERS)
     assert all(loc.formats and loc.sign_in for loc in LOCATIONS)
     # The configuration guide's table of where discovery looks has a row per tool.
