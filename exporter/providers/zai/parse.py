@@ -74,14 +74,18 @@ class QuotaReply:
     skipped: int  # malformed limit entries left out
 
 
-def window_name(kind: str, unit: float, count: float) -> str:
+def window_name(kind: str, unit: float, count: float | None) -> str:
     """The window of a limit entry from its `unit` code and `number`.
 
     >>> [window_name("CREDIT_LIMIT", u, n) for u, n in ((3., 5.), (6., 1.), (6., 2.), (7., 1.))]
     ['5h', 'weekly', '2w', 'unit7x1']
     >>> window_name("TIME_LIMIT", 5., 1.), window_name("TOKENS_LIMIT", 5., 1.)
     ('monthly', 'unit5x1')
+    >>> window_name("TIME_LIMIT", 5., None)
+    'unit5'
     """
+    if count is None:  # a reply without `number` says no length: only the raw unit
+        return f"unit{_raw(unit)}"
     if unit.is_integer() and count.is_integer() and count > 0:
         u, n = int(unit), int(count)
         if u == HOURS:
@@ -131,8 +135,8 @@ def parse_limit(raw: Any, where: str) -> PoolQuota:
         raise ParseError(f"{where}.type: missing")
     unit = number(entry.get("unit"), f"{where}.unit")
     count = number(entry.get("number"), f"{where}.number")
-    if unit is None or count is None:
-        raise ParseError(f"{where}: no unit or number")
+    if unit is None:
+        raise ParseError(f"{where}.unit: missing")
     used_fraction = fraction_left(entry.get("percentage"), f"{where}.percentage")
     left, limit = _counts(entry, where)
     counted = None if left is None or limit is None else min(1.0, left / limit)
@@ -145,7 +149,7 @@ def parse_limit(raw: Any, where: str) -> PoolQuota:
     quota = PoolQuota(
         pool=pool, pool_name=POOL_NAMES.get(pool, kind), window=window, remaining_fraction=fraction,
         reset_time=parse_time(entry.get("nextResetTime"), f"{where}.nextResetTime"),
-        bucket_id=f"{kind}/{_raw(unit)}/{_raw(count)}")
+        bucket_id=f"{kind}/{_raw(unit)}/{'' if count is None else _raw(count)}")
     if left is None:
         return quota
     # Credits are z.ai's unit; a TOKENS_LIMIT's counts are tokens (no series for
