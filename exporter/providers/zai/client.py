@@ -83,7 +83,9 @@ class ZaiProvider(BaseProvider):
         try:
             body = self._client().call(CALL, PATH, deadline, method="GET")
         except FetchError as exc:
-            if exc.reason is Reason.AUTH and "endpoints" not in exc.message:
+            # A key refused by one region may be the other region's: say so.
+            if exc.reason is Reason.AUTH and "401" in exc.message \
+                    and "endpoints" not in exc.message:
                 raise FetchError(Reason.AUTH, f"{exc.message}; {REGION}") from None
             raise
         reply = parse_reply(body, CALL, parse_quota)
