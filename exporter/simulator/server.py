@@ -52,7 +52,11 @@ def apply_fault(fault: Fault | None, method: str, reply: Reply, upstream: SimUps
 
 
 def bearer(header: str) -> str | None:
-    """The token of `Authorization: Bearer <t>` (or GitHub's `token <t>`)."""
+    """The token of `Authorization: Bearer <t>` (or GitHub's `token <t>`, or a raw
+    API key with no scheme at all)."""
+    header = header.strip()
+    if header and " " not in header:
+        return header
     scheme, _, token = header.partition(" ")
     return token.strip() or None if scheme.lower() in ("bearer", "token") else None
 

@@ -246,7 +246,8 @@ class UpstreamClient:
     def _headers_for(self, token: str, body: Mapping[str, Any] | None) -> dict[str, str]:
         headers = {
             **self._headers,
-            "Authorization": f"{self._auth_scheme} {token}",
+            # An empty scheme sends the key alone, as some vendors expect.
+            "Authorization": f"{self._auth_scheme} {token}" if self._auth_scheme else token,
             "Accept": "application/json",
         }
         if body is not None:

@@ -255,7 +255,7 @@ def test_docstring_examples_hold() -> None:
 
 _PROVIDER_FOLDERS = {
     "antigravity": "antigravity", "gemini-cli": "gemini_cli", "claude": "claude",
-    "codex": "codex", "copilot": "copilot",
+    "codex": "codex", "copilot": "copilot", "zai": "zai",
 }
 
 # Run in a copy of the package without one provider: every module imports, the

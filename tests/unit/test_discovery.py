@@ -32,9 +32,10 @@ from exporter.snapshot import AccountSnapshot, Snapshot
 from exporter.views.page import render_page
 from tests.discovery_home import FUTURE, PAST, PEOPLE, Home, every_tool, write_json
 
-ALL_PROVIDERS = ("antigravity", "gemini-cli", "claude", "codex", "copilot", "kimi", "minimax")
+ALL_PROVIDERS = ("antigravity", "gemini-cli", "claude", "codex", "copilot", "kimi", "minimax",
+                 "zai")
 NAME_RE = re.compile(
-    rf"(antigravity|gemini-cli|claude|codex|copilot|kimi|minimax)-[0-9a-f]{{{NAME_HASH_LENGTH}}}")
+    rf"(antigravity|gemini-cli|claude|codex|copilot|kimi|minimax|zai)-[0-9a-f]{{{NAME_HASH_LENGTH}}}")
 
 
 @pytest.fixture
@@ -347,8 +348,9 @@ def test_every_location_names_its_tool_formats_and_a_way_to_sign_in() -> None:
     assert [loc.tool for loc in LOCATIONS] == [
         "CLIProxyAPI", "llm-mux", "Antigravity-Manager", "agy", "opencode-antigravity-auth",
         "Gemini CLI", "Claude Code", "Codex CLI", "GitHub Copilot", "Kimi Code CLI",
-        "Kimi CLI (legacy)", "Claude Code settings (Kimi key)", "opencode (Kimi key)", "Claude Code settings",
-        "opencode"]
+        "Kimi CLI (legacy)", "Claude Code settings (Kimi key)", "opencode (Kimi key)",
+        "Claude Code settings (MiniMax key)", "opencode (MiniMax key)",
+        "Claude Code settings (z.ai key)", "opencode (z.ai key)"]
     assert {p for loc in LOCATIONS for p in loc.providers} == set(ALL_PROVIDERS)
     assert all(loc.formats and loc.sign_in for loc in LOCATIONS)
     # The configuration guide's table of where discovery looks has a row per tool.
@@ -520,7 +522,9 @@ def test_landing_page_shows_files_used_and_places_looked(home: Home) -> None:
     assert "<h2>Discovered accounts</h2>" in page
     assert "~/.cli-proxy-api/antigravity-&lt;email&gt;.json" in page
     assert "same account as " + found.name in page
-    assert "<details><summary>Places looked (16)</summary>" in page
+    # One per place of every tool (12 before the key-based providers, two each after).
+    assert f"<details><summary>Places looked ({len(report.looked)})</summary>" in page
+    assert len(report.looked) >= 12
     empty = render_page(Snapshot(accounts=(), taken_at=0.0), now=0.0,
                         discovery=scan(Home(home.root / "nobody")))
     assert "No accounts found yet" in empty and "<details open>" in empty

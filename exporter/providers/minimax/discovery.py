@@ -25,11 +25,11 @@ def read_minimax(text: str, path: Path) -> list[Entry]:
 
 DISCOVERY = Discovery(
     locations=(
-        Location("Claude Code settings", ("minimax",), claude_settings_places,
+        Location("Claude Code settings (MiniMax key)", ("minimax",), claude_settings_places,
                  read_minimax, (CLAUDE_SETTINGS_TOOL,),
                  sign_in="MiniMax's Claude Code guide: ANTHROPIC_BASE_URL "
                          "https://api.minimax.io/anthropic and the plan key in settings.json"),
-        Location("opencode", ("minimax",), opencode_places, read_minimax,
+        Location("opencode (MiniMax key)", ("minimax",), opencode_places, read_minimax,
                  (OPENCODE_TOOL,), sign_in="opencode auth login (MiniMax Coding Plan)"),
     ),
 )
