@@ -31,8 +31,8 @@ def test_keys_in_claude_code_settings_and_opencode_are_found(tmp_path: Path) -> 
     home.put(".claude/settings.json", SETTINGS)
     home.put(".local/share/opencode/auth.json", AUTH)
     assert scan(home.root) == Counter({
-        ("minimax", "Claude Code settings", "~/.claude/settings.json"): 1,
-        ("minimax", "opencode", "~/.local/share/opencode/auth.json"): 1})
+        ("minimax", "Claude Code settings (MiniMax key)", "~/.claude/settings.json"): 1,
+        ("minimax", "opencode (MiniMax key)", "~/.local/share/opencode/auth.json"): 1})
 
 
 def test_the_tools_own_variables_move_their_files(tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ def test_the_tools_own_variables_move_their_files(tmp_path: Path) -> None:
     home.put("data/opencode/auth.json", AUTH)
     found = scan(home.root, CLAUDE_CONFIG_DIR=str(home.root / "cc"),
                  XDG_DATA_HOME=str(home.root / "data"))
-    assert sorted(tool for _, tool, _ in found) == ["Claude Code settings", "opencode"]
+    assert sorted(tool for _, tool, _ in found) == ["Claude Code settings (MiniMax key)", "opencode (MiniMax key)"]
 
 
 def test_settings_pointed_at_another_vendor_give_no_minimax_account(tmp_path: Path) -> None:

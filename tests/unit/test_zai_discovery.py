@@ -51,8 +51,8 @@ def test_every_place_a_zai_key_sits_is_found_once_and_nothing_is_written(home: H
     report = scan(home)
     served = Counter((a.provider, a.tool, a.shown) for a in report.served)
     assert served == Counter({
-        ("zai", "Claude Code settings (z.ai)", "~/.claude/settings.json"): 1,
-        ("zai", "opencode (z.ai)", "~/.local/share/opencode/auth.json"): 1,
+        ("zai", "Claude Code settings (z.ai key)", "~/.claude/settings.json"): 1,
+        ("zai", "opencode (z.ai key)", "~/.local/share/opencode/auth.json"): 1,
         ("zai", "CLIProxyAPI", "~/.cli-proxy-api/zai-someone.json"): 1,
     })
     page = render_page(Snapshot(accounts=(), taken_at=0.0), now=0.0, discovery=report)
