@@ -41,7 +41,8 @@ def test_the_tools_own_variables_move_their_files(tmp_path: Path) -> None:
     home.put("data/opencode/auth.json", AUTH)
     found = scan(home.root, CLAUDE_CONFIG_DIR=str(home.root / "cc"),
                  XDG_DATA_HOME=str(home.root / "data"))
-    assert sorted(tool for _, tool, _ in found) == ["Claude Code settings (MiniMax key)", "opencode (MiniMax key)"]
+    assert sorted(tool for _, tool, _ in found) == [
+        "Claude Code settings (MiniMax key)", "opencode (MiniMax key)"]
 
 
 def test_settings_pointed_at_another_vendor_give_no_minimax_account(tmp_path: Path) -> None:
