@@ -52,3 +52,22 @@ def test_settings_pointed_at_another_vendor_give_no_minimax_account(tmp_path: Pa
     home.put(".local/share/opencode/auth.json", {"zai-coding-plan": {"type": "api",
                                                                       "key": "SECRET"}})
     assert scan(home.root) == Counter()
+
+
+def test_one_opencode_file_serves_every_key_based_provider_it_holds(tmp_path: Path) -> None:
+    """Discovery reads a file once per provider, not once in all: opencode's auth.json
+    with a MiniMax, a z.ai and a Kimi key gives three accounts, and Claude Code's
+    settings give the one its base URL names."""
+    home = Home(tmp_path / "home")
+    home.put(".claude/settings.json", SETTINGS)
+    home.put(".local/share/opencode/auth.json", {
+        **AUTH, "kimi-for-coding": {"type": "api", "key": "sk-kimi-SECRET"}})
+    env = Env(home=home.root, environ={}, root=home.root.parent / "root")
+    report = Scanner(env, providers=("minimax", "zai", "kimi")).scan()
+    assert "SECRET" not in table(report) + repr(report)
+    found = Counter((a.provider, a.shown) for a in report.served)
+    assert found == Counter({
+        ("minimax", "~/.claude/settings.json"): 1,
+        ("minimax", "~/.local/share/opencode/auth.json"): 1,
+        ("zai", "~/.local/share/opencode/auth.json"): 1,
+        ("kimi", "~/.local/share/opencode/auth.json"): 1})
