@@ -12,7 +12,7 @@ Cursor counts money in cents; the pools carry dollars (`remaining_credits` /
                          "pooledLimit": 50000, "pooledRemaining": 50000, "limitType": "team"}}
 
 gives, all window `monthly` and resetting at `billingCycleEnd` (epoch ms as a string):
-- `auto` (Cursor's own models, "Auto" bar) 1.0 left, `api` (other models) 0.55556 left:
+- `auto` (Cursor's own models, "Auto" bar) 1.0 left, `api` (other models) 0.53556 left:
   the two bars Cursor's dashboard shows;
 - `included`: $167.78 left of $400.00, with no fraction of its own (see `included`);
 - `spend-limit`: $100.00 left of a $100.00 personal on-demand cap, and
@@ -93,19 +93,30 @@ def plan_pools(plan: dict[str, Any], reset: float | None, where: str,
     api = fraction_left(plan.get("apiPercentUsed"), f"{where}.apiPercentUsed")
     total = fraction_left(plan.get("totalPercentUsed"), f"{where}.totalPercentUsed")
     limit = number(plan.get("limit"), f"{where}.limit")
+    if limit == 0:
+        # A free plan: no dollars included, and only the total percent means anything
+        # (its bucket percents count bonus use against nothing).
+        auto = api = None
     pools: list[PoolQuota] = []
     if auto is not None:
         pools.append(_pool("auto", reset, auto))
     if api is not None:
         pools.append(_pool("api", reset, api))
+    remaining: Any = None
     if limit is not None and limit > 0:
-        fraction = None
-        if auto is None and api is None and total is None:
-            fraction = _left(plan.get(remaining_key), limit, where)
-        pools.append(_pool("included", reset, fraction, plan.get(remaining_key), limit,
-                           where))
-    elif auto is None and api is None and total is not None:
-        pools.append(_pool("included", reset, total))
+        remaining = plan.get(remaining_key)
+        used = number(plan.get("used"), f"{where}.used")
+        if remaining is None and used is not None:
+            remaining = max(0.0, limit - used)  # what the reply's own two numbers say
+    if auto is not None or api is not None:
+        fraction = None  # the bars say it; the dollar ratio would mislead
+    elif total is not None:
+        fraction = total
+    else:
+        fraction = _left(remaining, limit, where)
+    if remaining is not None or fraction is not None:
+        pools.append(_pool("included", reset, fraction, remaining,
+                           limit if remaining is not None else None, where))
     return pools
 
 
