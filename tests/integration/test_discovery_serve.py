@@ -198,10 +198,11 @@ def _place_in_home(path: Path, home: Home) -> Path:
     """Move a credentials file the simulator wrote to where the tool whose format it
     is keeps it (the first location that reads it as its own)."""
     env = Env(home=home.root)
-    text = path.read_text(encoding="utf-8")
+    text = path.read_bytes().decode("utf-8", errors="replace")  # a SQLite store is not text
     for location in LOCATIONS:
         try:
-            entries = location.read(text, path)
+            entries = (location.load(path) if location.load is not None
+                       else location.read(text, path))
         except Exception:
             continue
         if entries and all(e.creds.tool in location.formats

@@ -232,14 +232,14 @@ def demo_accounts() -> list[SimAccount]:
         # bar is low; a team seat whose other-models bar is used up (Auto still
         # serves) with its spend limits; an Enterprise seat (billing cycle only, no
         # pools); and one whose upstream keeps failing.
-        SimAccount("demo-cursor-pro", provider="cursor", tier="pro", drain_per_hour=0.01),
-        SimAccount("demo-cursor-ultra", provider="cursor", tier="ultra", drain_per_hour=0.05,
+        SimAccount("demo-cursor-pro", provider="cursor", tier="pro", drain_per_hour=0.3),
+        SimAccount("demo-cursor-ultra", provider="cursor", tier="ultra", drain_per_hour=0.3,
                    pool_fractions={"api/monthly": 0.12, "auto/monthly": 0.6}),
-        SimAccount("demo-cursor-team", provider="cursor", tier="team", drain_per_hour=0.01,
+        SimAccount("demo-cursor-team", provider="cursor", tier="team", drain_per_hour=0.3,
                    credential_style="access_token_file",
                    pool_fractions={"api/monthly": 0.0, "auto/monthly": 0.8}),
         SimAccount("demo-cursor-enterprise", provider="cursor", tier="enterprise",
-                   credential_style="access_token"),
-        SimAccount("demo-cursor-down", provider="cursor", tier="pro",
+                   credential_style="access_token", drain_per_hour=0.3),
+        SimAccount("demo-cursor-down", provider="cursor", tier="pro", drain_per_hour=0.3,
                    failing_methods=(METHOD,)),
     ]
