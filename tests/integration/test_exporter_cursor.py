@@ -192,3 +192,25 @@ def test_check_config_accepts_a_cursor_account(sim: Simulator, tmp_path: Path) -
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
         cwd=str(REPO), timeout=60, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_faults_fail_only_their_account_with_the_right_reason(
+        sim: Simulator, setup: tuple[ExporterProcess, dict[str, Any]]) -> None:
+    exp, _ = setup
+    sim.set_fault("cu-pro", "wrong_types")
+    sim.set_fault("cu-ultra", "503")
+    sim.set_fault("cu-team", "429", retry_delay=30)
+    text = scrape(exp)
+    up = by_label(text, "llm_quota_up", "account")
+    assert (up[("cu-pro",)], up[("cu-ultra",)], up[("cu-team",)], up[("cu-ent",)]) == (
+        0.0, 0.0, 0.0, 1.0)
+    errors = by_label(text, "llm_quota_fetch_errors_total", "account", "reason")
+    assert errors[("cu-pro", "parse")] == 1.0
+    assert errors[("cu-ultra", "upstream")] == 1.0
+    assert errors[("cu-team", "rate_limited")] == 1.0
+    views = api(exp)
+    assert views["cu-pro"]["error"]["message"].startswith(
+        "GetCurrentPeriodUsage: unexpected reply:")
+    assert "answered 429" in views["cu-team"]["error"]["message"]
+    fraction = by_label(text, "llm_quota_pool_remaining_fraction", *KEY)
+    assert not [k for k in fraction if k[0] in ("cu-pro", "cu-ultra", "cu-team")]

@@ -48,8 +48,7 @@ TIERS = {"pro": "Cursor Pro", "ultra": "Cursor Ultra", "team": "Cursor Teams",
 LIMIT_CENTS = {"pro": 2000, "ultra": 20000, "team": 4000}
 POOL_WINDOWS = ("auto/monthly", "api/monthly")
 CREDENTIAL_STYLES = ("file", "access_token", "access_token_file")
-_WRONG_TYPES = {"billingCycleEnd": True, "planUsage": {"autoPercentUsed": "most",
-                                                       "apiPercentUsed": [1]},
+_WRONG_TYPES = {"billingCycleEnd": True, "planUsage": [{"autoPercentUsed": "most"}],
                 "spendLimitUsage": 7}
 
 
