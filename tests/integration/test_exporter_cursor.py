@@ -3,7 +3,6 @@ the token in Cursor's own `state.vscdb` (SQLite), never refreshed, never written
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import subprocess
@@ -16,6 +15,7 @@ import pytest
 
 from exporter.simulator import SimAccount, Simulator
 from exporter.timefmt import parse_rfc3339
+from tests.integration.test_exporter_copilot_gemini_cli import api, files_of, scrape
 from tests.procs import REPO, ExporterProcess, by_label, start_exporter, write_config
 
 ACCOUNTS = [
@@ -46,22 +46,6 @@ def setup(sim: Simulator, tmp_path: Path) -> Iterator[tuple[ExporterProcess, dic
     accounts: list[dict[str, Any]] = config["accounts"]  # type: ignore[assignment]
     yield exp, {a["name"]: a for a in accounts}
     exp.stop()
-
-
-def scrape(exp: ExporterProcess) -> str:
-    resp = exp.get("/metrics")
-    assert resp.status_code == 200
-    return resp.text
-
-
-def api(exp: ExporterProcess) -> dict[str, dict[str, Any]]:
-    doc = exp.get("/api/v1/quota").json()
-    return {a["account"]: a for a in doc["accounts"]}
-
-
-def files_of(directory: Path) -> dict[str, tuple[str, int]]:
-    return {str(p): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted(directory.rglob("*")) if p.is_file() and p.name != "config.yml"}
 
 
 def stored(path: Path, key: str) -> str:
