@@ -101,6 +101,9 @@ def test_pools_match_the_simulator_and_the_json_api_agrees(
             assert p.get("remaining_credits") == credits_left.get(key)
             assert p.get("limit_credits") == credits_limit.get(key)
     assert views["cu-ent"]["pools"] == [] and views["cu-ent"]["up"] is True
+    # Not "no licence": Cursor reported no quotas for the seat.
+    assert ("cu-ent",) not in by_label(text, "llm_quota_pools_available", "account")
+    assert views["cu-ent"]["pools_available"] is None
 
 
 def test_requests_are_connect_posts_and_no_refresh_token_is_ever_sent(

@@ -73,7 +73,8 @@ class CursorProvider(BaseProvider):
         return AccountData(
             info=AccountInfo(tier=plan, tier_name=TIER_NAMES.get(plan, "")),
             pools=reply.pools,
-            # The reply names no pools at all for an Enterprise seat: not an error.
-            pools_available=reply.has_usage or bool(reply.pools),
+            # An Enterprise seat's reply names no pools at all: not an error, and not
+            # "no licence" either; the views say no quotas were reported.
+            pools_available=True if reply.has_usage or reply.pools else None,
             sources=(SourceResult(SOURCE, skipped=reply.skipped),),
         )

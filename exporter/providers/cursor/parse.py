@@ -40,10 +40,11 @@ from exporter.providers.parsing import (
 from exporter.snapshot import PoolQuota
 
 WINDOW = "monthly"
-NAMES = {"included": "Included usage", "auto": "Auto (Cursor models)",
-         "api": "API (other models)", "spend-limit": "On-demand spend limit",
-         "spend-limit-pooled": "Team on-demand spend limit (pooled)",
-         "team-pooled": "Team pooled usage", "requests": "Requests"}
+# Display names; the dollar pools say their unit, since the views show bare numbers.
+NAMES = {"included": "Included usage (USD)", "auto": "Auto (Cursor models)",
+         "api": "API (other models)", "spend-limit": "On-demand spend limit (USD)",
+         "spend-limit-pooled": "Team on-demand spend limit (pooled, USD)",
+         "team-pooled": "Team pooled usage (USD)", "requests": "Requests"}
 
 
 @dataclass(frozen=True)

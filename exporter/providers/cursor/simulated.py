@@ -238,7 +238,7 @@ def demo_accounts() -> list[SimAccount]:
                    credential_style="access_token_file",
                    pool_fractions={"api/monthly": 0.0, "auto/monthly": 0.8}),
         SimAccount("demo-cursor-enterprise", provider="cursor", tier="enterprise",
-                   credential_style="access_token", drain_per_hour=0.3),
+                   drain_per_hour=0.3),
         SimAccount("demo-cursor-down", provider="cursor", tier="pro", drain_per_hour=0.3,
                    failing_methods=(METHOD,)),
     ]
