@@ -68,6 +68,12 @@ class CursorProvider(BaseProvider):
                 raise FetchError(Reason.FORBIDDEN, FORBIDDEN.format(detail=detail),
                                  retry_after=exc.retry_after) from None
             raise
+        if isinstance(body, dict) and isinstance(body.get("code"), str) and (
+                "billingCycleEnd" not in body and "planUsage" not in body):
+            # A Connect error body, even under HTTP 200: the upstream's words, never data.
+            info = decode_error(body)
+            raise FetchError(Reason.UPSTREAM, f"{CALL}: Cursor answered {info.status}: "
+                                              f"{info.message or 'no message'}")
         reply = parse_reply(body, CALL, parse_period_usage)
         plan = self._tokens.hints().plan or "unknown"
         return AccountData(
