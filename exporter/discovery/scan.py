@@ -273,6 +273,8 @@ class Scanner:
     def _parse(location: Location, path: Path, st: os.stat_result) -> list[Entry]:
         if not os.path.isfile(path):
             raise _Skip("not a file")
+        if location.load is not None:
+            return _usable(location, location.load(path))
         if st.st_size > MAX_FILE_BYTES:
             raise _Skip("too large for a credentials file")
         try:
@@ -284,14 +286,7 @@ class Scanner:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise _Skip("not UTF-8 text") from None
-        entries = location.read(text, path)
-        wrong = [e for e in entries if e.creds.tool not in location.formats]
-        if wrong:
-            raise _Skip(f"not {location.tool}'s format (it reads as {wrong[0].creds.tool}'s)")
-        usable = [e for e in entries if e.creds.access_token or e.creds.refresh_token]
-        if not usable:
-            raise _Skip("no token in it")
-        return usable
+        return _usable(location, location.read(text, path))
 
     # -- choosing and naming ------------------------------------------------------------
 
@@ -386,3 +381,14 @@ def with_readable_names(report: Report) -> Report:
         taken.add(name)
         accounts.append(replace(found, name=name))
     return replace(report, accounts=tuple(accounts))
+
+
+def _usable(location: Location, entries: list[Entry]) -> list[Entry]:
+    """The entries of a file that carry a token, in the location's own formats."""
+    wrong = [e for e in entries if e.creds.tool not in location.formats]
+    if wrong:
+        raise _Skip(f"not {location.tool}'s format (it reads as {wrong[0].creds.tool}'s)")
+    usable = [e for e in entries if e.creds.access_token or e.creds.refresh_token]
+    if not usable:
+        raise _Skip("no token in it")
+    return usable

@@ -14,7 +14,17 @@ from pathlib import Path
 
 from exporter import config as _config
 from exporter.config import AccountConfig, Config
-from exporter.providers import antigravity, claude, codex, copilot, gemini_cli, kimi, minimax, zai
+from exporter.providers import (
+    antigravity,
+    claude,
+    codex,
+    copilot,
+    cursor,
+    gemini_cli,
+    kimi,
+    minimax,
+    zai,
+)
 from exporter.providers.base import Provider, ProviderPackage
 from exporter.providers.spec import ProviderSpec
 from exporter.upstream.transport import HttpClients
@@ -27,6 +37,7 @@ PACKAGES: dict[str, ProviderPackage] = {
         claude.PACKAGE,
         codex.PACKAGE,
         copilot.PACKAGE,
+        cursor.PACKAGE,
         kimi.PACKAGE,
         minimax.PACKAGE,
         zai.PACKAGE,

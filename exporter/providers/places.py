@@ -111,6 +111,9 @@ class Location:
     pattern: str | None = None  # places are folders of files matching it; None: files
     refreshes: bool = False  # the tool renews the tokens in its files while it runs
     sign_in: str = ""  # how a user signs in with it
+    # A store that is not a text file (an editor's SQLite database): read from its
+    # path by the provider, read only, in place of `read` (no size or UTF-8 check).
+    load: Callable[[Path], list[Entry]] | None = None
 
 
 

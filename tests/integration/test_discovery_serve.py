@@ -199,12 +199,13 @@ def _place_in_home(path: Path, home: Home, provider: str) -> Path:
     is keeps it (the first location of its provider that reads it as its own: Kimi's
     and Gemini CLI's files look alike)."""
     env = Env(home=home.root)
-    text = path.read_text(encoding="utf-8")
+    text = path.read_bytes().decode("utf-8", errors="replace")  # a SQLite store is not text
     for location in LOCATIONS:
         if provider not in location.providers:
             continue
         try:
-            entries = location.read(text, path)
+            entries = (location.load(path) if location.load is not None
+                       else location.read(text, path))
         except Exception:
             continue
         if entries and all(e.creds.tool in location.formats

@@ -54,6 +54,10 @@ ACCOUNTS = [
     SimAccount("sw-codex", provider="codex"),  # 401
     SimAccount("sw-codex-proxy", provider="codex", tier="pro", credential_style="cliproxyapi"),
     SimAccount("sw-codex-token", provider="codex", credential_style="access_token"),
+    # Cursor: its state.vscdb (SQLite) holds a refresh token and an email never sent or
+    # shown; a bare token beside it.
+    SimAccount("sw-cursor", provider="cursor"),
+    SimAccount("sw-cursor-token", provider="cursor", credential_style="access_token"),
 ]
 SECRET_FILE_ACCOUNT = "sw-refresh-file"  # its oauth_client uses client_secret_file
 ENV_ACCOUNT = "sw-env"

@@ -32,10 +32,11 @@ from exporter.snapshot import AccountSnapshot, Snapshot
 from exporter.views.page import render_page
 from tests.discovery_home import FUTURE, PAST, PEOPLE, Home, every_tool, write_json
 
-ALL_PROVIDERS = ("antigravity", "gemini-cli", "claude", "codex", "copilot", "kimi", "minimax",
-                 "zai")
+ALL_PROVIDERS = ("antigravity", "gemini-cli", "claude", "codex", "copilot", "cursor", "kimi",
+                 "minimax", "zai")
 NAME_RE = re.compile(
-    rf"(antigravity|gemini-cli|claude|codex|copilot|kimi|minimax|zai)-[0-9a-f]{{{NAME_HASH_LENGTH}}}")
+    rf"(antigravity|gemini-cli|claude|codex|copilot|cursor|kimi|minimax|zai)"
+    rf"-[0-9a-f]{{{NAME_HASH_LENGTH}}}")
 
 
 @pytest.fixture
@@ -347,7 +348,7 @@ def test_windows_places(home: Home) -> None:
 def test_every_location_names_its_tool_formats_and_a_way_to_sign_in() -> None:
     assert [loc.tool for loc in LOCATIONS] == [
         "CLIProxyAPI", "llm-mux", "Antigravity-Manager", "agy", "opencode-antigravity-auth",
-        "Gemini CLI", "Claude Code", "Codex CLI", "GitHub Copilot", "Kimi Code CLI",
+        "Gemini CLI", "Claude Code", "Codex CLI", "GitHub Copilot", "Cursor", "Kimi Code CLI",
         "Kimi CLI (legacy)", "Claude Code settings (Kimi key)", "opencode (Kimi key)",
         "Claude Code settings (MiniMax key)", "opencode (MiniMax key)",
         "Claude Code settings (z.ai key)", "opencode (z.ai key)"]
