@@ -137,6 +137,16 @@ def token_state(owner: str, entry: Entry, now: float) -> str:
     return f"expired: {owner} renews it when it runs, or give an oauth_client"
 
 
+def _usable(location: Location, entries: list[Entry]) -> list[Entry]:
+    wrong = [e for e in entries if e.creds.tool not in location.formats]
+    if wrong:
+        raise _Skip(f"not {location.tool}'s format (it reads as {wrong[0].creds.tool}'s)")
+    usable = [e for e in entries if e.creds.access_token or e.creds.refresh_token]
+    if not usable:
+        raise _Skip("no token in it")
+    return usable
+
+
 def _stamp(st: os.stat_result) -> _Stamp:
     return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
@@ -265,6 +275,8 @@ class Scanner:
     def _parse(location: Location, path: Path, st: os.stat_result) -> list[Entry]:
         if not os.path.isfile(path):
             raise _Skip("not a file")
+        if location.read_store is not None:
+            return _usable(location, location.read_store(path))
         if st.st_size > MAX_FILE_BYTES:
             raise _Skip("too large for a credentials file")
         try:
@@ -276,14 +288,7 @@ class Scanner:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise _Skip("not UTF-8 text") from None
-        entries = location.read(text, path)
-        wrong = [e for e in entries if e.creds.tool not in location.formats]
-        if wrong:
-            raise _Skip(f"not {location.tool}'s format (it reads as {wrong[0].creds.tool}'s)")
-        usable = [e for e in entries if e.creds.access_token or e.creds.refresh_token]
-        if not usable:
-            raise _Skip("no token in it")
-        return usable
+        return _usable(location, location.read(text, path))
 
     # -- choosing and naming ------------------------------------------------------------
 

@@ -111,6 +111,9 @@ class Location:
     pattern: str | None = None  # places are folders of files matching it; None: files
     refreshes: bool = False  # the tool renews the tokens in its files while it runs
     sign_in: str = ""  # how a user signs in with it
+    # A store that is not text (a SQLite database), read by path instead of `read`;
+    # it must open the file read-only.
+    read_store: Callable[[Path], list[Entry]] | None = None
 
 
 
