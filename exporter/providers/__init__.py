@@ -14,7 +14,7 @@ from pathlib import Path
 
 from exporter import config as _config
 from exporter.config import AccountConfig, Config
-from exporter.providers import antigravity, claude, codex, copilot, gemini_cli
+from exporter.providers import antigravity, claude, codex, copilot, gemini_cli, kiro
 from exporter.providers.base import Provider, ProviderPackage
 from exporter.providers.spec import ProviderSpec
 from exporter.upstream.transport import HttpClients
@@ -27,6 +27,7 @@ PACKAGES: dict[str, ProviderPackage] = {
         claude.PACKAGE,
         codex.PACKAGE,
         copilot.PACKAGE,
+        kiro.PACKAGE,
     )
 }
 REGISTRY: dict[str, ProviderSpec] = {name: p.spec for name, p in PACKAGES.items()}

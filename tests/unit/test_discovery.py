@@ -32,9 +32,9 @@ from exporter.snapshot import AccountSnapshot, Snapshot
 from exporter.views.page import render_page
 from tests.discovery_home import FUTURE, PAST, PEOPLE, Home, every_tool, write_json
 
-ALL_PROVIDERS = ("antigravity", "gemini-cli", "claude", "codex", "copilot")
+ALL_PROVIDERS = ("antigravity", "gemini-cli", "claude", "codex", "copilot", "kiro")
 NAME_RE = re.compile(
-    rf"(antigravity|gemini-cli|claude|codex|copilot)-[0-9a-f]{{{NAME_HASH_LENGTH}}}")
+    rf"(antigravity|gemini-cli|claude|codex|copilot|kiro)-[0-9a-f]{{{NAME_HASH_LENGTH}}}")
 
 
 @pytest.fixture
@@ -346,7 +346,7 @@ def test_windows_places(home: Home) -> None:
 def test_every_location_names_its_tool_formats_and_a_way_to_sign_in() -> None:
     assert [loc.tool for loc in LOCATIONS] == [
         "CLIProxyAPI", "llm-mux", "Antigravity-Manager", "agy", "opencode-antigravity-auth",
-        "Gemini CLI", "Claude Code", "Codex CLI", "GitHub Copilot"]
+        "Gemini CLI", "Claude Code", "Codex CLI", "GitHub Copilot", "Kiro IDE", "kiro-cli"]
     assert {p for loc in LOCATIONS for p in loc.providers} == set(ALL_PROVIDERS)
     assert all(loc.formats and loc.sign_in for loc in LOCATIONS)
     # The configuration guide's table of where discovery looks has a row per tool.
@@ -518,7 +518,7 @@ def test_landing_page_shows_files_used_and_places_looked(home: Home) -> None:
     assert "<h2>Discovered accounts</h2>" in page
     assert "~/.cli-proxy-api/antigravity-&lt;email&gt;.json" in page
     assert "same account as " + found.name in page
-    assert "<details><summary>Places looked (12)</summary>" in page
+    assert "<details><summary>Places looked (15)</summary>" in page
     empty = render_page(Snapshot(accounts=(), taken_at=0.0), now=0.0,
                         discovery=scan(Home(home.root / "nobody")))
     assert "No accounts found yet" in empty and "<details open>" in empty
