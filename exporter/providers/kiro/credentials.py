@@ -98,8 +98,14 @@ def _json(value: str | None) -> Any:
 
 
 def read_kiro_cli(path: Path) -> CredentialFile:
-    """kiro-cli's `data.sqlite3`, opened read-only: its newest token row and profile."""
-    uri = f"file:{quote(str(path))}?mode=ro"
+    """kiro-cli's `data.sqlite3`, opened read-only: its newest token row and profile.
+
+    A WAL database opened read-only while kiro-cli is not running would get fresh
+    `-wal` and `-shm` files in kiro-cli's folder: without a `-wal` beside it the
+    file is idle and is opened `immutable`, so nothing is created there.
+    """
+    idle = not path.with_name(path.name + "-wal").exists()
+    uri = f"file:{quote(str(path))}?mode=ro" + ("&immutable=1" if idle else "")
     try:
         db = sqlite3.connect(uri, uri=True, timeout=_BUSY_SECONDS)
     except sqlite3.Error as exc:
