@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from exporter.simkit.cli_owned import write_json
 from exporter.simkit.common import (
     MONTH,
     AccountState,
@@ -33,7 +35,6 @@ from exporter.simkit.common import (
     SimContext,
     json_reply,
     unit,
-    write_secret,
 )
 from exporter.timefmt import rfc3339
 
@@ -111,17 +112,19 @@ def usage_body(acct: AccountState, now: float) -> dict[str, Any]:
     }
 
 
-def _write_cli_db(path: Path, token: str, refresh: str, arn: str) -> None:
-    """kiro-cli's `data.sqlite3`: its `auth_kv` token row and `state` profile row."""
-    path.unlink(missing_ok=True)
+def _write_cli_db(path: Path, token: str, refresh: str, arn: str, expires_at: float) -> None:
+    """kiro-cli's `data.sqlite3`: its `auth_kv` token row and `state` profile row,
+    created or updated in place as kiro-cli does."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path)
     try:
-        db.execute("CREATE TABLE auth_kv (key TEXT PRIMARY KEY, value TEXT)")
-        db.execute("CREATE TABLE state (key TEXT PRIMARY KEY, value BLOB)")
+        db.execute("CREATE TABLE IF NOT EXISTS auth_kv (key TEXT PRIMARY KEY, value TEXT)")
+        db.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB)")
         row = {"access_token": token, "refresh_token": refresh, "region": REGION,
-               "expires_at": "2099-01-01T00:00:00Z", "scopes": ["codewhisperer:completions"]}
-        db.execute("INSERT INTO auth_kv VALUES (?, ?)", ("kirocli:odic:token", json.dumps(row)))
-        db.execute("INSERT INTO state VALUES (?, ?)",
+               "expires_at": rfc3339(expires_at), "scopes": ["codewhisperer:completions"]}
+        db.execute("INSERT OR REPLACE INTO auth_kv VALUES (?, ?)",
+                   ("kirocli:odic:token", json.dumps(row)))
+        db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)",
                    ("api.codewhisperer.profile", json.dumps({"arn": arn, "profileName": "sim"})))
         db.commit()
     finally:
@@ -175,34 +178,51 @@ class KiroUpstream:
 
     def account_config(self, sim: SimContext, spec: SimAccount, directory: Path,
                        base_url: str) -> dict[str, object]:
-        refresh, token, _ = sim.credentials(spec.name, expiring=False)
         style = spec.credential_style
-        arn = profile_arn(spec)
         credentials: dict[str, str]
         if style == "access_token":
+            _, token, _ = sim.credentials(spec.name, expiring=False)
             credentials = {"access_token": token}
-        elif style == "cli_db":
-            path = directory / f"kiro-cli-{spec.name}" / "data.sqlite3"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _write_cli_db(path, token, refresh, arn)
-            credentials = {"file": str(path)}
         else:
-            ide = style == "ide_file"
-            expires = rfc3339(4102444800.0)  # 2100: the simulated token never expires
-            doc: dict[str, Any] = (
-                {"accessToken": token, "refreshToken": refresh, "profileArn": arn,
-                 "expiresAt": expires, "authMethod": "social", "provider": "Github"}
-                if ide else
-                {"type": "kiro", "access_token": token, "refresh_token": refresh,
-                 "profile_arn": arn, "expires_at": expires, "auth_method": "social",
-                 "provider": "Github", "email": spec.email, "last_refresh": rfc3339(0.0)})
-            path = (directory / f"kiro-ide-{spec.name}" / "kiro-auth-token.json" if ide
-                    else directory / f"kiro-github-{spec.name}.json")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_secret(path, json.dumps(doc, indent=2) + "\n")
+            path = _credentials_path(spec, directory)
+            refresh, _, _ = sim.credentials(spec.name, expiring=False)
+
+            def write(expires_at: float) -> None:
+                # What Kiro or kiro-cli does when it renews its sign-in.
+                token = self.token_prefix + secrets.token_urlsafe(18)
+                sim.register_token(spec.name, token, expires_at)
+                _write_credentials(spec, path, token, refresh, expires_at)
+
+            sim.set_credential_writer(spec.name, write)
+            sim.renew_credentials(spec.name, ttl=3600.0)
             credentials = {"file": str(path)}
         return {"name": spec.name, "provider": spec.provider, "credentials": credentials,
                 "endpoints": [f"{base_url}/{HOST}"]}
+
+
+def _credentials_path(spec: SimAccount, directory: Path) -> Path:
+    if spec.credential_style == "cli_db":
+        return directory / f"kiro-cli-{spec.name}" / "data.sqlite3"
+    if spec.credential_style == "ide_file":
+        return directory / f"kiro-ide-{spec.name}" / "kiro-auth-token.json"
+    return directory / f"kiro-github-{spec.name}.json"
+
+
+def _write_credentials(spec: SimAccount, path: Path, token: str, refresh: str,
+                       expires_at: float) -> None:
+    arn = profile_arn(spec)
+    if spec.credential_style == "cli_db":
+        _write_cli_db(path, token, refresh, arn, expires_at)
+        return
+    expires = rfc3339(expires_at)
+    doc: dict[str, Any] = (
+        {"accessToken": token, "refreshToken": refresh, "profileArn": arn,
+         "expiresAt": expires, "authMethod": "social", "provider": "Github"}
+        if spec.credential_style == "ide_file" else
+        {"type": "kiro", "access_token": token, "refresh_token": refresh,
+         "profile_arn": arn, "expires_at": expires, "auth_method": "social",
+         "provider": "Github", "email": spec.email, "last_refresh": rfc3339(expires_at - 3600)})
+    write_json(path, doc)
 
 
 KIRO = KiroUpstream()
