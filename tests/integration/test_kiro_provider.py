@@ -24,6 +24,7 @@ import pytest
 from exporter.providers.kiro.simulated import CREDITS, OVERAGE_CAP
 from exporter.simulator import SimAccount, Simulator
 from tests.procs import REPO, ExporterProcess, by_label, start_exporter, write_config
+from tests.sim_accounts import fetch, provider_for
 
 POWER, PRO, FREE = ("Q_DEVELOPER_STANDALONE_POWER", "Q_DEVELOPER_STANDALONE_PRO",
                     "Q_DEVELOPER_STANDALONE_FREE")
@@ -231,3 +232,14 @@ def test_promtool_accepts_the_exposition(exporter: ExporterProcess) -> None:
     result = subprocess.run([promtool, "check", "metrics"], input=scrape(exporter).encode(),
                             capture_output=True, timeout=60, check=False)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+def test_a_bare_token_sends_the_profile_arn_named_in_project(
+        sim: Simulator, tmp_path: Path) -> None:
+    arn = "arn:aws:codewhisperer:us-east-1:123456789012:profile/FROMCONFIG"
+    with provider_for(sim, "k-token", tmp_path, project=arn) as provider:
+        data = fetch(provider)
+    with provider_for(sim, "k-token", tmp_path) as provider:
+        fetch(provider)
+    assert data.pools[0].remaining_fraction == 1.0
+    assert [json.loads(r.body) for r in sim.requests_seen()] == [{"profileArn": arn}, {}]
