@@ -15,6 +15,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,16 @@ def scrape(exp: ExporterProcess) -> str:
     resp = exp.get("/metrics")
     assert resp.status_code == 200
     return resp.text
+
+
+def scrape_until_up(exp: ExporterProcess, account: str, timeout: float = 10.0) -> str:
+    end = time.monotonic() + timeout
+    while True:
+        text = scrape(exp)
+        if by_label(text, "llm_quota_up", "account").get((account,)) == 1.0:
+            return text
+        assert time.monotonic() < end, f"{account} did not come back:\n{exp.logs[-2000:]}"
+        time.sleep(0.3)
 
 
 def files(config: dict[str, Any]) -> dict[str, Path]:
@@ -189,6 +200,14 @@ def test_a_rejected_token_is_an_auth_error_with_what_to_do(
     error = exporter.get("/api/v1/quota?account=k-pro-ide").json()["accounts"][0]["error"]
     assert "The bearer token included in the request is invalid." in error["message"]
     assert "open Kiro" in error["message"]
+    text = scrape(exporter)  # the rejected token is not sent again
+    assert by_label(text, "llm_quota_up", "account")[("k-pro-ide",)] == 0.0
+    assert sim.calls()["k-pro-ide"]["GetUsageLimits"] == 1
+    error = exporter.get("/api/v1/quota?account=k-pro-ide").json()["accounts"][0]["error"]
+    assert "not sent again until it is renewed" in error["message"]
+    sim.renew_credentials("k-pro-ide")  # Kiro signed in again and rewrote its file
+    scrape_until_up(exporter, "k-pro-ide")  # after two failures: a short back-off
+    assert sim.calls()["k-pro-ide"]["GetUsageLimits"] == 2
     sim.set_fault("k-power", "403")
     sim.set_fault("k-token", "429", retry_delay=60)
     text = scrape(exporter)

@@ -10,7 +10,8 @@ The token is read from the file or database its tool keeps and never refreshed:
 Kiro's refresh tokens rotate, and a refresh from here would sign the IDE or
 kiro-cli out. An expired token is an auth error that says to open Kiro or run
 kiro-cli, which renews the file; the file is re-read when it changes. Kiro answers
-an expired or foreign token with 403 (not 401): that 403 is an auth error too.
+an expired or foreign token with 403 (not 401): that 403 is an auth error too,
+and the rejected token is not sent again until its file brings another.
 """
 
 from __future__ import annotations
@@ -105,13 +106,20 @@ class KiroProvider(BaseProvider):
     def _token_source(self) -> TokenSource:
         return _token_source(self.account, self._clock)
 
+    def _setup(self) -> None:
+        # The token Kiro last answered 403 "bearer token ... invalid" to, and what was
+        # said: it is not sent again until its file brings another one.
+        self._rejected: tuple[str, str] | None = None
+
     def _credentials(self) -> CredentialFile | None:
         return self._tokens.credentials() if isinstance(self._tokens, CliOwnedFile) else None
 
     def fetch(self, deadline: float) -> AccountData:
         """The plan's credits, overage and plan name; raises FetchError."""
         # An expired or missing token fails here, before any call is made.
-        self._tokens.token(deadline)
+        token = self._tokens.token(deadline)
+        if self._rejected is not None and self._rejected[0] == token:
+            raise FetchError(Reason.AUTH, self._rejected[1])
         creds = self._credentials()
         # A bare token carries no profile: the account's `project:` may name it.
         arn = (creds.account_id if creds else None) or (
@@ -125,7 +133,11 @@ class KiroProvider(BaseProvider):
             body = client.call("usage", USAGE_PATH, deadline,
                                body={"profileArn": arn} if arn else {})
         except UpstreamError as exc:
-            raise _explained(exc, arn is not None) from None
+            explained = _explained(exc, arn is not None)
+            if explained.reason is Reason.AUTH:
+                self._rejected = (token, explained.message.replace(
+                    "; open Kiro", " (not sent again until it is renewed); open Kiro", 1))
+            raise explained from None
         reply = parse_reply(body, "usage", parse_usage)
         return AccountData(
             info=AccountInfo(tier=reply.tier or "unknown", tier_name=reply.tier_name,
