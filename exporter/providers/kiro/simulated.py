@@ -232,15 +232,19 @@ def demo_accounts() -> list[SimAccount]:
     """This upstream's accounts in the demo: every state the exporter knows of it."""
     return [
         # Kiro Power with most of its month's credits left.
-        SimAccount("demo-kiro", provider="kiro", drain_per_hour=0.02),
+        SimAccount("demo-kiro", provider="kiro", drain_per_hour=0.3,
+                   pool_fractions={POOL: 0.8}),
         # Kiro Pro running low (15% of 1,000 credits).
         SimAccount("demo-kiro-low", provider="kiro", tier="Q_DEVELOPER_STANDALONE_PRO",
-                   credential_style="ide_file", drain_per_hour=0.01,
+                   credential_style="access_token", drain_per_hour=0.3,
                    pool_fractions={POOL: 0.15}),
         # Kiro Free with its 50 credits spent: exhausted until the month turns.
         SimAccount("demo-kiro-free", provider="kiro", tier="Q_DEVELOPER_STANDALONE_FREE",
-                   credential_style="cli_db", drain_per_hour=0.0, pool_fractions={POOL: 0.0}),
+                   drain_per_hour=0.3, pool_fractions={POOL: 0.0}),
         # Kiro Power past its plan credits, served as overage (billed, not exhausted).
         SimAccount("demo-kiro-overage", provider="kiro", drain_per_hour=0.3,
                    pool_fractions={POOL: 0.0}),
+        # Kiro answering 503: the account is down, the others are not.
+        SimAccount("demo-kiro-down", provider="kiro", drain_per_hour=0.3,
+                   failing_methods=(METHOD,)),
     ]
