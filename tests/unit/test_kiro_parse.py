@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from exporter.providers.kiro.client import decode_error
+from exporter.providers.kiro.client import decode_error, explain_error
 from exporter.providers.kiro.parse import parse_usage
 from exporter.providers.parsing import ParseError
 from exporter.snapshot import Credit, FetchError, Reason
 from exporter.timefmt import parse_rfc3339
+from exporter.upstream.client import UpstreamError
 from tests.unit.test_antigravity_parse import body, peer
 
 SEPT_2026 = parse_rfc3339("2026-09-01T00:00:00Z")
@@ -159,3 +160,19 @@ def test_overage_at_its_cap_is_exhausted_not_overage() -> None:
 def test_a_reply_of_the_wrong_shape_names_the_field(doc: Any, field: str) -> None:
     with pytest.raises(ParseError, match=field):
         parse_usage(doc)
+
+
+@pytest.mark.parametrize(("status", "name", "has_arn", "reason", "says"), [
+    (403, "kiro.error-403-bearer-invalid.json", True, Reason.AUTH, "open Kiro"),
+    (403, "kiro.error-403-not-authorized.json", False, Reason.FORBIDDEN, "need their profile ARN"),
+    (403, "kiro.error-403-not-authorized.json", True, Reason.FORBIDDEN, "another region's host"),
+    (400, "peers/kiro.error-400-invalid-profile.json", True, Reason.FORBIDDEN, "sign in again"),
+])
+def test_kiro_errors_say_what_to_do(status: int, name: str, has_arn: bool, reason: Reason,
+                                    says: str) -> None:
+    info = decode_error(body(name))
+    exc = UpstreamError(Reason.FORBIDDEN, f"usage: answered {status}", http_status=status,
+                        info=info)
+    explained = explain_error(exc, has_arn)
+    assert explained.reason is reason
+    assert info.message in explained.message and says in explained.message

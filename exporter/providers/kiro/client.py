@@ -133,7 +133,7 @@ class KiroProvider(BaseProvider):
             body = client.call("usage", USAGE_PATH, deadline,
                                body={"profileArn": arn} if arn else {})
         except UpstreamError as exc:
-            explained = _explained(exc, arn is not None)
+            explained = explain_error(exc, arn is not None)
             if explained.reason is Reason.AUTH:
                 self._rejected = (token, explained.message.replace(
                     "; open Kiro", " (not sent again until it is renewed); open Kiro", 1))
@@ -147,7 +147,7 @@ class KiroProvider(BaseProvider):
         )
 
 
-def _explained(exc: UpstreamError, has_arn: bool) -> FetchError:
+def explain_error(exc: UpstreamError, has_arn: bool) -> FetchError:
     """Kiro's 400/403 answers, with what to do about them."""
     said = exc.info.message or exc.info.status
     lower = said.lower()
@@ -155,8 +155,10 @@ def _explained(exc: UpstreamError, has_arn: bool) -> FetchError:
         return FetchError(Reason.AUTH, f"usage: Kiro rejected the access token (403: {said}); "
                                        f"{RENEW}")
     if exc.http_status in (400, 403) and (_NOT_AUTHORIZED in lower or "profilearn" in lower):
-        advice = ("the profile ARN in the credentials is not this account's: sign in again "
-                  "with Kiro or kiro-cli" if has_arn else _PROFILE_ADVICE)
+        advice = ("the profile ARN in the credentials is not this account's, or the call "
+                  "went to another region's host (endpoints set in the config are used as "
+                  "they are; leave them out to use the profile's region): sign in again with "
+                  "Kiro or kiro-cli" if has_arn else _PROFILE_ADVICE)
         return FetchError(Reason.FORBIDDEN, f"usage: Kiro refused the call "
                                             f"({exc.http_status}: {said}); {advice}")
     return exc
