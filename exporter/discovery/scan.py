@@ -142,6 +142,17 @@ def token_state(owner: str, entry: Entry, now: float) -> str:
     return f"expired: {owner} renews it when it runs, or give an oauth_client"
 
 
+def _usable(location: Location, entries: list[Entry]) -> list[Entry]:
+    """The entries of a file that carry a token, in the location's own formats."""
+    wrong = [e for e in entries if e.creds.tool not in location.formats]
+    if wrong:
+        raise _Skip(f"not {location.tool}'s format (it reads as {wrong[0].creds.tool}'s)")
+    usable = [e for e in entries if e.creds.access_token or e.creds.refresh_token]
+    if not usable:
+        raise _Skip("no token in it")
+    return usable
+
+
 def _stamp(st: os.stat_result) -> _Stamp:
     return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
@@ -382,13 +393,3 @@ def with_readable_names(report: Report) -> Report:
         accounts.append(replace(found, name=name))
     return replace(report, accounts=tuple(accounts))
 
-
-def _usable(location: Location, entries: list[Entry]) -> list[Entry]:
-    """The entries of a file that carry a token, in the location's own formats."""
-    wrong = [e for e in entries if e.creds.tool not in location.formats]
-    if wrong:
-        raise _Skip(f"not {location.tool}'s format (it reads as {wrong[0].creds.tool}'s)")
-    usable = [e for e in entries if e.creds.access_token or e.creds.refresh_token]
-    if not usable:
-        raise _Skip("no token in it")
-    return usable

@@ -22,6 +22,7 @@ from exporter.providers import (
     cursor,
     gemini_cli,
     kimi,
+    kiro,
     minimax,
     zai,
 )
@@ -38,6 +39,7 @@ PACKAGES: dict[str, ProviderPackage] = {
         codex.PACKAGE,
         copilot.PACKAGE,
         cursor.PACKAGE,
+        kiro.PACKAGE,
         kimi.PACKAGE,
         minimax.PACKAGE,
         zai.PACKAGE,

@@ -250,7 +250,9 @@ class UpstreamClient:
             "Authorization": f"{self._auth_scheme} {token}" if self._auth_scheme else token,
             "Accept": "application/json",
         }
-        if body is not None:
+        # JSON, unless the provider's spec names its own JSON dialect (AWS's
+        # `application/x-amz-json-1.0`); configs cannot set it.
+        if body is not None and not any(k.lower() == "content-type" for k in headers):
             headers["Content-Type"] = "application/json"
         return headers
 

@@ -32,10 +32,10 @@ from exporter.snapshot import AccountSnapshot, Snapshot
 from exporter.views.page import render_page
 from tests.discovery_home import FUTURE, PAST, PEOPLE, Home, every_tool, write_json
 
-ALL_PROVIDERS = ("antigravity", "gemini-cli", "claude", "codex", "copilot", "cursor", "kimi",
-                 "minimax", "zai")
+ALL_PROVIDERS = ("antigravity", "gemini-cli", "claude", "codex", "copilot", "cursor", "kiro",
+                 "kimi", "minimax", "zai")
 NAME_RE = re.compile(
-    rf"(antigravity|gemini-cli|claude|codex|copilot|cursor|kimi|minimax|zai)"
+    rf"(antigravity|gemini-cli|claude|codex|copilot|cursor|kiro|kimi|minimax|zai)"
     rf"-[0-9a-f]{{{NAME_HASH_LENGTH}}}")
 
 
@@ -348,9 +348,9 @@ def test_windows_places(home: Home) -> None:
 def test_every_location_names_its_tool_formats_and_a_way_to_sign_in() -> None:
     assert [loc.tool for loc in LOCATIONS] == [
         "CLIProxyAPI", "llm-mux", "Antigravity-Manager", "agy", "opencode-antigravity-auth",
-        "Gemini CLI", "Claude Code", "Codex CLI", "GitHub Copilot", "Cursor", "Kimi Code CLI",
-        "Kimi CLI (legacy)", "Claude Code settings (Kimi key)", "opencode (Kimi key)",
-        "Claude Code settings (MiniMax key)", "opencode (MiniMax key)",
+        "Gemini CLI", "Claude Code", "Codex CLI", "GitHub Copilot", "Cursor", "Kiro IDE",
+        "kiro-cli", "Kimi Code CLI", "Kimi CLI (legacy)", "Claude Code settings (Kimi key)",
+        "opencode (Kimi key)", "Claude Code settings (MiniMax key)", "opencode (MiniMax key)",
         "Claude Code settings (z.ai key)", "opencode (z.ai key)"]
     assert {p for loc in LOCATIONS for p in loc.providers} == set(ALL_PROVIDERS)
     assert all(loc.formats and loc.sign_in for loc in LOCATIONS)
