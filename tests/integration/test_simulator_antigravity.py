@@ -868,7 +868,7 @@ def test_demo_accounts_show_every_state(tmp_path: Path) -> None:
     assert all(name.startswith("demo-") for name in accounts)
     assert {a.credential_style for a in accounts.values()} == {
         "refresh_token", "refresh_token_file", "access_token", "access_token_file", "file",
-        "api_key", "api_key_file"}
+        "api_key", "api_key_file", "claude_settings", "opencode"}
     assert accounts["demo-ultra"].tier == "g1-ultra-tier"
     assert accounts["demo-free"].tier == "free-tier"
     assert accounts["demo-standard"].tier == "standard-tier"

@@ -469,12 +469,14 @@ def test_call_many_one_call_failing_over_leaves_the_other_alone(up: Upstream) ->
     up.add("prod", "b", json_body={"b": "from prod"})
     client = many(up)
     assert client.call_many(two_calls(), deadline()) == [{"a": 1}, {"b": "from prod"}]
-    assert up.paths() == ["/daily/v1internal:a", "/daily/v1internal:b", "/prod/v1internal:b"]
+    # The two first requests go out together, so the server may read either first.
+    assert sorted(up.paths()[:2]) == ["/daily/v1internal:a", "/daily/v1internal:b"]
+    assert up.paths()[2:] == ["/prod/v1internal:b"]
     assert client.gate.wait_left(host_of(up.daily)) > 0
     # The next round starts on the host that is still open.
     up.add("prod", "a", json_body={"a": "from prod"})
     assert client.call_many(two_calls(), deadline()) == [{"a": "from prod"}, {"b": "from prod"}]
-    assert up.paths()[3:] == ["/prod/v1internal:a", "/prod/v1internal:b"]
+    assert sorted(up.paths()[3:]) == ["/prod/v1internal:a", "/prod/v1internal:b"]
 
 
 def test_call_many_refreshes_a_rejected_token_once_for_both(up: Upstream) -> None:

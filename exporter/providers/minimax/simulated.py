@@ -195,15 +195,15 @@ def demo_accounts() -> list[SimAccount]:
     return [
         # MiniMax Token Plan: healthy, and one whose 5-hour interval is used up
         # (status 2) while the week still has room.
-        SimAccount("demo-minimax", provider="minimax", drain_per_hour=0.05),
-        SimAccount("demo-minimax-exhausted", provider="minimax", drain_per_hour=0.0,
+        SimAccount("demo-minimax", provider="minimax", drain_per_hour=0.3),
+        SimAccount("demo-minimax-exhausted", provider="minimax", drain_per_hour=0.3,
                    credential_style="claude_settings",
                    pool_fractions={"general/5h": 0.0, "general/weekly": 0.45}),
         # The older count shape, low on its weekly requests.
         SimAccount("demo-minimax-counts", provider="minimax", tier="coding-plan",
-                   credential_style="opencode", drain_per_hour=0.01,
+                   credential_style="opencode", drain_per_hour=0.3,
                    pool_fractions={"minimax-m/weekly": 0.12}),
         # A key without an active plan: MiniMax's HTTP 200 error 1004.
         SimAccount("demo-minimax-noplan", provider="minimax", tier="no-plan",
-                   credential_style="api_key"),
+                   credential_style="api_key", drain_per_hour=0.3),
     ]

@@ -178,12 +178,12 @@ def demo_accounts() -> list[SimAccount]:
         # z.ai GLM Coding Plan: a Pro plan with room left; a Lite plan counted in
         # credits whose weekly window runs low; a Pro plan whose 5-hour window is used
         # up; and a key whose account has no Coding Plan (an account error).
-        SimAccount("demo-zai-pro", provider="zai", drain_per_hour=0.2,
+        SimAccount("demo-zai-pro", provider="zai", drain_per_hour=0.3,
                    pool_fractions={"glm/5h": 0.7, "glm/weekly": 0.85}),
         SimAccount("demo-zai-lite", provider="zai", tier="lite", credential_style="opencode",
-                   drain_per_hour=0.1, pool_fractions={"glm/5h": 1.0, "glm/weekly": 0.12}),
+                   drain_per_hour=0.3, pool_fractions={"glm/5h": 1.0, "glm/weekly": 0.12}),
         SimAccount("demo-zai-exhausted", provider="zai", credential_style="api_key",
-                   drain_per_hour=0.0, pool_fractions={"glm/5h": 0.0}),
+                   drain_per_hour=0.3, pool_fractions={"glm/5h": 0.0}),
         SimAccount("demo-zai-no-plan", provider="zai", tier="no_plan",
-                   credential_style="api_key"),
+                   credential_style="api_key", drain_per_hour=0.3),
     ]
