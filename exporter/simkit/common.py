@@ -162,6 +162,23 @@ def fraction_json(value: float) -> float | int:
     return int(value) if value in (0.0, 1.0) else round(value, 7)
 
 
+def next_month(now: float) -> float:
+    """Midnight UTC on the first of next month: when a monthly quota starts again.
+
+    >>> from datetime import datetime, UTC
+    >>> datetime.fromtimestamp(next_month(datetime(2026, 12, 6, tzinfo=UTC).timestamp()), UTC)
+    datetime.datetime(2027, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+    """
+    day = datetime.fromtimestamp(now, tz=UTC)
+    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+    return datetime(year, month, 1, tzinfo=UTC).timestamp()
+
+
+def retry_after(fault: Fault) -> tuple[tuple[str, str], ...]:
+    """The `Retry-After` header of a simulated 429: the fault's delay in whole seconds."""
+    return (("Retry-After", str(max(1, math.ceil(fault.retry_delay)))),)
+
+
 def stepped(value: float, step: float | None) -> float:
     """`value` as an upstream that reports in steps shows it: rounded up to the next
     step, 0 only when nothing is left.

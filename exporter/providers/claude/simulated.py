@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import secrets
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from exporter.simkit.common import (
     SimAccount,
     SimContext,
     json_reply,
+    next_month,
     unit,
 )
 
@@ -105,13 +105,6 @@ def usage_body(acct: AccountState, now: float) -> dict[str, Any]:
     return body
 
 
-def _next_month(now: float) -> float:
-    """Midnight UTC on the first of next month: when extra usage starts again."""
-    day = datetime.fromtimestamp(now, tz=UTC)
-    first = (day.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-             + timedelta(days=32)).replace(day=1)
-    return first.timestamp()
-
 
 def mint(spec: SimAccount, expires_at: float) -> str:
     return "sk-ant-oat01-sim-" + secrets.token_urlsafe(24)
@@ -168,7 +161,7 @@ class ClaudeUpstream:
         extra = (round(1.0 - unit(spec.name, "extra"), 4)
                  if spec.tier in EXTRA_USAGE_CAPS else None)
         pools[EXTRA] = Quota(spec.pool_fractions.get("/".join(EXTRA), extra), now,
-                             _next_month(now), MONTH)
+                             next_month(now), MONTH)
         return {}, pools
 
     def route(self, verb: str, path: str) -> tuple[str, str] | None:

@@ -37,6 +37,8 @@ from exporter.simkit.common import (
     SimAccount,
     SimContext,
     json_reply,
+    next_month,
+    retry_after,
     unit,
     write_secret,
 )
@@ -77,11 +79,6 @@ def github_error(status: int, message: str,
     return json_reply({"message": message, "documentation_url": DOCS, "status": str(status)},
                       status, headers)
 
-
-def _next_month(now: float) -> float:
-    day = datetime.fromtimestamp(now, tz=UTC)
-    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
-    return datetime(year, month, 1, tzinfo=UTC).timestamp()
 
 
 def _date(ts: float) -> str:
@@ -174,7 +171,7 @@ class CopilotUpstream:
     def quotas(
         self, spec: SimAccount, now: float
     ) -> tuple[dict[str, Quota], dict[tuple[str, str], Quota]]:
-        reset_at = _next_month(now)
+        reset_at = next_month(now)
         pools: dict[tuple[str, str], Quota] = {}
         for key in POOL_WINDOWS:
             pool, _, window = key.partition("/")
@@ -195,9 +192,8 @@ class CopilotUpstream:
 
     def error(self, fault: Fault) -> Reply:
         if fault.kind == "429":
-            wait = str(max(1, math.ceil(fault.retry_delay)))
             return github_error(429, "API rate limit exceeded for user. Please wait.",
-                                (("Retry-After", wait),))
+                                retry_after(fault))
         status, message = {
             "401": (401, "Bad credentials"),
             "403": (403, "Resource not accessible by integration"),

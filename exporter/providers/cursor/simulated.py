@@ -36,6 +36,7 @@ from exporter.simkit.common import (
     SimAccount,
     SimContext,
     json_reply,
+    retry_after,
     unit,
     write_secret,
 )
@@ -172,9 +173,8 @@ class CursorUpstream:
 
     def error(self, fault: Fault) -> Reply:
         if fault.kind == "429":
-            wait = str(max(1, math.ceil(fault.retry_delay)))
             return connect_error(429, "resource_exhausted", "Too many requests",
-                                 (("Retry-After", wait),))
+                                 retry_after(fault))
         status, code, message = {
             "401": (401, "unauthenticated", "Not logged in"),
             "403": (403, "permission_denied", "Not authorized to view this team's usage"),

@@ -36,6 +36,7 @@ from exporter.simkit.common import (
     SimAccount,
     SimContext,
     json_reply,
+    retry_after,
     unit,
     write_secret,
 )
@@ -152,9 +153,8 @@ class KimiUpstream:
 
     def error(self, fault: Fault) -> Reply:
         if fault.kind == "429":
-            wait = str(max(1, math.ceil(fault.retry_delay)))
             return kimi_error(429, "Too many requests", "rate_limit_reached_error",
-                              (("Retry-After", wait),))
+                              retry_after(fault))
         status, message, kind = {
             "401": (401, "Invalid Authentication", "invalid_authentication_error"),
             "403": (403, "permission denied", "permission_denied_error"),

@@ -20,7 +20,6 @@ import json
 import math
 import secrets
 import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,8 @@ from exporter.simkit.common import (
     SimAccount,
     SimContext,
     json_reply,
+    next_month,
+    retry_after,
     unit,
 )
 from exporter.timefmt import rfc3339
@@ -61,11 +62,6 @@ def aws_error(status: int, message: str,
               headers: tuple[tuple[str, str], ...] = ()) -> Reply:
     return json_reply({"message": message, "reason": None}, status, headers)
 
-
-def _next_month(now: float) -> float:
-    day = datetime.fromtimestamp(now, tz=UTC)
-    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
-    return datetime(year, month, 1, tzinfo=UTC).timestamp()
 
 
 def _used(pool: Quota, drain: float, now: float, limit: float) -> tuple[float, float]:
@@ -147,7 +143,7 @@ class KiroUpstream:
     ) -> tuple[dict[str, Quota], dict[tuple[str, str], Quota]]:
         default = round(0.3 + 0.7 * unit(spec.name, POOL), 4)
         start = spec.pool_fractions.get(POOL, default)
-        return {}, {("credit", "monthly"): Quota(start, now, _next_month(now), MONTH)}
+        return {}, {("credit", "monthly"): Quota(start, now, next_month(now), MONTH)}
 
     def route(self, verb: str, path: str) -> tuple[str, str] | None:
         return (HOST, METHOD) if (verb, path) == ("POST", PATH) else None
@@ -161,8 +157,7 @@ class KiroUpstream:
 
     def error(self, fault: Fault) -> Reply:
         if fault.kind == "429":
-            wait = str(max(1, math.ceil(fault.retry_delay)))
-            return aws_error(429, "Rate exceeded", (("Retry-After", wait),))
+            return aws_error(429, "Rate exceeded", retry_after(fault))
         status, message = {
             "401": (403, "The bearer token included in the request is invalid."),
             "403": (403, "User is not authorized to make this call."),

@@ -30,6 +30,7 @@ from exporter.simkit.common import (
     SimAccount,
     SimContext,
     json_reply,
+    retry_after,
     write_secret,
 )
 
@@ -142,9 +143,8 @@ class MiniMaxUpstream:
 
     def error(self, fault: Fault) -> Reply:
         if fault.kind == "429":
-            wait = str(max(1, math.ceil(fault.retry_delay)))
             return json_reply(error_body(1002, "rate limit exceeded"), 429,
-                              (("Retry-After", wait),))
+                              retry_after(fault))
         status, code, message = {
             "401": (401, 1004, LOGIN_FAIL),
             "403": (403, 0, "Forbidden"),

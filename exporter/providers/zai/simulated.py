@@ -32,6 +32,7 @@ from exporter.simkit.common import (
     SimAccount,
     SimContext,
     json_reply,
+    retry_after,
     unit,
     write_secret,
 )
@@ -126,8 +127,7 @@ class ZaiUpstream:
 
     def error(self, fault: Fault) -> Reply:
         if fault.kind == "429":
-            wait = str(max(1, math.ceil(fault.retry_delay)))
-            return envelope(429, "Too many requests", 429, (("Retry-After", wait),))
+            return envelope(429, "Too many requests", 429, retry_after(fault))
         if fault.kind == "403_license":
             return json_reply(dict(NO_PLAN))  # HTTP 200: the envelope says it
         status, msg = {"401": (401, "Unauthorized"), "403": (403, "Forbidden"),
