@@ -115,7 +115,7 @@ class Quota:
 
     def __init__(self, start: float | None, now: float, reset_at: float, period: float,
                  fractional: bool = False) -> None:
-        self.start = start  # fraction at t0; None: upstream omits the fraction (proto3 zero)
+        self.start = start  # fraction at t0; None: upstream leaves the fraction out
         self.t0 = now
         self.reset_at = reset_at
         self.period = period
@@ -206,7 +206,7 @@ class SimAccount:
     credential_style: str = ""
     drain_per_hour: float = 0.05
     # Starting fractions overriding the defaults: model id -> fraction (None omits
-    # the fraction, as proto3 does for 0), and "pool/window" (e.g. "claude-gpt/5h")
+    # the fraction, as upstream does for fresh accounts and new models), and "pool/window" (e.g. "claude-gpt/5h")
     # -> fraction.
     model_fractions: dict[str, float | None] = field(default_factory=dict)
     pool_fractions: dict[str, float | None] = field(default_factory=dict)
