@@ -205,9 +205,9 @@ class SimAccount:
     project: str | None = "auto"  # "auto": a stable id; None: never onboarded
     credential_style: str = ""
     drain_per_hour: float = 0.05
-    # Starting fractions overriding the defaults: model id -> fraction (None omits
-    # the fraction, as upstream does for fresh accounts and new models), and "pool/window" (e.g. "claude-gpt/5h")
-    # -> fraction.
+    # Starting fractions overriding the defaults: model id -> fraction (None leaves
+    # the fraction out, as upstream does for fresh accounts and new models), and
+    # "pool/window" (e.g. "claude-gpt/5h") -> fraction.
     model_fractions: dict[str, float | None] = field(default_factory=dict)
     pool_fractions: dict[str, float | None] = field(default_factory=dict)
     revoked: bool = False  # the refresh token is dead from the start (invalid_grant)
