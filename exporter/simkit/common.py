@@ -179,6 +179,40 @@ def retry_after(fault: Fault) -> tuple[tuple[str, str], ...]:
     return (("Retry-After", str(max(1, math.ceil(fault.retry_delay)))),)
 
 
+def key_credentials(
+    style: str,
+    key: str,
+    directory: Path,
+    name: str,
+    *,
+    settings: Callable[[str], Mapping[str, object]],
+    opencode: Callable[[str], Mapping[str, object]] | None = None,
+    opencode_user: str | None = None,
+) -> dict[str, str]:
+    """The `credentials:` of a key-based account (z.ai, Kimi, MiniMax) in a simulator
+    credential style, writing the file it names into `directory`: the key itself
+    (`api_key`), a key file (`api_key_file`), Claude Code's settings.json
+    (`claude_settings`, the document `settings(key)` returns) or opencode's auth.json
+    (`opencode`, from `opencode(key)`; `opencode_user` picks its entry)."""
+    if style == "api_key":
+        return {"api_key": key}
+    if style == "api_key_file":
+        path = directory / f"{name}.key"
+        write_secret(path, key + "\n")
+        return {"api_key_file": str(path)}
+    if style == "claude_settings":
+        path, doc = directory / name / ".claude" / "settings.json", settings(key)
+    elif style == "opencode" and opencode is not None:
+        path, doc = directory / name / "opencode" / "auth.json", opencode(key)
+    else:
+        raise ValueError(f"{name}: no key-based credential style {style!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_secret(path, json.dumps(doc, indent=2) + "\n")
+    if style == "opencode" and opencode_user:
+        return {"file": str(path), "user": opencode_user}
+    return {"file": str(path)}
+
+
 def stepped(value: float, step: float | None) -> float:
     """`value` as an upstream that reports in steps shows it: rounded up to the next
     step, 0 only when nothing is left.

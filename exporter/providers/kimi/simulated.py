@@ -19,7 +19,6 @@ an access token that expired a minute ago.
 
 from __future__ import annotations
 
-import json
 import math
 import secrets
 from pathlib import Path
@@ -36,9 +35,9 @@ from exporter.simkit.common import (
     SimAccount,
     SimContext,
     json_reply,
+    key_credentials,
     retry_after,
     unit,
-    write_secret,
 )
 
 HOST = "kimi"
@@ -177,20 +176,11 @@ class KimiUpstream:
                 sim.renew_credentials(spec.name, ttl=-60.0)
             return entry
         _, key, _ = sim.credentials(spec.name, expiring=False)  # a key lives until revoked
-        credentials: dict[str, str]
-        if style == "api_key":
-            credentials = {"api_key": key}
-        elif style == "api_key_file":
-            path = directory / f"{spec.name}.kimi-key"
-            write_secret(path, key + "\n")
-            credentials = {"api_key_file": str(path)}
-        else:
-            path = directory / spec.name / ".claude" / "settings.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_secret(path, json.dumps({"env": {
-                "ANTHROPIC_BASE_URL": "https://api.kimi.com/coding/",
-                "ANTHROPIC_AUTH_TOKEN": key}, "model": "kimi-for-coding"}, indent=2) + "\n")
-            credentials = {"file": str(path)}
+        credentials = key_credentials(
+            style, key, directory, spec.name,
+            settings=lambda k: {"env": {"ANTHROPIC_BASE_URL": "https://api.kimi.com/coding/",
+                                        "ANTHROPIC_AUTH_TOKEN": k},
+                                "model": "kimi-for-coding"})
         return {"name": spec.name, "provider": spec.provider, "credentials": credentials,
                 "endpoints": endpoints}
 

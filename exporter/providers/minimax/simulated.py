@@ -15,7 +15,6 @@ Credentials: an `api_key` or `api_key_file`, or the key in Claude Code's
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,8 @@ from exporter.simkit.common import (
     SimAccount,
     SimContext,
     json_reply,
+    key_credentials,
     retry_after,
-    write_secret,
 )
 
 HOST = "minimax"
@@ -161,28 +160,13 @@ class MiniMaxUpstream:
     def account_config(self, sim: SimContext, spec: SimAccount, directory: Path,
                        base_url: str) -> dict[str, object]:
         _, key, _ = sim.credentials(spec.name, expiring=False)  # a static key
-        style = spec.credential_style
-        credentials: dict[str, str]
-        if style == "api_key":
-            credentials = {"api_key": key}
-        elif style == "api_key_file":
-            path = directory / f"{spec.name}.minimax-key"
-            write_secret(path, key + "\n")
-            credentials = {"api_key_file": str(path)}
-        elif style == "claude_settings":
-            path = directory / f"minimax-{spec.name}" / ".claude" / "settings.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            settings = {"env": {"ANTHROPIC_BASE_URL": "https://api.minimax.io/anthropic",
-                                "ANTHROPIC_AUTH_TOKEN": key, "API_TIMEOUT_MS": "3000000",
-                                "ANTHROPIC_MODEL": "MiniMax-M2.7"}}
-            write_secret(path, json.dumps(settings, indent=2) + "\n")
-            credentials = {"file": str(path)}
-        else:
-            path = directory / f"minimax-{spec.name}" / "opencode" / "auth.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_secret(path, json.dumps({"minimax-coding-plan": {"type": "api", "key": key}},
-                                          indent=2) + "\n")
-            credentials = {"file": str(path)}
+        credentials = key_credentials(
+            spec.credential_style, key, directory, spec.name,
+            settings=lambda k: {"env": {
+                "ANTHROPIC_BASE_URL": "https://api.minimax.io/anthropic",
+                "ANTHROPIC_AUTH_TOKEN": k, "API_TIMEOUT_MS": "3000000",
+                "ANTHROPIC_MODEL": "MiniMax-M2.7"}},
+            opencode=lambda k: {"minimax-coding-plan": {"type": "api", "key": k}})
         return {"name": spec.name, "provider": spec.provider, "credentials": credentials,
                 "endpoints": [f"{base_url}/{HOST}"]}
 

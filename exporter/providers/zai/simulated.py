@@ -16,7 +16,6 @@ The key goes in `Authorization` as it is. Credentials: the key in the config
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,9 @@ from exporter.simkit.common import (
     SimAccount,
     SimContext,
     json_reply,
+    key_credentials,
     retry_after,
     unit,
-    write_secret,
 )
 
 HOST = "zai"
@@ -142,29 +141,15 @@ class ZaiUpstream:
     def account_config(self, sim: SimContext, spec: SimAccount, directory: Path,
                        base_url: str) -> dict[str, object]:
         _, key, _ = sim.credentials(spec.name, expiring=False)  # a key never expires
-        style = spec.credential_style
-        credentials: dict[str, str]
-        if style == "api_key":
-            credentials = {"api_key": key}
-        elif style == "api_key_file":
-            path = directory / f"{spec.name}.zai-key"
-            write_secret(path, key + "\n")
-            credentials = {"api_key_file": str(path)}
-        elif style == "opencode":
-            path = directory / f"opencode-{spec.name}" / "auth.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_secret(path, json.dumps({
-                "openai": {"type": "oauth", "refresh": "sim-other-refresh", "access": "x"},
-                "zai-coding-plan": {"type": "api", "key": key}}, indent=2) + "\n")
-            credentials = {"file": str(path), "user": "zai-coding-plan"}
-        else:
-            path = directory / f"claude-{spec.name}" / "settings.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_secret(path, json.dumps({"env": {
+        credentials = key_credentials(
+            spec.credential_style, key, directory, spec.name,
+            settings=lambda k: {"env": {
                 "ANTHROPIC_BASE_URL": "https://api.z.ai/api/anthropic",
-                "ANTHROPIC_AUTH_TOKEN": key, "API_TIMEOUT_MS": "3000000"},
-                "model": "opus"}, indent=2) + "\n")
-            credentials = {"file": str(path)}
+                "ANTHROPIC_AUTH_TOKEN": k, "API_TIMEOUT_MS": "3000000"}, "model": "opus"},
+            opencode=lambda k: {
+                "openai": {"type": "oauth", "refresh": "sim-other-refresh", "access": "x"},
+                "zai-coding-plan": {"type": "api", "key": k}},
+            opencode_user="zai-coding-plan")
         return {"name": spec.name, "provider": spec.provider, "credentials": credentials,
                 "endpoints": [f"{base_url}/{HOST}"]}
 
