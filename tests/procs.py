@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -148,3 +149,35 @@ def by_label(text: str, name: str, *keys: str) -> dict[tuple[str, ...], float]:
         d = dict(labels)
         out[tuple(d.get(k, "") for k in keys)] = value
     return out
+
+
+def scrape(exp: ExporterProcess) -> str:
+    """The exporter's /metrics text (asserting it answered 200)."""
+    resp = exp.get("/metrics")
+    assert resp.status_code == 200
+    return resp.text
+
+
+def scrape_until_up(exp: ExporterProcess, account: str, timeout: float = 10.0) -> str:
+    """Scrapes until the account is up again; an account that failed twice in a row
+    is retried after a short back-off, not on every scrape."""
+    end = time.monotonic() + timeout
+    while True:
+        text = scrape(exp)
+        if by_label(text, "llm_quota_up", "account").get((account,)) == 1.0:
+            return text
+        assert time.monotonic() < end, f"{account} did not come back:\n{exp.logs[-2000:]}"
+        time.sleep(0.3)
+
+
+def api(exp: ExporterProcess) -> dict[str, dict[str, Any]]:
+    """The JSON API's accounts by name."""
+    doc = exp.get("/api/v1/quota").json()
+    return {a["account"]: a for a in doc["accounts"]}
+
+
+def files_of(directory: Path) -> dict[str, tuple[str, int]]:
+    """Every file under `directory` but the config, by content hash and mtime: what
+    must stay byte for byte the same while the exporter reads them."""
+    return {str(p): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            for p in sorted(directory.rglob("*")) if p.is_file() and p.name != "config.yml"}

@@ -319,11 +319,6 @@ ACCOUNTS = [
 ]
 
 
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(ACCOUNTS) as s:
-        yield s
-
 
 def test_fetch_reads_the_file_sends_claude_code_headers_and_makes_one_call(
         sim: Simulator, tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ renewal picked up)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -374,11 +373,6 @@ ACCOUNTS = [
                pool_fractions={"codex/weekly": 0.7, "spend-limit/monthly": 0.0}),
 ]
 
-
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(ACCOUNTS) as s:
-        yield s
 
 
 def test_fetch_sends_the_account_id_from_the_file_and_reads_the_plan(

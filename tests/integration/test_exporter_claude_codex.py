@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,15 @@ import pytest
 import requests
 
 from exporter.simulator import SimAccount, Simulator
-from tests.procs import REPO, ExporterProcess, by_label, start_exporter, write_config
+from tests.procs import (
+    REPO,
+    ExporterProcess,
+    by_label,
+    scrape,
+    scrape_until_up,
+    start_exporter,
+    write_config,
+)
 
 ACCOUNTS = [
     SimAccount("e-claude", provider="claude", tier="max", drain_per_hour=0.0,
@@ -53,28 +60,8 @@ FILE_ACCOUNTS = [a.name for a in ACCOUNTS
                  if a.provider != "antigravity" and a.credential_style in ("file", "cliproxyapi")]
 
 
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(ACCOUNTS) as s:
-        yield s
 
 
-@pytest.fixture
-def config(sim: Simulator, tmp_path: Path) -> dict[str, Any]:
-    return sim.exporter_config(tmp_path)
-
-
-@pytest.fixture
-def exporter(config: dict[str, Any], tmp_path: Path) -> Iterator[ExporterProcess]:
-    exp = start_exporter(write_config(tmp_path, config), "--log.level", "debug")
-    yield exp
-    exp.stop()
-
-
-def scrape(exp: ExporterProcess) -> str:
-    resp = exp.get("/metrics")
-    assert resp.status_code == 200
-    return resp.text
 
 
 def credential_files(config: dict[str, Any]) -> dict[str, Path]:
@@ -86,17 +73,6 @@ def fingerprint(path: Path) -> tuple[str, int, int]:
     st = path.stat()
     return hashlib.sha256(path.read_bytes()).hexdigest(), st.st_mtime_ns, st.st_ino
 
-
-def scrape_until_up(exp: ExporterProcess, account: str, timeout: float = 10.0) -> str:
-    """Scrapes until the account is up again; an account that failed twice in a row
-    is retried after a short back-off, not on every scrape."""
-    end = time.monotonic() + timeout
-    while True:
-        text = scrape(exp)
-        if by_label(text, "llm_quota_up", "account").get((account,)) == 1.0:
-            return text
-        assert time.monotonic() < end, f"{account} did not come back:\n{exp.logs[-2000:]}"
-        time.sleep(0.3)
 
 
 def test_exposition_equals_upstream_for_every_claude_and_codex_account(

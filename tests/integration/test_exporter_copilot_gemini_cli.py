@@ -3,7 +3,6 @@ simulator on loopback, credential files written in each tool's own format."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -17,7 +16,16 @@ import pytest
 from exporter.simkit.common import write_secret
 from exporter.simulator import SimAccount, Simulator
 from exporter.timefmt import parse_rfc3339
-from tests.procs import REPO, ExporterProcess, by_label, start_exporter, write_config
+from tests.procs import (
+    REPO,
+    ExporterProcess,
+    api,
+    by_label,
+    files_of,
+    scrape,
+    start_exporter,
+    write_config,
+)
 
 PREMIUM = "premium-interactions"
 ACCOUNTS = [
@@ -43,11 +51,6 @@ COPILOT = [a.name for a in ACCOUNTS if a.provider == "copilot"]
 GEMINI = [a.name for a in ACCOUNTS if a.provider == "gemini-cli"]
 
 
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(ACCOUNTS) as s:
-        yield s
-
 
 @pytest.fixture
 def setup(sim: Simulator, tmp_path: Path) -> Iterator[tuple[ExporterProcess, dict[str, Any]]]:
@@ -58,20 +61,7 @@ def setup(sim: Simulator, tmp_path: Path) -> Iterator[tuple[ExporterProcess, dic
     exp.stop()
 
 
-def scrape(exp: ExporterProcess) -> str:
-    resp = exp.get("/metrics")
-    assert resp.status_code == 200
-    return resp.text
 
-
-def api(exp: ExporterProcess) -> dict[str, dict[str, Any]]:
-    doc = exp.get("/api/v1/quota").json()
-    return {a["account"]: a for a in doc["accounts"]}
-
-
-def files_of(directory: Path) -> dict[str, tuple[str, int]]:
-    return {str(p): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted(directory.rglob("*")) if p.is_file() and p.name != "config.yml"}
 
 
 def test_copilot_pools_and_counts_match_the_simulator(

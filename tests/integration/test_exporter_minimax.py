@@ -4,7 +4,6 @@ opencode's auth.json."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 import subprocess
 import sys
@@ -15,7 +14,15 @@ from typing import Any
 import pytest
 
 from exporter.simulator import SimAccount, Simulator
-from tests.procs import REPO, ExporterProcess, by_label, start_exporter, write_config
+from tests.procs import (
+    REPO,
+    ExporterProcess,
+    by_label,
+    files_of,
+    scrape,
+    start_exporter,
+    write_config,
+)
 
 ACCOUNTS = [
     SimAccount("mm-plan", provider="minimax", drain_per_hour=0.0,
@@ -32,11 +39,6 @@ NAMES = [a.name for a in ACCOUNTS]
 KEY = ("account", "pool", "window")
 
 
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(ACCOUNTS) as s:
-        yield s
-
 
 @pytest.fixture
 def setup(sim: Simulator, tmp_path: Path) -> Iterator[tuple[ExporterProcess, dict[str, Any]]]:
@@ -46,15 +48,6 @@ def setup(sim: Simulator, tmp_path: Path) -> Iterator[tuple[ExporterProcess, dic
     exp.stop()
 
 
-def scrape(exp: ExporterProcess) -> str:
-    resp = exp.get("/metrics")
-    assert resp.status_code == 200
-    return resp.text
-
-
-def files_of(directory: Path) -> dict[str, tuple[str, int]]:
-    return {str(p): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted(directory.rglob("*")) if p.is_file() and p.name != "config.yml"}
 
 
 def keys_of(sim: Simulator) -> dict[str, str]:

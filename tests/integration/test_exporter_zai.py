@@ -17,8 +17,16 @@ import pytest
 from exporter.simkit.common import write_secret
 from exporter.simulator import SimAccount, Simulator
 from exporter.timefmt import parse_rfc3339
-from tests.integration.test_exporter_copilot_gemini_cli import api, files_of, scrape
-from tests.procs import REPO, ExporterProcess, by_label, start_exporter, write_config
+from tests.procs import (
+    REPO,
+    ExporterProcess,
+    api,
+    by_label,
+    files_of,
+    scrape,
+    start_exporter,
+    write_config,
+)
 
 ACCOUNTS = [
     SimAccount("zai-pro", provider="zai", drain_per_hour=0.0,
@@ -35,11 +43,6 @@ NAMES = [a.name for a in ACCOUNTS]
 SERVING = [n for n in NAMES if n != "zai-none"]
 KEY = ("account", "pool", "window")
 
-
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(ACCOUNTS) as s:
-        yield s
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from exporter.providers.kimi.client import KimiProvider
 from exporter.simulator import SimAccount, Simulator
 from exporter.snapshot import FetchError, Reason
 from exporter.upstream.transport import HttpClients
-from tests.procs import REPO, ExporterProcess, by_label, start_exporter, write_config
+from tests.procs import REPO, ExporterProcess, by_label, write_config
 from tests.scripted_http import ScriptedServer
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "upstream"
@@ -134,11 +133,6 @@ UP = [a.name for a in ACCOUNTS if a.name != "k-idle"]
 FILES = ("k-cli", "k-proxy", "k-settings", "k-idle")
 
 
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(ACCOUNTS) as s:
-        yield s
-
 
 @pytest.fixture
 def config(sim: Simulator, tmp_path: Path) -> dict[str, Any]:
@@ -149,12 +143,6 @@ def config(sim: Simulator, tmp_path: Path) -> dict[str, Any]:
             sim.register_token("k-key", KEY, float("inf"))
     return data
 
-
-@pytest.fixture
-def exporter(config: dict[str, Any], tmp_path: Path) -> Iterator[ExporterProcess]:
-    exp = start_exporter(write_config(tmp_path, config), "--log.level", "debug")
-    yield exp
-    exp.stop()
 
 
 def files_of(config: dict[str, Any]) -> dict[str, Path]:

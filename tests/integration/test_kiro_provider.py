@@ -15,8 +15,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,14 @@ import pytest
 
 from exporter.providers.kiro.simulated import CREDITS, OVERAGE_CAP
 from exporter.simulator import SimAccount, Simulator
-from tests.procs import REPO, ExporterProcess, by_label, start_exporter, write_config
+from tests.procs import (
+    REPO,
+    ExporterProcess,
+    by_label,
+    scrape,
+    scrape_until_up,
+    write_config,
+)
 from tests.sim_accounts import fetch, provider_for
 
 POWER, PRO, FREE = ("Q_DEVELOPER_STANDALONE_POWER", "Q_DEVELOPER_STANDALONE_PRO",
@@ -45,38 +50,9 @@ NAMES = [a.name for a in ACCOUNTS]
 FILE_ACCOUNTS = [a.name for a in ACCOUNTS if a.credential_style != "access_token"]
 
 
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(ACCOUNTS) as s:
-        yield s
 
 
-@pytest.fixture
-def config(sim: Simulator, tmp_path: Path) -> dict[str, Any]:
-    return sim.exporter_config(tmp_path)
 
-
-@pytest.fixture
-def exporter(config: dict[str, Any], tmp_path: Path) -> Iterator[ExporterProcess]:
-    exp = start_exporter(write_config(tmp_path, config), "--log.level", "debug")
-    yield exp
-    exp.stop()
-
-
-def scrape(exp: ExporterProcess) -> str:
-    resp = exp.get("/metrics")
-    assert resp.status_code == 200
-    return resp.text
-
-
-def scrape_until_up(exp: ExporterProcess, account: str, timeout: float = 10.0) -> str:
-    end = time.monotonic() + timeout
-    while True:
-        text = scrape(exp)
-        if by_label(text, "llm_quota_up", "account").get((account,)) == 1.0:
-            return text
-        assert time.monotonic() < end, f"{account} did not come back:\n{exp.logs[-2000:]}"
-        time.sleep(0.3)
 
 
 def files(config: dict[str, Any]) -> dict[str, Path]:
