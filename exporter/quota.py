@@ -154,11 +154,11 @@ def _sibling(model: ModelQuota, data: AccountData, now: float) -> Limit | None:
     return binding(found)
 
 
-def own_limit(model: ModelQuota, data: AccountData) -> Limit | None:
+def _own(model: ModelQuota, data: AccountData, now: float) -> Limit | None:
     """The model's own quota: its number, else a sibling's; None when neither exists."""
     if model.remaining_fraction is not None:
         return Limit(model.remaining_fraction, model.reset_time)
-    return _sibling(model, data, as_of(data))
+    return _sibling(model, data, now)
 
 
 def resolve(model: ModelQuota, data: AccountData) -> Resolved:
@@ -169,7 +169,7 @@ def resolve(model: ModelQuota, data: AccountData) -> Resolved:
     is never hidden).
     """
     now = as_of(data)
-    own = own_limit(model, data)
+    own = _own(model, data, now)
     if not data.pools_known:
         if own is not None and own.fraction <= 0:
             return Resolved(own)
