@@ -2,9 +2,9 @@
 
     python -m benchmarks.in_series --config.file x.yml --web.listen-address 127.0.0.1:0
 
-The exporter writes an account's calls together and reads the answers after
-(`UpstreamClient.call_many`: one round trip). This runs the same exporter, in
-this process, with `call_many` asking each call in turn, as it did before, so the
+The exporter has an account's calls in flight together (`UpstreamClient.call_many`:
+one round trip). This runs the same exporter, in this process, with `call_many`
+asking each call in turn, as it did before, so the
 benchmark can measure both ways side by side. The switch lives here, not in the
 exporter: production code has one way.
 """
@@ -22,15 +22,18 @@ from exporter.upstream.client import Call, UpstreamClient
 log = logging.getLogger(__name__)
 
 
-def call_in_series(client: UpstreamClient, calls: Sequence[Call], deadline: float) -> list[Any]:
+async def call_in_series(
+    client: UpstreamClient, calls: Sequence[Call], deadline: float
+) -> list[Any]:
     """What `client.call_many` returns, each call asked once the one before it answered."""
-    return [_answer(client, c, deadline) for c in calls]
+    return [await _answer(client, c, deadline) for c in calls]
 
 
-def _answer(client: UpstreamClient, c: Call, deadline: float) -> Any:
+async def _answer(client: UpstreamClient, c: Call, deadline: float) -> Any:
     # As call_many: a FetchError is this call's answer, never the others'.
     try:
-        return client.call(c.name, c.path, deadline, body=c.body, method=c.method)
+        return await client.call(c.name, c.path, deadline, body=c.body, method=c.method,
+                                 parse=c.parse)
     except FetchError as exc:
         return exc
     except Exception as exc:

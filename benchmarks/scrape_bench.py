@@ -10,7 +10,8 @@ outside through /proc. Each N is measured twice, on the same accounts: with an
 account's sources fetched side by side (the exporter's way) and one after the
 other (`python -m benchmarks.in_series`). Next to them it measures the
 floor (one account alone) and the sequential baseline of each way (the same
-exporter with `concurrency: 1`), then prints the tables and PASS/FAIL per target.
+exporter with `concurrency: 1`: one connection per upstream host, so every call
+waits for the one before), then prints the tables and PASS/FAIL per target.
 It exits 0 even when a target is missed, unless --strict.
 """
 
@@ -32,6 +33,7 @@ from benchmarks.harness import (
     DEFAULT_CONCURRENCY,
     IN_SERIES,
     SIDE_BY_SIDE,
+    SOURCES,
     Case,
     CaseResult,
     SimulatorProcess,
@@ -73,7 +75,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     # Past ~100 threads the exporter is CPU-bound on 2 cores: more threads only add GIL
     # hand-offs (measured at 500 accounts: 3.3 s per scrape at 100, 3.9 s at 200 and 500).
     parser.add_argument("--max-concurrency", type=int, default=100, metavar="C",
-                        help="the benchmark sets concurrency to min(N, C) (default 100)")
+                        help="the benchmark sets concurrency (connections per upstream host) "
+                             "to min(N, C) x 2: room for min(N, C) accounts' two calls "
+                             "(default 100)")
     parser.add_argument("--baseline-accounts", type=int, default=None, metavar="K",
                         help="measure the concurrency-1 baseline on at most K accounts and "
                         "scale it to N (default 20; --quick 2)")
@@ -138,7 +142,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     try:
         _log("floor: one account alone")
-        floor = run_case(sim, workdir, Case(1, 1, args.scrapes,
+        floor = run_case(sim, workdir, Case(1, len(SOURCES), args.scrapes,
                                             scrape_timeout=args.scrape_timeout), _log)
         baselines: dict[tuple[int, str], CaseResult] = {}
         for n in accounts:
@@ -167,8 +171,12 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
 
 def _cases(n: int, args: argparse.Namespace) -> list[Case]:
-    """Both ways at the benchmark's concurrency, side by side at the default one."""
-    cases = [Case(n, min(n, args.max_concurrency), args.scrapes, rounds=args.rounds,
+    """Both ways at the benchmark's concurrency, side by side at the default one.
+
+    `concurrency` is the exporter's connections per upstream host: min(N, C) accounts'
+    calls fit at once, every source of each on its own connection."""
+    connections = min(n, args.max_concurrency) * len(SOURCES)
+    cases = [Case(n, connections, args.scrapes, rounds=args.rounds,
                   scrape_timeout=args.scrape_timeout, sources=sources)
              for sources in MODES[args.sources]]
     if (n > DEFAULT_CONCURRENCY and not args.no_default_concurrency

@@ -1,16 +1,26 @@
-"""The fetch engine: every account concurrently, within a deadline, shared in flight.
+"""The fetch engine: every account at once on one event loop, within a deadline,
+shared in flight.
 
-`FetchEngine.collect()` is what every view calls. For each selected account it
-either reuses a result younger than `min_interval`, joins a fetch already in
-flight (two Prometheus replicas scraping together cost one upstream fetch), or
-starts one on the thread pool. It waits no longer than the deadline: an account
-still running then is reported down with reason `timeout` while its fetch goes
-on in the background, bounded by its own deadline.
+`FetchEngine.collect()` is what every view calls, from any thread. For each
+selected account it either reuses a result younger than `min_interval`, joins a
+fetch already in flight (two Prometheus replicas scraping together cost one
+upstream fetch), or starts one as a task on the fetch loop
+(`exporter.upstream.loop`). Every account is in flight at once; the transport's
+connections per upstream host are the only bound, so a thousand accounts cost
+one loop thread, not a thousand. `collect` waits no longer than the deadline: an
+account still running then is reported down with reason `timeout` while its
+fetch goes on in the background, bounded by its own deadline.
+
+An account whose replies are byte for byte the last ones gets its last
+`AccountData` object back (the client reuses the parsed replies, and the engine
+the data built from them), so the exposition reuses its rendered lines; only
+what changed is parsed and rendered again. Worker state is touched only on the
+loop, so it needs no locks.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import asyncio
 import logging
 import random
 import threading
@@ -37,6 +47,10 @@ log = logging.getLogger(__name__)
 
 # Waiting a hair past the deadline lets a fetch that ends exactly on it be seen.
 _JOIN_GRACE = 0.05
+# A fetch still running this long after its deadline is cancelled. The transport
+# keeps every call within the deadline; this only bounds what it cannot (a token
+# refresh on a blocking thread, a bug).
+_CANCEL_GRACE = 1.0
 # An account that keeps failing is retried after BACKOFF_BASE * 2^(failures-2)
 # seconds (+-20% jitter), at most BACKOFF_MAX: the first failure is retried at the
 # next scrape, so a blip costs nothing, while a dead account is not hammered.
@@ -58,7 +72,8 @@ def backoff_delay(failures: int, retry_after: float | None, rand: float) -> floa
 
 
 class AccountWorker:
-    """One account's fetch state: last result, in-flight fetch, counters."""
+    """One account's fetch state: last result, in-flight fetch, counters. Used on
+    the fetch loop only."""
 
     def __init__(
         self,
@@ -69,9 +84,8 @@ class AccountWorker:
         self.config = config
         self.provider = provider
         self._clock = clock
-        self._lock = threading.Lock()
-        self._inflight: cf.Future[AccountSnapshot] | None = None
-        self._timed_out: cf.Future[AccountSnapshot] | None = None  # already counted
+        self._inflight: asyncio.Task[AccountSnapshot] | None = None
+        self._timed_out: asyncio.Task[AccountSnapshot] | None = None  # already counted
         self._last: AccountSnapshot | None = None
         self._last_success: float | None = None
         self._errors: Counter[str] = Counter()
@@ -84,55 +98,54 @@ class AccountWorker:
         self._projects: set[str] = {config.project} if config.project else set()
 
     def begin(
-        self, pool: cf.Executor, deadline: float, force: bool, max_age: float | None = None
-    ) -> AccountSnapshot | cf.Future[AccountSnapshot]:
-        """A reusable result, or the future of the fetch that will produce one.
+        self, deadline: float, force: bool, max_age: float | None = None
+    ) -> AccountSnapshot | asyncio.Task[AccountSnapshot]:
+        """A reusable result, or the task of the fetch that will produce one (on the
+        running loop).
 
         A result is reused while younger than max(min_interval, max_age), and a
         failed one until its back-off has passed.
         """
-        with self._lock:
-            if self._inflight is not None:
-                return self._inflight
-            last = self._last
-            now = self._clock()
-            reuse_for = max(self.config.min_interval, max_age or 0.0)
-            if not force and last is not None and (
-                now - last.fetched_at < reuse_for
-                or (last.data is None and now < self._retry_at)
-            ):
-                return replace(last, cached=True, errors_total=dict(self._errors),
-                               skipped_total=dict(self._skipped))
-            future = pool.submit(self._run, deadline)
-            self._inflight = future
-            return future
+        if self._inflight is not None:
+            return self._inflight
+        last = self._last
+        now = self._clock()
+        reuse_for = max(self.config.min_interval, max_age or 0.0)
+        if not force and last is not None and (
+            now - last.fetched_at < reuse_for
+            or (last.data is None and now < self._retry_at)
+        ):
+            return replace(last, cached=True, errors_total=dict(self._errors),
+                           skipped_total=dict(self._skipped))
+        task = asyncio.get_running_loop().create_task(self._run(deadline))
+        self._inflight = task
+        return task
 
-    def timed_out(self, budget: float, future: cf.Future[AccountSnapshot]) -> AccountSnapshot:
+    def timed_out(self, budget: float, task: asyncio.Task[AccountSnapshot]) -> AccountSnapshot:
         """What a scrape reports for an account whose fetch outlived the deadline.
 
         The timeout is counted once per fetch, however many scrapes joined it.
         """
-        with self._lock:
-            if self._timed_out is not future:
-                self._timed_out = future
-                self._errors[Reason.TIMEOUT.value] += 1
-            error = FetchError(
-                Reason.TIMEOUT, f"fetch did not finish within the {budget:.1f}s deadline"
-            )
-            return AccountSnapshot(
-                provider=self.config.provider,
-                account=self.config.name,
-                up=False,
-                data=None,
-                error=error,
-                duration_seconds=budget,
-                fetched_at=self._clock(),
-                last_success=self._last_success,
-                errors_total=dict(self._errors),
-                skipped_total=dict(self._skipped),
-                min_interval=self.config.min_interval,
-                sources=tuple(SourceResult(s, error) for s in sorted(self.config.sources)),
-            )
+        if self._timed_out is not task:
+            self._timed_out = task
+            self._errors[Reason.TIMEOUT.value] += 1
+        error = FetchError(
+            Reason.TIMEOUT, f"fetch did not finish within the {budget:.1f}s deadline"
+        )
+        return AccountSnapshot(
+            provider=self.config.provider,
+            account=self.config.name,
+            up=False,
+            data=None,
+            error=error,
+            duration_seconds=budget,
+            fetched_at=self._clock(),
+            last_success=self._last_success,
+            errors_total=dict(self._errors),
+            skipped_total=dict(self._skipped),
+            min_interval=self.config.min_interval,
+            sources=tuple(SourceResult(s, error) for s in sorted(self.config.sources)),
+        )
 
     def _redactor(self) -> Redactor:
         return Redactor(
@@ -142,13 +155,19 @@ class AccountWorker:
             projects=self._projects,
         )
 
-    def _outcome(self, deadline: float) -> tuple[AccountData | None, tuple[SourceResult, ...]]:
+    async def _outcome(
+        self, deadline: float
+    ) -> tuple[AccountData | None, tuple[SourceResult, ...]]:
         """Call the provider: its data and per-source results, errors redacted."""
         data: AccountData | None = None
         try:
-            data = self.provider.fetch(deadline)
+            async with asyncio.timeout_at(deadline + _CANCEL_GRACE):
+                data = await self.provider.fetch(deadline)
         except FetchError as exc:
             results = tuple(SourceResult(s, exc) for s in sorted(self.config.sources))
+        except TimeoutError:
+            error = FetchError(Reason.TIMEOUT, "fetch did not finish by its deadline")
+            results = tuple(SourceResult(s, error) for s in sorted(self.config.sources))
         except Exception as exc:  # a bug of ours must not kill the account loop
             log.error("unexpected error fetching an account", exc_info=True,
                       extra={"kv": {"provider": self.config.provider,
@@ -158,11 +177,12 @@ class AccountWorker:
         else:
             results = data.sources
             self._remember(data.info)
-        redact = self._redactor()
-        results = tuple(
-            r if r.error is None else replace(r, error=_redacted(r.error, redact))
-            for r in results
-        )
+        if any(r.error is not None for r in results):
+            redact = self._redactor()
+            results = tuple(
+                r if r.error is None else replace(r, error=_redacted(r.error, redact))
+                for r in results
+            )
         if data is not None and not any(r.up for r in results) and results:
             data = None  # every source failed: nothing to show
         elif data is not None:
@@ -170,56 +190,56 @@ class AccountWorker:
         return data, results
 
     def _remember(self, info: AccountInfo) -> None:
-        with self._lock:
-            if info.email:
-                self._emails.add(info.email)
-            if info.project:
-                self._projects.add(info.project)
+        if info.email:
+            self._emails.add(info.email)
+        if info.project:
+            self._projects.add(info.project)
 
-    def _run(self, deadline: float) -> AccountSnapshot:
+    async def _run(self, deadline: float) -> AccountSnapshot:
         started = time.monotonic()
-        data, results = self._outcome(deadline)
+        data, results = await self._outcome(deadline)
         failed = [r.error for r in results if r.error is not None]
         error = failed[0] if failed else None
         duration = time.monotonic() - started
         now = self._clock()
-        with self._lock:
-            previous = self._last
-            # One error shared by every source (no token, say) is one failure, and a
-            # fetch whose timeout a scrape already counted is not counted again.
-            already = self._timed_out is not None and self._timed_out is self._inflight
-            for failure in {id(f): f for f in failed}.values():
-                if not (already and failure.reason is Reason.TIMEOUT):
-                    self._errors[failure.reason.value] += 1
-            for r in results:
-                if r.skipped:
-                    self._skipped[r.source] += r.skipped
-            if error is None:
-                self._last_success = now
-                self._failures = 0
-            elif data is None:
-                # Nothing answered: back off. A partial answer keeps the next
-                # scrape fetching (a 429 already closes its host on its own).
-                self._failures += 1
-                retry_after = max((f.retry_after or 0.0 for f in failed), default=0.0)
-                delay = backoff_delay(self._failures, retry_after or None, random.random())
-                self._retry_at = now + delay
-            snap = AccountSnapshot(
-                provider=self.config.provider,
-                account=self.config.name,
-                up=error is None,
-                data=data,
-                error=error,
-                duration_seconds=duration,
-                fetched_at=now,
-                last_success=self._last_success,
-                errors_total=dict(self._errors),
-                skipped_total=dict(self._skipped),
-                min_interval=self.config.min_interval,
-                sources=results,
-            )
-            self._last = snap
-            self._inflight = None
+        previous = self._last
+        if data is not None and previous is not None and previous.data is not None:
+            data = unchanged(previous.data, data)
+        # One error shared by every source (no token, say) is one failure, and a
+        # fetch whose timeout a scrape already counted is not counted again.
+        already = self._timed_out is not None and self._timed_out is self._inflight
+        for failure in {id(f): f for f in failed}.values():
+            if not (already and failure.reason is Reason.TIMEOUT):
+                self._errors[failure.reason.value] += 1
+        for r in results:
+            if r.skipped:
+                self._skipped[r.source] += r.skipped
+        if error is None:
+            self._last_success = now
+            self._failures = 0
+        elif data is None:
+            # Nothing answered: back off. A partial answer keeps the next
+            # scrape fetching (a 429 already closes its host on its own).
+            self._failures += 1
+            retry_after = max((f.retry_after or 0.0 for f in failed), default=0.0)
+            delay = backoff_delay(self._failures, retry_after or None, random.random())
+            self._retry_at = now + delay
+        snap = AccountSnapshot(
+            provider=self.config.provider,
+            account=self.config.name,
+            up=error is None,
+            data=data,
+            error=error,
+            duration_seconds=duration,
+            fetched_at=now,
+            last_success=self._last_success,
+            errors_total=dict(self._errors),
+            skipped_total=dict(self._skipped),
+            min_interval=self.config.min_interval,
+            sources=results,
+        )
+        self._last = snap
+        self._inflight = None
         _log_outcome(snap, previous)
         return snap
 
@@ -233,6 +253,25 @@ class AccountWorker:
             email=info.email if self.config.expose_email else None,
         )
         return replace(data, info=keep)
+
+
+def unchanged(previous: AccountData, new: AccountData) -> AccountData:
+    """`previous` itself when `new` says the same and no reset time in it has passed
+    since `previous` was judged (its `as_of`); else `new`.
+
+    The same object lets the exposition reuse the lines it rendered for it. A reset
+    that passed changes what the numbers mean (a reset in the past is no evidence),
+    so the data is judged again at the new time.
+    """
+    if previous is new or previous.as_of is None or new.as_of is None:
+        return new
+    if replace(previous, as_of=new.as_of) != new:
+        return new
+    since, now = previous.as_of, new.as_of
+    resets = [m.reset_time for m in previous.models] + [p.reset_time for p in previous.pools]
+    if any(r is not None and since < r <= now for r in resets):
+        return new
+    return previous
 
 
 def _redacted(error: FetchError, redact: Redactor) -> FetchError:
@@ -268,6 +307,8 @@ def _log_outcome(snap: AccountSnapshot, previous: AccountSnapshot | None) -> Non
 
 
 class FetchEngine:
+    """Every configured account's fetch state, and the loop their fetches run on."""
+
     def __init__(
         self,
         config: Config,
@@ -277,13 +318,8 @@ class FetchEngine:
     ) -> None:
         self._clock = clock
         self._factory = provider_factory
-        # An account's sources run side by side: keep a connection per source warm.
-        sources = max((len(with_defaults(a).sources) for a in config.accounts), default=2)
-        self._clients = HttpClients.create(config.concurrency * sources)
-        self._pool = cf.ThreadPoolExecutor(
-            max_workers=config.concurrency, thread_name_prefix="fetch"
-        )
-        self._lock = threading.Lock()
+        self._clients = HttpClients.create(config.concurrency)
+        self._lock = threading.Lock()  # guards the worker table, swapped by reload
         self._workers: dict[str, AccountWorker] = {}
         self.config = config
         self._install(config)
@@ -320,9 +356,10 @@ class FetchEngine:
     ) -> Snapshot:
         """Fetch (or reuse) the selected accounts, never waiting past the deadline.
 
-        `timeout` caps every account's own `timeout`; unknown names are ignored.
-        `max_age` lets a view reuse results up to that many seconds old even when
-        `min_interval` is shorter: visitors read the newest snapshot, scrapes fetch.
+        Called from any thread but the loop's own. `timeout` caps every account's
+        own `timeout`; unknown names are ignored. `max_age` lets a view reuse results
+        up to that many seconds old even when `min_interval` is shorter: visitors
+        read the newest snapshot, scrapes fetch.
         """
         with self._lock:
             selected = (
@@ -330,32 +367,40 @@ class FetchEngine:
                 if accounts is None
                 else [self._workers[n] for n in dict.fromkeys(accounts) if n in self._workers]
             )
+        return self._clients.run(self._collect(selected, timeout, force, max_age))
+
+    async def _collect(
+        self,
+        selected: list[AccountWorker],
+        timeout: float | None,
+        force: bool,
+        max_age: float | None,
+    ) -> Snapshot:
         start = time.monotonic()
         budgets: dict[str, float] = {}
-        pending: dict[cf.Future[AccountSnapshot], AccountWorker] = {}
+        pending: dict[asyncio.Task[AccountSnapshot], AccountWorker] = {}
         results: dict[str, AccountSnapshot] = {}
         for worker in selected:
             budget = worker.config.timeout
             if timeout is not None:
                 budget = max(min(timeout, budget), 0.0)
             budgets[worker.config.name] = budget
-            got = worker.begin(self._pool, start + budget, force, max_age)
+            got = worker.begin(start + budget, force, max_age)
             if isinstance(got, AccountSnapshot):
                 results[worker.config.name] = got
             else:
                 pending[got] = worker
         if pending:
             wait_for = max(budgets[w.config.name] for w in pending.values()) + _JOIN_GRACE
-            cf.wait(pending, timeout=max(0.0, start + wait_for - time.monotonic()))
-        for future, worker in pending.items():
+            await asyncio.wait(pending, timeout=max(0.0, start + wait_for - time.monotonic()))
+        for task, worker in pending.items():
             name = worker.config.name
-            if future.done() and not future.cancelled():
-                results[name] = future.result()
+            if task.done() and not task.cancelled():
+                results[name] = task.result()
             else:
-                results[name] = worker.timed_out(budgets[name], future)
+                results[name] = worker.timed_out(budgets[name], task)
         ordered = tuple(results[w.config.name] for w in selected)
         return Snapshot(accounts=ordered, taken_at=self._clock())
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
         self._clients.close()

@@ -65,5 +65,7 @@ def setup(level: str = "info", fmt: str = "logfmt", stream: TextIO | None = None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel({"warn": logging.WARNING}.get(level, getattr(logging, level.upper())))
-    # urllib3 at debug logs request lines; they carry no tokens but are noise.
+    # urllib3 (under requests) and aiohttp at debug log connection details; they carry
+    # no tokens but are noise.
     logging.getLogger("urllib3").setLevel(max(root.level, logging.INFO))
+    logging.getLogger("aiohttp").setLevel(max(root.level, logging.INFO))

@@ -138,8 +138,10 @@ class AccountData:
     # number is then unknown (unless its own quota is already at 0).
     pools_known: bool = True
     sources: tuple[SourceResult, ...] = ()
-    # Unix time these replies were read (set by the fetch engine): a reset time
-    # before it is stale and no evidence of anything. None: read it as now.
+    # Unix time these replies were judged (set by the fetch engine): a reset time
+    # before it is stale and no evidence of anything. None: read it as now. Replies
+    # that come back unchanged keep the earlier time, as long as no reset time in
+    # them has passed since (so every reset compares to it as it would to now).
     as_of: float | None = None
 
     def pool_windows(self, pool: str) -> list[PoolQuota]:

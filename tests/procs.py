@@ -181,3 +181,9 @@ def files_of(directory: Path) -> dict[str, tuple[str, int]]:
     must stay byte for byte the same while the exporter reads them."""
     return {str(p): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
             for p in sorted(directory.rglob("*")) if p.is_file() and p.name != "config.yml"}
+
+
+def fetch_once(provider: Any, deadline: float) -> Any:
+    """`provider.fetch(deadline)` run on its fetch loop, waited for here: what one
+    account's fetch returns (or raises) in the engine."""
+    return provider._clients.run(provider.fetch(deadline))

@@ -32,6 +32,7 @@ class Call:
     headers: dict[str, str]
     body: bytes
     seen_when_answered: int = 0  # requests the server had received when it answered this one
+    peer: int = 0  # the client's port: one per connection
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -77,7 +78,8 @@ class ScriptedServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 data = self.rfile.read(length)
-                call = Call(self.path, dict(self.headers.items()), data)
+                call = Call(self.path, dict(self.headers.items()), data,
+                            peer=int(self.client_address[1]))
                 with script._lock:
                     script.calls.append(call)
                 reply = script.next_reply(self.path)

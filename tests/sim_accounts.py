@@ -14,6 +14,7 @@ from exporter.providers import Provider, make_provider, parse_config
 from exporter.simulator import Simulator
 from exporter.snapshot import AccountData
 from exporter.upstream.transport import HttpClients
+from tests.procs import fetch_once
 
 
 def account_config(sim: Simulator, name: str, directory: Path, **overrides: Any) -> AccountConfig:
@@ -33,4 +34,4 @@ def provider_for(sim: Simulator, name: str, directory: Path,
 
 
 def fetch(provider: Provider, seconds: float = 5.0) -> AccountData:
-    return provider.fetch(time.monotonic() + seconds)
+    return fetch_once(provider, time.monotonic() + seconds)

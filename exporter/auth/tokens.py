@@ -6,6 +6,7 @@ the OAuth server calls dead (`invalid_grant`) is not sent again until it changes
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -26,6 +27,23 @@ log = logging.getLogger(__name__)
 EXPIRY_MARGIN = 120.0
 # Used when nothing says how long a borrowed access token lives.
 ASSUMED_TOKEN_LIFETIME = 3300.0
+
+
+class NeedsThread(Exception):
+    """A network step (an OAuth refresh) was asked for on an event loop's thread.
+
+    Raised before anything is sent; the caller runs the same step again on a
+    blocking thread (`exporter.upstream.client.off_loop_if_needed`), so a token
+    source stays plain synchronous code and the loop never waits for the network.
+    """
+
+
+def _refuse_on_loop() -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise NeedsThread
 
 
 class TokenSource(Protocol):
@@ -73,6 +91,7 @@ class OAuthRefresher:
         self._clock = clock
 
     def exchange(self, refresh_token: str, deadline: float) -> _Cached:
+        _refuse_on_loop()
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise FetchError(Reason.TIMEOUT, "deadline passed before the token refresh")

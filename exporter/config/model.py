@@ -92,7 +92,9 @@ class AccountConfig:
 @dataclass(frozen=True)
 class Config:
     accounts: tuple[AccountConfig, ...]
-    concurrency: int = 100  # accounts fetched at once (threads start only as needed)
+    # Upstream calls in flight at once to one upstream host, each on its own kept-alive
+    # connection; every account is in flight at once up to this (no thread per account).
+    concurrency: int = 1000
     # Seconds between two POST /api/v1/refresh of one account; 0 turns the limit off.
     refresh_interval: float = 30.0
     path: Path | None = None

@@ -26,8 +26,8 @@ class Provider(Protocol):
     def name(self) -> str:
         """The provider's name (its spec's)."""
 
-    def fetch(self, deadline: float) -> AccountData:
-        """Fetch one account; `deadline` is time.monotonic().
+    async def fetch(self, deadline: float) -> AccountData:
+        """Fetch one account, on the fetch loop; `deadline` is time.monotonic().
 
         Every configured source is tried; one that fails is reported in
         `AccountData.sources` and the others' data is kept. Raises FetchError when

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from exporter.snapshot import FetchError, Reason
@@ -146,6 +147,12 @@ def parse_reply(reply: Any, call: str, parse: Callable[[Any], T]) -> T:
         return parse(reply)
     except ParseError as exc:
         raise FetchError(Reason.PARSE, f"{call}: unexpected reply: {exc}") from None
+
+
+def parser(call: str, parse: Callable[[Any], T]) -> Callable[[Any], T]:
+    """`parse` as a `Call.parse`: a body of the wrong shape raises a PARSE FetchError
+    naming the call. `parse` must depend on the body alone."""
+    return partial(parse_reply, call=call, parse=parse)
 
 
 def parsed(reply: Any, call: str, parse: Callable[[Any], T]) -> T | FetchError:

@@ -9,14 +9,14 @@ becomes a `FetchError` whose message names the host and status, never a token.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
-from exporter.auth.tokens import TokenSource
+from exporter.auth.tokens import NeedsThread, TokenSource
 from exporter.snapshot import FetchError, Reason
 from exporter.timefmt import human_duration
 from exporter.upstream.transport import HostGate, RawReply, Transport, host_of
@@ -46,12 +46,17 @@ ErrorDecoder = Callable[[Any], ErrorInfo]
 class Call:
     """One API call: `method {base}{path}` with a JSON body.
 
-    `name` names it in messages (`fetchAvailableModels`, `usage`)."""
+    `name` names it in messages (`fetchAvailableModels`, `usage`) and keys the
+    memo of its last parsed answer."""
 
     name: str
     path: str
     body: Mapping[str, Any] | None = field(default=None, compare=False)
     method: str = "POST"
+    # Turns the decoded body into the provider's reply, or raises a PARSE FetchError.
+    # It must depend on the body alone (not on the clock): an unchanged body reuses
+    # its last result.
+    parse: Callable[[Any], Any] | None = field(default=None, compare=False)
 
     def payload(self) -> bytes | None:
         return None if self.body is None else json.dumps(self.body).encode()
@@ -82,6 +87,18 @@ def plain_error(body: Any) -> ErrorInfo:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+T = TypeVar("T")
+
+
+async def off_loop_if_needed(step: Callable[[float], T], deadline: float) -> T:
+    """`step(deadline)` on the loop; again on a blocking thread if it needs the
+    network (a token refresh raises NeedsThread before sending anything)."""
+    try:
+        return step(deadline)
+    except NeedsThread:
+        return await asyncio.to_thread(step, deadline)
 
 
 class UpstreamError(FetchError):
@@ -116,8 +133,10 @@ class UpstreamClient:
         self._decode_error = decode_error
         self._auth_scheme = auth_scheme
         self.gate = gate or HostGate()
+        # Per call name: the last 200 body of a call with `parse`, and what it parsed to.
+        self._parsed: dict[str, tuple[bytes, Any]] = {}
 
-    def call(
+    async def call(
         self,
         name: str,
         path: str,
@@ -125,69 +144,51 @@ class UpstreamClient:
         *,
         body: Mapping[str, Any] | None = None,
         method: str = "POST",
+        parse: Callable[[Any], Any] | None = None,
     ) -> Any:
-        """`method {base}{path}` on each base URL in turn; the decoded JSON body.
+        """`method {base}{path}` on each base URL in turn; the decoded JSON body, or
+        what `parse` makes of it (see `Call.parse`).
 
         `deadline` is time.monotonic(). Raises FetchError.
         """
-        return self._call(Call(name, path, body, method), deadline)
+        return await self._call(Call(name, path, body, method, parse), deadline)
 
-    def call_many(self, calls: Sequence[Call], deadline: float) -> list[Any]:
-        """Each call's decoded JSON body, or the FetchError it ended with, in order.
+    async def call_many(self, calls: Sequence[Call], deadline: float) -> list[Any]:
+        """Each call's answer (decoded, or parsed by its `parse`), or the FetchError
+        it ended with, in order.
 
-        All requests are written before any answer is read, each on its own
-        kept-alive connection, so the calls cost one round trip together and no
-        thread of their own. A call whose first answer is a 401, 429, 5xx or
+        The calls are in flight together, so they cost one round trip; the token is
+        read once for all of them. A call whose first answer is a 401, 429, 5xx or
         network error goes on alone as `call` would: token refresh, next base URL.
         """
         if not calls:
             return []
-        if len(calls) == 1:
-            return [_guarded(c.name, partial(self._call, c, deadline)) for c in calls]
         try:
-            token = self._tokens.token(deadline)
+            token = await self.token(deadline)
         except FetchError as exc:
             return [exc for _ in calls]
-        base = next((b for b in self._endpoints if self.gate.wait_left(host_of(b)) <= 0), None)
-        if base is None:  # every host asked us to wait: `_call` says so, without a request
-            return [_guarded(c.name, partial(self._call, c, deadline, token)) for c in calls]
-        host = host_of(base)
-        send = self._transport.send
-        sent = [
-            _guarded(c.name, partial(
-                send, c.method, base, c.path, c.payload(), self._headers_for(token, c.body),
-                deadline, name=c.name, host=host,
-            ))
-            for c in calls
-        ]
-        replies = [
-            p if isinstance(p, FetchError)
-            else _guarded(c.name, partial(self._transport.receive, p, deadline))
-            for c, p in zip(calls, sent, strict=True)
-        ]
-        return [
-            _guarded(c.name, partial(self._call, c, deadline, token, {base: r}))
-            for c, r in zip(calls, replies, strict=True)
-        ]
+        if len(calls) == 1:
+            return [await _guarded(calls[0].name, self._call(calls[0], deadline, token))]
+        return list(await asyncio.gather(
+            *(_guarded(c.name, self._call(c, deadline, token)) for c in calls)))
 
-    def _call(
-        self,
-        call: Call,
-        deadline: float,
-        token: str | None = None,
-        ready: dict[str, RawReply | FetchError] | None = None,
-    ) -> Any:
-        """`call` on each base URL in turn; `ready` holds answers already read (by base)."""
+    async def token(self, deadline: float) -> str:
+        """The account's access token, refreshed on a blocking thread when that needs
+        the network (the loop itself never waits for the OAuth server)."""
+        return await off_loop_if_needed(self._tokens.token, deadline)
+
+    async def _call(self, call: Call, deadline: float, token: str | None = None) -> Any:
+        """`call` on each base URL in turn."""
         payload = call.payload()
         if token is None:
-            token = self._tokens.token(deadline)
+            token = await self.token(deadline)
         try:
-            return self._try_hosts(call, payload, token, deadline, ready or {})
+            return await self._try_hosts(call, payload, token, deadline)
         except _Unauthorized as exc:
             # A source that cannot refresh raises an auth error that says why; the
             # 401's own words ("token_expired") go in front of it.
             try:
-                token = self._tokens.refresh(deadline, rejected=token)
+                token = await asyncio.to_thread(self._tokens.refresh, deadline, token)
             except FetchError as err:
                 detail = _detail(exc.info)
                 if not detail:
@@ -197,16 +198,15 @@ class UpstreamClient:
                     http_status=401, info=exc.info,
                 ) from None
             try:
-                return self._try_hosts(call, payload, token, deadline, {})
+                return await self._try_hosts(call, payload, token, deadline)
             except _Unauthorized:
                 raise FetchError(
                     Reason.AUTH,
                     f"{call.name}: {exc.host} answered 401 again after a token refresh",
                 ) from None
 
-    def _try_hosts(
-        self, call: Call, payload: bytes | None, token: str, deadline: float,
-        ready: dict[str, RawReply | FetchError],
+    async def _try_hosts(
+        self, call: Call, payload: bytes | None, token: str, deadline: float
     ) -> Any:
         last: FetchError | None = None
         for base in self._endpoints:
@@ -220,16 +220,12 @@ class UpstreamClient:
                 )
                 continue
             try:
-                reply = ready.pop(base, None)
-                if reply is None:
-                    reply = self._transport.request(
-                        call.method, base, call.path, payload,
-                        self._headers_for(token, call.body), deadline,
-                        name=call.name, host=host,
-                    )
-                elif isinstance(reply, FetchError):
-                    raise reply
-                return self._interpret(reply, call.name, host)
+                reply = await self._transport.request(
+                    call.method, base, call.path, payload,
+                    self._headers_for(token, call.body), deadline,
+                    name=call.name, host=host,
+                )
+                return self._interpret(reply, call, host)
             except UpstreamError as exc:
                 if exc.http_status == 429:
                     self.gate.close(host, exc.info.retry_delay or DEFAULT_429_BACKOFF)
@@ -256,15 +252,30 @@ class UpstreamClient:
             headers["Content-Type"] = "application/json"
         return headers
 
-    def _interpret(self, reply: RawReply, name: str, host: str) -> Any:
-        """The decoded body of a 200; raises the FetchError any other answer means."""
+    def _interpret(self, reply: RawReply, call: Call, host: str) -> Any:
+        """The answer of a 200 (decoded, then parsed when the call has `parse`);
+        raises the FetchError any other answer means.
+
+        A call with `parse` whose body is byte for byte its last one gets the very
+        same parsed object again, with nothing decoded or parsed.
+        """
+        name = call.name
         if reply.status == 200:
+            if call.parse is not None:
+                last = self._parsed.get(name)
+                if last is not None and last[0] == reply.body:
+                    return last[1]
             try:
-                return json.loads(reply.body)
+                body = json.loads(reply.body)
             except ValueError:
                 raise FetchError(
                     Reason.PARSE, f"{name}: {host} answered 200 with a body that is not JSON"
                 ) from None
+            if call.parse is None:
+                return body
+            result = call.parse(body)  # a body of the wrong shape raises FetchError
+            self._parsed[name] = (reply.body, result)
+            return result
         if reply.status == 401:
             raise _Unauthorized(host, self._error_info(reply.body, None))
         raise self._error_for(reply.status, reply.body, reply.retry_after, name, host)
@@ -312,12 +323,12 @@ class _Unauthorized(Exception):
         self.info = info  # what the 401's body said
 
 
-def _guarded(name: str, step: Callable[[], Any]) -> Any:
+async def _guarded(name: str, step: Awaitable[Any]) -> Any:
     """What `step` returns, or the FetchError it ended with; a bug of ours (any other
     exception) becomes an INTERNAL FetchError for this call only, logged with its
     traceback."""
     try:
-        return step()
+        return await step
     except FetchError as exc:
         return exc
     except Exception as exc:

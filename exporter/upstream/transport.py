@@ -2,26 +2,32 @@
 
 Provider-neutral: it knows hosts, status codes and bytes, never an API's JSON.
 Every failure becomes a `FetchError` whose message names the host, never a token.
+API calls are coroutines on the fetch loop (`exporter.upstream.loop`), over
+aiohttp's pooled connections; `requests` is kept for the rare OAuth refresh.
 """
 
 from __future__ import annotations
 
-import http.client
+import asyncio
+import contextlib
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import aiohttp
 import certifi
 import requests
-import urllib3
 from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
 
 from exporter.snapshot import FetchError, Reason
+from exporter.upstream.loop import BLOCKING_THREADS, FetchLoop
+
+T = TypeVar("T")
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_BACKOFF = 3600.0
@@ -52,147 +58,41 @@ def host_of(base_url: str) -> str:
     return parts.netloc + parts.path.rstrip("/")
 
 
-@dataclass(frozen=True)
-class _Base:
-    https: bool
-    host: str
-    port: int | None
-    prefix: str  # the base URL's path, put before every call's path
-
-
-@dataclass
-class Pending:
-    """A request sent and not yet answered: what `Transport.receive` finishes."""
-
-    conn: HTTPConnection
-    base: str
-    reused: bool  # the connection was kept alive from an earlier call
-    method: str
-    path: str
-    body: bytes | None
-    headers: dict[str, str]
-    name: str
-    host: str
-
-
-# Connection errors that, on a kept-alive connection, mean only that the server had
-# closed it meanwhile: the request is sent again once, on a new connection.
-_STALE = (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected,
-          http.client.BadStatusLine)
+# Idle kept-alive connections are closed after this long. Prometheus scrapes every
+# 15-60 s, so a connection waits at most a scrape or two for its next call.
+KEEPALIVE_SECONDS = 75.0
+# How long a host name's addresses are kept (aiohttp's own default is 10 s).
+DNS_TTL_SECONDS = 300
 
 
 class Transport:
-    """Requests over pooled keep-alive connections, shared by every account.
+    """Requests on the fetch loop over pooled keep-alive connections (aiohttp).
 
-    Two phases: `send` writes a request and `receive` reads its answer, so one
-    thread can send an account's two calls and then read both: a fetch costs one
-    round trip without a thread per call. urllib3's connection class does the
-    sockets and TLS (verified against certifi's CAs); the pool here is a list of
-    idle connections per base URL, at most `pool_size` each.
+    Every account's calls are in flight at once; `connections_per_host` bounds how
+    many are open to one upstream host (a call waits for a free one). Redirects are
+    not followed, cookies are never kept (nothing one account receives is sent for
+    another), no proxy is taken from the environment, and TLS is verified against
+    certifi's CAs. The session is made on the loop, at the first request.
     """
 
-    def __init__(self, pool_size: int) -> None:
-        self._maxsize = max(pool_size, 1)
-        self._idle: dict[str, list[HTTPConnection]] = {}
-        self._bases: dict[str, _Base] = {}
-        self._lock = threading.Lock()
-        self._ca_certs = certifi.where()
+    def __init__(self, connections_per_host: int) -> None:
+        self._per_host = max(connections_per_host, 1)
+        self._session: aiohttp.ClientSession | None = None
+        self._ssl = ssl.create_default_context(cafile=certifi.where())
 
-    def _base(self, base: str) -> _Base:
-        with self._lock:
-            got = self._bases.get(base)
-            if got is None:
-                parts = urlsplit(base)
-                got = _Base(parts.scheme == "https", parts.hostname or "", parts.port,
-                            parts.path.rstrip("/"))
-                self._bases[base] = got
-            return got
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=0, limit_per_host=self._per_host, ssl=self._ssl,
+                keepalive_timeout=KEEPALIVE_SECONDS, ttl_dns_cache=DNS_TTL_SECONDS,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
+                timeout=aiohttp.ClientTimeout(total=None),
+            )
+        return self._session
 
-    def _checkout(self, base: str, b: _Base) -> tuple[HTTPConnection, bool]:
-        with self._lock:
-            idle = self._idle.get(base)
-            while idle:
-                conn = idle.pop()
-                if conn.is_connected:
-                    return conn, True
-                conn.close()  # the server closed it while it was idle
-        if b.https:
-            return HTTPSConnection(b.host, b.port, cert_reqs="CERT_REQUIRED",
-                                   ca_certs=self._ca_certs), False
-        return HTTPConnection(b.host, b.port), False
-
-    def _checkin(self, base: str, conn: HTTPConnection) -> None:
-        with self._lock:
-            idle = self._idle.setdefault(base, [])
-            if len(idle) < self._maxsize:
-                idle.append(conn)
-                return
-        conn.close()
-
-    def send(
-        self,
-        method: str,
-        base: str,
-        path: str,
-        body: bytes | None,
-        headers: dict[str, str],
-        deadline: float,
-        *,
-        name: str,
-        host: str,
-    ) -> Pending:
-        """Write one request; raises FetchError for timeouts and network errors.
-
-        `name` (the API call) and `host` name the call in messages.
-        """
-        b = self._base(base)
-        url = b.prefix + path
-        for attempt in (1, 2):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise FetchError(Reason.TIMEOUT, f"{name}: deadline passed before calling {host}")
-            conn, reused = self._checkout(base, b)
-            try:
-                if conn.sock is None:
-                    conn.timeout = min(remaining, CONNECT_TIMEOUT)
-                else:
-                    conn.sock.settimeout(remaining)
-                conn.request(method, url, body=body, headers=headers, preload_content=False)
-            except BaseException as exc:
-                conn.close()
-                if reused and attempt == 1 and isinstance(exc, _STALE):
-                    continue
-                raise _network_error(exc, name, host) from None
-            return Pending(conn, base, reused, method, path, body, headers, name, host)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def receive(self, pending: Pending, deadline: float) -> RawReply:
-        """Read the answer to a sent request, within the deadline and the size cap."""
-        conn, name, host = pending.conn, pending.name, pending.host
-        try:
-            if conn.sock is not None:
-                conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            resp = conn.getresponse()
-            raw = _read_capped(resp, deadline, name, host)
-        except FetchError:
-            conn.close()  # unread data must not reach the next request on this connection
-            raise
-        except BaseException as exc:
-            conn.close()
-            if pending.reused and isinstance(exc, _STALE):
-                # The kept-alive connection was closed before it answered: once more.
-                again = self.send(pending.method, pending.base, pending.path, pending.body,
-                                  pending.headers, deadline, name=name, host=host)
-                again.reused = False
-                return self.receive(again, deadline)
-            raise _network_error(exc, name, host) from None
-        if resp.headers.get("Connection", "").lower() == "close" or resp.version < 11:
-            conn.close()
-        else:
-            self._checkin(pending.base, conn)
-        return RawReply(resp.status, raw, _retry_after(resp.headers.get("Retry-After")))
-
-    def request(
+    async def request(
         self,
         method: str,
         base: str,
@@ -204,33 +104,86 @@ class Transport:
         name: str,
         host: str,
     ) -> RawReply:
-        """One request and its answer; raises FetchError for timeouts and network errors."""
-        pending = self.send(method, base, path, body, headers, deadline, name=name, host=host)
-        return self.receive(pending, deadline)
+        """One request and its answer, within `deadline` (time.monotonic()) and the
+        size cap; raises FetchError for timeouts and network errors.
 
-    def open_connections(self, base: str) -> int:
-        """Idle kept-alive connections to `base` (for tests and benchmarks)."""
-        with self._lock:
-            return sum(1 for conn in self._idle.get(base, []) if conn.sock is not None)
+        `name` (the API call) and `host` name the call in messages. A kept-alive
+        connection the server closed before answering is tried once more on a new
+        one, as long as time is left.
+        """
+        url = base.rstrip("/") + path
+        for attempt in (1, 2):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise FetchError(Reason.TIMEOUT, f"{name}: deadline passed before calling {host}")
+            phase = _Phase()
+            try:
+                async with asyncio.timeout(remaining):
+                    return await self._exchange(method, url, body, headers, remaining,
+                                                phase, name, host)
+            except FetchError:
+                raise
+            except TimeoutError:
+                what = "body did not arrive" if phase.reading else "did not answer"
+                raise FetchError(Reason.TIMEOUT, f"{name}: {host} {what} in time") from None
+            except aiohttp.ServerDisconnectedError as exc:
+                if attempt == 1 and not phase.reading:
+                    continue
+                raise _network_error(exc, name, host) from None
+            except (aiohttp.ClientError, OSError) as exc:
+                raise _network_error(exc, name, host) from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, {}
-        for conns in idle.values():
-            for conn in conns:
-                conn.close()
+    async def _exchange(
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str],
+        remaining: float, phase: _Phase, name: str, host: str,
+    ) -> RawReply:
+        timeout = aiohttp.ClientTimeout(sock_connect=min(remaining, CONNECT_TIMEOUT))
+        async with self._open().request(
+            method, url, data=body, headers=headers, allow_redirects=False, timeout=timeout,
+        ) as resp:
+            phase.reading = True
+            raw = await _read_capped(resp.content, name, host)
+            return RawReply(resp.status, raw, _retry_after(resp.headers.get("Retry-After")))
+
+    async def aclose(self) -> None:
+        """Close every connection (on the loop)."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class _Phase:
+    """Where a request got to: whether its answer's body was being read."""
+
+    __slots__ = ("reading",)
+
+    def __init__(self) -> None:
+        self.reading = False
+
+
+async def _read_capped(content: aiohttp.StreamReader, name: str, host: str) -> bytes:
+    """The body, at most MAX_BODY_BYTES (after decompression); the deadline around
+    the whole request bounds a server that trickles it a byte at a time."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await content.readany()
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise FetchError(
+                Reason.PARSE,
+                f"{name}: {host} sent more than {MAX_BODY_BYTES // (1024 * 1024)} MiB; "
+                "refusing to parse",
+            )
+        chunks.append(chunk)
 
 
 def _network_error(exc: BaseException, name: str, host: str) -> FetchError:
-    """A FetchError for what went wrong on the wire: timeout or network."""
-    if isinstance(exc, urllib3.exceptions.NewConnectionError):
-        # Listed first: urllib3 makes it a subclass of ConnectTimeoutError.
-        return FetchError(Reason.NETWORK, f"{name}: cannot reach {host} ({_describe(exc)})")
-    if isinstance(exc, urllib3.exceptions.TimeoutError | TimeoutError):
-        return FetchError(Reason.TIMEOUT, f"{name}: {host} did not answer in time")
-    if isinstance(exc, OSError | http.client.HTTPException | urllib3.exceptions.HTTPError):
-        return FetchError(Reason.NETWORK, f"{name}: cannot reach {host} ({_describe(exc)})")
-    raise exc
+    """A FetchError for what went wrong on the wire."""
+    return FetchError(Reason.NETWORK, f"{name}: cannot reach {host} ({_describe(exc)})")
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -251,52 +204,30 @@ class RawReply:
     retry_after: float | None = None  # from a Retry-After header, seconds
 
 
-def _read_capped(
-    resp: urllib3.BaseHTTPResponse, deadline: float, method: str, host: str
-) -> bytes:
-    """The body, within the fetch deadline as a whole and at most MAX_BODY_BYTES.
-
-    A per-read socket timeout alone would let a server that trickles a byte at a
-    time hold the call for ever; so every read gets only the time that is left
-    of the deadline, and returns what has arrived (read1) instead of waiting for a
-    full buffer.
-    """
-    sock = getattr(getattr(resp, "connection", None), "sock", None)
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise FetchError(Reason.TIMEOUT, f"{method}: {host} body did not arrive in time")
-        if sock is not None:
-            sock.settimeout(remaining)
-        chunk = resp.read1(65536)
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise FetchError(
-                Reason.PARSE,
-                f"{method}: {host} sent more than {MAX_BODY_BYTES // (1024 * 1024)} MiB; "
-                "refusing to parse",
-            )
-        chunks.append(chunk)
-
-
 @dataclass(frozen=True)
 class HttpClients:
-    """The engine's shared HTTP clients: requests for OAuth (rare), urllib3 for the API."""
+    """The engine's shared HTTP clients and the loop they run on: aiohttp for every
+    API call, requests for the rare OAuth token refresh (on a blocking thread)."""
 
     session: requests.Session
     transport: Transport
+    loop: FetchLoop
 
     @classmethod
-    def create(cls, pool_size: int) -> HttpClients:
-        return cls(session=new_session(pool_size), transport=Transport(pool_size))
+    def create(cls, connections_per_host: int) -> HttpClients:
+        return cls(session=new_session(BLOCKING_THREADS), transport=Transport(connections_per_host),
+                   loop=FetchLoop())
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run `coro` on the fetch loop and wait for its result (from another thread)."""
+        return self.loop.run(coro, timeout)
 
     def close(self) -> None:
+        if not self.loop.loop.is_closed():
+            with contextlib.suppress(Exception):
+                self.loop.run(self.transport.aclose(), timeout=5.0)
+        self.loop.close()
         self.session.close()
-        self.transport.close()
 
 
 def new_session(pool_size: int) -> requests.Session:
@@ -312,8 +243,22 @@ def new_session(pool_size: int) -> requests.Session:
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        cert = exc.certificate_error
+        reason = getattr(cert, "verify_message", None) or type(cert).__name__
+        return f"TLS certificate not trusted: {reason}"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"TLS certificate not trusted: {exc.verify_message}"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        cause = str(exc.os_error)
+        if "Temporary failure" in cause:
+            return "host name lookup failed"
+        return "host name does not resolve"
+    if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(
+            exc.os_error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "connection closed before the answer"
     text = str(exc)
     if "Name or service not known" in text or "nodename nor servname" in text:
         return "host name does not resolve"

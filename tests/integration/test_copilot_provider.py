@@ -20,6 +20,7 @@ from exporter.providers.copilot.client import CopilotProvider
 from exporter.providers.copilot.credentials import copilot_token_source, parse_copilot
 from exporter.snapshot import FetchError, Reason
 from exporter.upstream.transport import HttpClients
+from tests.procs import fetch_once
 from tests.scripted_http import ScriptedServer
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "upstream"
@@ -59,7 +60,7 @@ def test_copilot_sends_the_editor_headers_and_the_token_scheme(
         script: tuple[ScriptedServer, str], clients: HttpClients) -> None:
     server, base = script
     server.add(USER, json_body=fixture("copilot.user.json"))
-    data = copilot(base, clients).fetch(deadline())
+    data = fetch_once(copilot(base, clients), deadline())
     call = server.calls[0]
     assert call.path == USER and call.body == b""
     assert call.headers["Authorization"] == "token gho_static"
@@ -88,7 +89,7 @@ def test_copilot_header_versions_come_from_the_config(
         "              Editor-Plugin-Version: copilot-chat/0.99.0}\n",
         encoding="utf-8")
     account = load_config(config, env={}).accounts[0]
-    make_provider(account, clients).fetch(deadline())
+    fetch_once(make_provider(account, clients), deadline())
     headers = {k.lower(): v for k, v in server.calls[0].headers.items()}
     assert headers["editor-version"] == "vscode/1.200.0"
     assert headers["editor-plugin-version"] == "copilot-chat/0.99.0"
@@ -106,7 +107,7 @@ def test_copilot_an_account_without_copilot_is_forbidden_and_says_so(
     server, base = script
     server.add(USER, status=status, json_body=body)
     with pytest.raises(FetchError) as err:
-        copilot(base, clients).fetch(deadline())
+        fetch_once(copilot(base, clients), deadline())
     assert err.value.reason is Reason.FORBIDDEN
     assert says in err.value.message and "no Copilot access" in err.value.message
 
@@ -116,7 +117,7 @@ def test_copilot_404_says_the_tokens_app_cannot_read_copilot_internal_and_what_w
     server, base = script
     server.add(USER, status=404, json_body=fixture("peers/copilot.not-found.json"))
     with pytest.raises(FetchError) as err:
-        copilot(base, clients).fetch(deadline())
+        fetch_once(copilot(base, clients), deadline())
     assert err.value.reason is Reason.FORBIDDEN
     message = err.value.message
     assert "404" in message and "OAuth app" in message and "copilot_internal" in message
@@ -130,7 +131,7 @@ def test_copilot_subscription_ended_is_an_account_error_that_says_so(
     server, base = script
     server.add(USER, json_body=fixture("peers/copilot.subscription-ended.json"))
     with pytest.raises(FetchError) as err:
-        copilot(base, clients).fetch(deadline())
+        fetch_once(copilot(base, clients), deadline())
     # The token works; the account is refused Copilot: forbidden, not auth.
     assert err.value.reason is Reason.FORBIDDEN
     assert "subscription of this GitHub account has ended" in err.value.message
@@ -141,7 +142,7 @@ def test_copilot_overage_reaches_the_snapshot_as_a_pool_at_zero_flagged_overage(
         script: tuple[ScriptedServer, str], clients: HttpClients) -> None:
     server, base = script
     server.add(USER, json_body=fixture("peers/copilot.overage.json"))
-    data = copilot(base, clients).fetch(deadline())
+    data = fetch_once(copilot(base, clients), deadline())
     premium = next(p for p in data.pools if p.pool == "premium-interactions")
     assert (premium.remaining_fraction, premium.remaining_requests, premium.overage) == (
         0.0, 0.0, True)
@@ -153,7 +154,7 @@ def test_copilot_403_quotes_github_and_names_the_usual_causes(
     server, base = script
     server.add(USER, status=403, json_body={"message": "Resource not accessible by integration"})
     with pytest.raises(FetchError) as err:
-        copilot(base, clients).fetch(deadline())
+        fetch_once(copilot(base, clients), deadline())
     assert err.value.reason is Reason.FORBIDDEN
     assert "Resource not accessible by integration" in err.value.message
     assert "lack Copilot access" in err.value.message
@@ -164,7 +165,7 @@ def test_copilot_403_rate_limit_is_rate_limited(
     server, base = script
     server.add(USER, status=403, json_body={"message": "API rate limit exceeded for user."})
     with pytest.raises(FetchError) as err:
-        copilot(base, clients).fetch(deadline())
+        fetch_once(copilot(base, clients), deadline())
     assert err.value.reason is Reason.RATE_LIMITED
 
 
@@ -173,7 +174,7 @@ def test_copilot_wrong_shape_is_a_parse_error_naming_the_call(
     server, base = script
     server.add(USER, json_body={"copilot_plan": ["pro"]})
     with pytest.raises(FetchError) as err:
-        copilot(base, clients).fetch(deadline())
+        fetch_once(copilot(base, clients), deadline())
     assert err.value.reason is Reason.PARSE
     assert err.value.message.startswith("copilot_internal/user: unexpected reply: copilot_plan")
 
@@ -185,7 +186,7 @@ def test_copilot_401_is_never_refreshed_and_says_to_sign_in_again(
     apps = write_apps(tmp_path / "apps.json", ("octo", "gho_old"))
     provider = copilot(base, clients, Credentials(kind="file", path=apps))
     with pytest.raises(FetchError) as err:
-        provider.fetch(deadline())
+        fetch_once(provider, deadline())
     assert err.value.reason is Reason.AUTH
     assert "rejected the access token" in err.value.message and "(401" in err.value.message
     assert "sign in to GitHub Copilot again in your editor" in err.value.message
@@ -194,7 +195,7 @@ def test_copilot_401_is_never_refreshed_and_says_to_sign_in_again(
     # The editor signs in again and rewrites the file: the next fetch uses it.
     write_apps(apps, ("octo", "gho_new"))
     server.replace(USER, json_body=fixture("copilot.user.json"))
-    assert provider.fetch(deadline()).info.tier == "individual_pro"
+    assert fetch_once(provider, deadline()).info.tier == "individual_pro"
     assert server.calls[-1].headers["Authorization"] == "token gho_new"
 
 
@@ -203,7 +204,7 @@ def test_copilot_401_with_a_configured_token_says_to_supply_a_new_one(
     server, base = script
     server.add(USER, status=401, json_body={"message": "Bad credentials"})
     with pytest.raises(FetchError) as err:
-        copilot(base, clients).fetch(deadline())
+        fetch_once(copilot(base, clients), deadline())
     assert err.value.reason is Reason.AUTH and "revoked" in err.value.message
     assert "refresh_token" not in err.value.message  # Copilot takes none
 

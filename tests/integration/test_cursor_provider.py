@@ -14,6 +14,7 @@ from exporter.providers.cursor.client import CursorProvider
 from exporter.snapshot import FetchError, Reason
 from exporter.upstream.transport import HttpClients
 from tests.integration.test_copilot_provider import fixture
+from tests.procs import fetch_once
 from tests.scripted_http import ScriptedServer
 
 PATH = "/cu/aiserver.v1.DashboardService/GetCurrentPeriodUsage"
@@ -33,7 +34,7 @@ def test_a_connect_post_with_the_bearer_token_gives_the_pools(
         script: tuple[ScriptedServer, str], clients: HttpClients) -> None:
     server, base = script
     server.add(PATH, json_body=fixture("cursor.current-period-usage-team.json"))
-    data = cursor(base, clients).fetch(time.monotonic() + 5)
+    data = fetch_once(cursor(base, clients), time.monotonic() + 5)
     call = server.calls[0]
     assert call.body == b"{}" and call.headers["Authorization"] == "Bearer cursor-static"
     assert call.headers["Connect-Protocol-Version"] == "1"
@@ -55,7 +56,7 @@ def test_errors_say_what_upstream_said_and_what_to_do(
     server, base = script
     server.add(PATH, status=status, json_body=body)
     with pytest.raises(FetchError) as err:
-        cursor(base, clients).fetch(time.monotonic() + 5)
+        fetch_once(cursor(base, clients), time.monotonic() + 5)
     assert err.value.reason is reason and says in err.value.message
     assert "cursor-static" not in err.value.message
 
@@ -65,6 +66,6 @@ def test_401_is_never_refreshed_and_says_where_a_fresh_token_comes_from(
     server, base = script
     server.add(PATH, status=401, json_body={"code": "unauthenticated", "message": "Not logged in"})
     with pytest.raises(FetchError) as err:
-        cursor(base, clients).fetch(time.monotonic() + 5)
+        fetch_once(cursor(base, clients), time.monotonic() + 5)
     assert err.value.reason is Reason.AUTH and "state.vscdb" in err.value.message
     assert len(server.calls) == 1

@@ -14,6 +14,7 @@ from exporter.snapshot import FetchError, Reason
 from exporter.upstream.transport import HttpClients
 from tests.integration.test_copilot_provider import deadline, fixture
 from tests.integration.test_upstream_client import FakeTokens
+from tests.procs import fetch_once
 from tests.scripted_http import ScriptedServer
 
 
@@ -39,8 +40,8 @@ def test_gemini_cli_asks_like_gemini_cli_and_caches_load_code_assist(
     add(server, "loadCodeAssist", json_body=fixture("loadCodeAssist.free.json"))
     add(server, "retrieveUserQuota", json_body=fixture("geminicli.retrieveUserQuota.json"))
     provider = gemini(base, clients)
-    data = provider.fetch(deadline())
-    provider.fetch(deadline())
+    data = fetch_once(provider, deadline())
+    fetch_once(provider, deadline())
     assert methods(server) == ["loadCodeAssist", "retrieveUserQuota", "retrieveUserQuota"]
     load, quota = server.calls[0], server.calls[1]
     assert load.json() == {"metadata": {"ideType": "GEMINI_CLI",
@@ -62,7 +63,7 @@ def test_gemini_cli_configured_project_goes_along_as_gemini_cli_sends_it(
     add(server, "loadCodeAssist", json_body={"currentTier": {"id": "standard-tier",
                                                              "name": "Gemini Code Assist"}})
     add(server, "retrieveUserQuota", json_body={"buckets": []})
-    data = gemini(base, clients, project="my-gcp-proj").fetch(deadline())
+    data = fetch_once(gemini(base, clients, project="my-gcp-proj"), deadline())
     load, quota = server.calls
     assert load.json()["cloudaicompanionProject"] == "my-gcp-proj"
     assert load.json()["metadata"]["duetProject"] == "my-gcp-proj"
@@ -75,7 +76,7 @@ def test_gemini_cli_without_a_project_says_how_to_get_one(
     server, base = script
     add(server, "loadCodeAssist", json_body={"currentTier": {"id": "standard-tier"}})
     with pytest.raises(FetchError) as err:
-        gemini(base, clients).fetch(deadline())
+        fetch_once(gemini(base, clients), deadline())
     assert err.value.reason is Reason.FORBIDDEN
     assert "run `gemini` once" in err.value.message and "set `project:`" in err.value.message
     assert methods(server) == ["loadCodeAssist"]  # no onboardUser, no quota call
@@ -86,7 +87,7 @@ def test_gemini_cli_not_onboarded_quotes_upstream(
     server, base = script
     add(server, "loadCodeAssist", json_body=fixture("loadCodeAssist.not-onboarded.json"))
     with pytest.raises(FetchError) as err:
-        gemini(base, clients).fetch(deadline())
+        fetch_once(gemini(base, clients), deadline())
     assert "VALIDATION_REQUIRED: Verify your account to continue." in err.value.message
 
 
@@ -100,7 +101,7 @@ def test_gemini_cli_behind_vpc_service_controls_is_standard_tier_on_its_project(
                      "reason": "SECURITY_POLICY_VIOLATED"}]}})
     add(server, "retrieveUserQuota", json_body={"buckets": [
         {"modelId": "gemini-2.5-pro", "remainingFraction": 0.5}]})
-    data = gemini(base, clients, project="corp-proj").fetch(deadline())
+    data = fetch_once(gemini(base, clients, project="corp-proj"), deadline())
     assert (data.info.tier, data.info.project) == ("standard-tier", "corp-proj")
     assert [m.remaining_fraction for m in data.models] == [0.5]
 
@@ -110,7 +111,7 @@ def test_gemini_cli_quota_failure_is_the_source_down_with_its_reason(
     server, base = script
     add(server, "loadCodeAssist", json_body=fixture("loadCodeAssist.paid.json"))
     add(server, "retrieveUserQuota", status=429, json_body=fixture("error.429.json"))
-    data = gemini(base, clients).fetch(deadline())
+    data = fetch_once(gemini(base, clients), deadline())
     (result,) = data.sources
     assert result.source == "quota" and result.error is not None
     assert result.error.reason is Reason.RATE_LIMITED and data.models == ()
@@ -122,7 +123,7 @@ def test_gemini_cli_parse_error_names_the_call(
     server, base = script
     add(server, "loadCodeAssist", json_body=fixture("loadCodeAssist.paid.json"))
     add(server, "retrieveUserQuota", json_body={"buckets": "none"})
-    (result,) = gemini(base, clients).fetch(deadline()).sources
+    (result,) = fetch_once(gemini(base, clients), deadline()).sources
     assert result.error is not None and result.error.reason is Reason.PARSE
     assert result.error.message.startswith("retrieveUserQuota: unexpected reply: buckets")
 
@@ -132,7 +133,7 @@ def test_gemini_cli_skipped_buckets_are_counted_on_the_source(
     server, base = script
     add(server, "loadCodeAssist", json_body=fixture("loadCodeAssist.paid.json"))
     add(server, "retrieveUserQuota", json_body=fixture("peers/geminicli.mixed-buckets.json"))
-    data = gemini(base, clients).fetch(deadline())
+    data = fetch_once(gemini(base, clients), deadline())
     assert data.sources[0].skipped == 1 and len(data.models) == 4
 
 
@@ -142,7 +143,7 @@ def test_gemini_cli_individual_account_refused_in_load_code_assist_says_move_to_
     add(server, "loadCodeAssist",
         json_body=fixture("peers/loadCodeAssist.individuals-refused.json"))
     with pytest.raises(FetchError) as err:
-        gemini(base, clients).fetch(deadline())
+        fetch_once(gemini(base, clients), deadline())
     assert err.value.reason is Reason.FORBIDDEN
     message = err.value.message
     assert "Google no longer serves this account in Gemini CLI" in message
@@ -158,7 +159,7 @@ def test_gemini_cli_individual_account_refused_after_the_token_says_move_to_anti
     add(server, "loadCodeAssist", json_body=fixture("loadCodeAssist.paid.json"))
     add(server, "retrieveUserQuota", status=403,
         json_body=fixture("peers/geminicli.unsupported-client-403.json"))
-    (result,) = gemini(base, clients).fetch(deadline()).sources
+    (result,) = fetch_once(gemini(base, clients), deadline()).sources
     assert result.error is not None and result.error.reason is Reason.FORBIDDEN
     assert "Google no longer serves this account in Gemini CLI" in result.error.message
     assert "`provider: antigravity`" in result.error.message
@@ -177,7 +178,7 @@ def test_gemini_cli_refusal_of_individuals_is_known_by_reason_or_words(
     server, base = script
     add(server, "loadCodeAssist", status=403, json_body={"error": error})
     with pytest.raises(FetchError) as err:
-        gemini(base, clients).fetch(deadline())
+        fetch_once(gemini(base, clients), deadline())
     assert err.value.reason is Reason.FORBIDDEN
     assert "move it to the antigravity provider" in err.value.message
 
@@ -189,7 +190,7 @@ def test_gemini_cli_other_403s_are_not_called_a_refusal_of_individuals(
     add(server, "retrieveUserQuota", status=403, json_body={"error": {
         "code": 403, "message": "The caller does not have permission",
         "status": "PERMISSION_DENIED"}})
-    (result,) = gemini(base, clients).fetch(deadline()).sources
+    (result,) = fetch_once(gemini(base, clients), deadline()).sources
     assert result.error is not None and result.error.reason is Reason.FORBIDDEN
     assert "antigravity" not in result.error.message
     assert "The caller does not have permission" in result.error.message

@@ -21,7 +21,7 @@ from exporter.providers.kimi.client import KimiProvider
 from exporter.simulator import SimAccount, Simulator
 from exporter.snapshot import FetchError, Reason
 from exporter.upstream.transport import HttpClients
-from tests.procs import REPO, ExporterProcess, by_label, write_config
+from tests.procs import REPO, ExporterProcess, by_label, fetch_once, write_config
 from tests.scripted_http import ScriptedServer
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "upstream"
@@ -54,7 +54,7 @@ def test_kimi_sends_the_key_as_bearer_and_reads_both_windows(
         script: tuple[ScriptedServer, str], clients: HttpClients) -> None:
     server, base = script
     server.add(USAGES, json_body=fixture("kimi.usages-apikey-no-used.json"))
-    data = kimi(base, clients).fetch(deadline())
+    data = fetch_once(kimi(base, clients), deadline())
     call = server.calls[0]
     assert (call.path, call.body) == (USAGES, b"")
     assert call.headers["Authorization"] == f"Bearer {KEY}"
@@ -70,7 +70,7 @@ def test_an_error_inside_a_200_is_an_account_error_with_the_upstreams_words(
     server, base = script
     server.add(USAGES, json_body=fixture("kimi.error-401.json"))
     with pytest.raises(FetchError) as caught:
-        kimi(base, clients).fetch(deadline())
+        fetch_once(kimi(base, clients), deadline())
     assert caught.value.reason is Reason.AUTH
     assert "Invalid Authentication" in caught.value.message
     assert KEY not in caught.value.message
@@ -81,11 +81,11 @@ def test_a_401_says_the_key_was_refused_and_a_403_what_to_check(
     server, base = script
     server.add(USAGES, status=401, json_body=fixture("kimi.error-401.json"))
     with pytest.raises(FetchError) as refused:
-        kimi(base, clients).fetch(deadline())
+        fetch_once(kimi(base, clients), deadline())
     assert refused.value.reason is Reason.AUTH and "API key" in refused.value.message
     server.replace(USAGES, status=403, json_body={"error": {"message": "no membership"}})
     with pytest.raises(FetchError) as forbidden:
-        kimi(base, clients).fetch(deadline())
+        fetch_once(kimi(base, clients), deadline())
     assert forbidden.value.reason is Reason.FORBIDDEN
     assert "Kimi Code plan" in forbidden.value.message
     assert "no membership" in forbidden.value.message
@@ -97,7 +97,7 @@ def test_a_reply_of_another_shape_is_a_parse_error_naming_the_field(
     server, base = script
     server.add(USAGES, json_body={"usages": [{"scope": "FEATURE_CODING"}]})
     with pytest.raises(FetchError) as caught:
-        kimi(base, clients).fetch(deadline())
+        fetch_once(kimi(base, clients), deadline())
     assert caught.value.reason is Reason.PARSE and "usage" in caught.value.message
 
 
@@ -109,7 +109,7 @@ def test_an_expired_cli_token_costs_no_call(
                                 "expires_at": time.time() - 30}), encoding="utf-8")
     provider = kimi(base, clients, Credentials(kind="file", path=path))
     with pytest.raises(FetchError) as caught:
-        provider.fetch(deadline())
+        fetch_once(provider, deadline())
     assert caught.value.reason is Reason.AUTH and "keep `kimi`" in caught.value.message
     assert server.calls == []
 

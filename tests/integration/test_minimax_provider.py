@@ -16,6 +16,7 @@ from exporter.providers import make_provider
 from exporter.providers.minimax.client import MiniMaxProvider
 from exporter.snapshot import FetchError, Reason
 from exporter.upstream.transport import HttpClients
+from tests.procs import fetch_once
 from tests.scripted_http import ScriptedServer
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "upstream"
@@ -41,7 +42,7 @@ def minimax(base: str, clients: HttpClients, creds: Credentials | None = None,
 
 def failure(provider: MiniMaxProvider) -> FetchError:
     with pytest.raises(FetchError) as exc:
-        provider.fetch(time.monotonic() + 5)
+        fetch_once(provider, time.monotonic() + 5)
     assert KEY not in exc.value.message
     return exc.value
 
@@ -50,7 +51,7 @@ def test_one_get_with_the_key_as_bearer(script: tuple[ScriptedServer, str],
                                         clients: HttpClients) -> None:
     server, base = script
     server.add(GLOBAL, json_body=fixture("minimax.percent-interval-exhausted.json"))
-    data = minimax(base, clients).fetch(time.monotonic() + 5)
+    data = fetch_once(minimax(base, clients), time.monotonic() + 5)
     (call,) = server.calls
     assert (call.path, call.body) == (GLOBAL, b"")
     assert call.headers["Authorization"] == f"Bearer {KEY}"
@@ -137,6 +138,6 @@ def test_a_settings_file_without_a_minimax_key_says_what_to_put_there(
     settings.write_text(json.dumps({"env": {"ANTHROPIC_BASE_URL":
                                             "https://api.minimax.io/anthropic",
                                             "ANTHROPIC_API_KEY": KEY}}))
-    data = provider.fetch(time.monotonic() + 5)
+    data = fetch_once(provider, time.monotonic() + 5)
     assert [p.window for p in data.pools] == ["4h", "weekly"]
     assert server.calls[0].headers["Authorization"] == f"Bearer {KEY}"

@@ -31,13 +31,14 @@ from exporter.upstream.client import (
     UpstreamError,
     plain_error,
 )
+from exporter.upstream.loop import FetchLoop
 from exporter.upstream.transport import (
     MAX_BODY_BYTES,
     HostGate,
     HttpClients,
-    Transport,
     host_of,
 )
+from tests.procs import fetch_once
 from tests.scripted_http import ScriptedServer
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "upstream"
@@ -83,15 +84,26 @@ class Clock:
         return self.now
 
 
-class GoogleCalls:
-    """`POST /v1internal:<method>` through the neutral client, as the Google providers call."""
+class Sync:
+    """An UpstreamClient's coroutines run on the fetch loop and waited for here."""
 
-    def __init__(self, client: UpstreamClient) -> None:
+    def __init__(self, client: UpstreamClient, loop: FetchLoop) -> None:
         self.client = client
         self.gate = client.gate
+        self.loop = loop
 
-    def call(self, method: str, body: dict[str, Any], deadline: float) -> Any:
-        return self.client.call(method, f"/v1internal:{method}", deadline, body=body)
+    def call(self, *args: Any, **kw: Any) -> Any:
+        return self.loop.run(self.client.call(*args, **kw))
+
+    def call_many(self, calls: list[Call], deadline: float) -> list[Any]:
+        return self.loop.run(self.client.call_many(calls, deadline))
+
+
+class GoogleCalls(Sync):
+    """`POST /v1internal:<method>` through the neutral client, as the Google providers call."""
+
+    def call(self, method: str, body: dict[str, Any], deadline: float) -> Any:  # type: ignore[override]
+        return super().call(method, f"/v1internal:{method}", deadline, body=body)
 
 
 class Upstream:
@@ -101,7 +113,9 @@ class Upstream:
         self.script = ScriptedServer()
         self.server, base = self.script.start()
         self.daily, self.prod = f"{base}/daily", f"{base}/prod"
-        self.transport = Transport(4)
+        self.clients = HttpClients.create(4)
+        self.transport = self.clients.transport
+        self.loop = self.clients.loop
 
     def add(self, host: str, method: str, **kw: Any) -> None:
         self.script.add(f"/{host}/v1internal:{method}", **kw)
@@ -116,14 +130,19 @@ class Upstream:
     def paths(self) -> list[str]:
         return [c.path for c in self.calls]
 
+    def connections(self) -> int:
+        """Connections the calls so far came on (the server sees each one's port)."""
+        return len({c.peer for c in self.calls})
+
     def client(self, tokens: FakeTokens | None = None, gate: HostGate | None = None,
                endpoints: tuple[str, ...] | None = None) -> GoogleCalls:
         return GoogleCalls(UpstreamClient(
             self.transport, endpoints or (self.daily, self.prod), tokens or FakeTokens(),
-            headers={"User-Agent": "test-agent/1"}, decode_error=parse_error, gate=gate))
+            headers={"User-Agent": "test-agent/1"}, decode_error=parse_error, gate=gate),
+            self.loop)
 
     def close(self) -> None:
-        self.transport.close()
+        self.clients.close()
         self.server.shutdown()
         self.server.server_close()
 
@@ -303,9 +322,8 @@ def test_connections_are_reused_across_calls(up: Upstream) -> None:
     c = up.client()
     for _ in range(5):
         c.call("m", {}, deadline())
-    ports = {c.headers.get("Host") for c in up.calls}
-    assert len(ports) == 1
-    assert up.transport.open_connections(up.daily) == 1
+    assert len(up.calls) == 5
+    assert up.connections() == 1
 
 
 def account(endpoints: tuple[str, ...], **kw: Any) -> AccountConfig:
@@ -319,8 +337,7 @@ def account(endpoints: tuple[str, ...], **kw: Any) -> AccountConfig:
 
 
 def provider(up: Upstream, **kw: Any) -> AntigravityProvider:
-    clients = HttpClients.create(2)
-    return AntigravityProvider(account((up.daily, up.prod), **kw), clients, FakeTokens())
+    return AntigravityProvider(account((up.daily, up.prod), **kw), up.clients, FakeTokens())
 
 
 def test_provider_builds_account_data_and_caches_load_code_assist(up: Upstream) -> None:
@@ -329,11 +346,11 @@ def test_provider_builds_account_data_and_caches_load_code_assist(up: Upstream) 
     up.add("daily", "retrieveUserQuotaSummary",
            json_body=fixture("retrieveUserQuotaSummary.json"))
     p = provider(up)
-    data = p.fetch(deadline())
+    data = fetch_once(p, deadline())
     assert (data.info.tier, data.info.tier_name) == ("g1-pro-tier", "Google AI Pro")
     assert data.info.project == "bright-harbor-x4k2p"
     assert len(data.models) == 5 and len(data.pools) == 4
-    p.fetch(deadline())
+    fetch_once(p, deadline())
     methods = [path.rsplit(":", 1)[-1] for path in up.paths()]
     assert methods.count("loadCodeAssist") == 1
     assert methods.count("fetchAvailableModels") == 2
@@ -347,7 +364,7 @@ def test_provider_no_licence_on_summary_means_no_pools(up: Upstream) -> None:
     up.add("daily", "loadCodeAssist", json_body=fixture("loadCodeAssist.free.json"))
     up.add("daily", "fetchAvailableModels", json_body={"models": {}})
     up.add("daily", "retrieveUserQuotaSummary", status=403, json_body=fixture("error.403.json"))
-    data = provider(up).fetch(deadline())
+    data = fetch_once(provider(up), deadline())
     assert data.pools == () and data.pools_available is False
     assert data.info.tier == "free-tier"
 
@@ -355,7 +372,7 @@ def test_provider_no_licence_on_summary_means_no_pools(up: Upstream) -> None:
 def test_provider_not_onboarded_is_an_account_error_with_advice(up: Upstream) -> None:
     up.add("daily", "loadCodeAssist", json_body=fixture("loadCodeAssist.not-onboarded.json"))
     with pytest.raises(FetchError) as err:
-        provider(up).fetch(deadline())
+        fetch_once(provider(up), deadline())
     assert err.value.reason is Reason.FORBIDDEN
     assert "VALIDATION_REQUIRED: Verify your account to continue." in err.value.message
     assert "sign in to Antigravity" in err.value.message
@@ -366,7 +383,7 @@ def test_provider_configured_project_wins_and_sources_are_honoured(up: Upstream)
     up.add("daily", "loadCodeAssist", json_body=fixture("loadCodeAssist.paid.json"))
     up.add("daily", "retrieveUserQuotaSummary",
            json_body=fixture("retrieveUserQuotaSummary.json"))
-    data = provider(up, project="my-own", sources=frozenset({"summary"})).fetch(deadline())
+    data = fetch_once(provider(up, project="my-own", sources=frozenset({"summary"})), deadline())
     assert data.models == () and len(data.pools) == 4
     assert up.calls[1].json() == {"project": "my-own"}
 
@@ -376,7 +393,7 @@ def test_provider_parse_error_fails_only_that_source(up: Upstream) -> None:
     up.add("daily", "fetchAvailableModels", json_body={"models": ["not", "a", "map"]})
     up.add("daily", "retrieveUserQuotaSummary",
            json_body=fixture("retrieveUserQuotaSummary.json"))
-    data = provider(up).fetch(deadline())
+    data = fetch_once(provider(up), deadline())
     by = {r.source: r for r in data.sources}
     assert by["models"].error is not None and by["models"].error.reason is Reason.PARSE
     assert "fetchAvailableModels" in by["models"].error.message
@@ -388,7 +405,7 @@ def test_provider_summary_failure_keeps_the_models(up: Upstream) -> None:
     up.add("daily", "fetchAvailableModels", json_body=fixture("fetchAvailableModels.paid.json"))
     up.add("daily", "retrieveUserQuotaSummary", status=500, json_body={"error": {"code": 500}})
     up.add("prod", "retrieveUserQuotaSummary", status=503, json_body={"error": {"code": 503}})
-    data = provider(up).fetch(deadline())
+    data = fetch_once(provider(up), deadline())
     by = {r.source: r for r in data.sources}
     assert by["models"].up and len(data.models) == 5
     assert by["summary"].error is not None and by["summary"].error.reason is Reason.UPSTREAM
@@ -400,7 +417,7 @@ def test_provider_maps_models_to_pools_and_keeps_credits(up: Upstream) -> None:
     up.add("daily", "fetchAvailableModels", json_body=fixture("fetchAvailableModels.paid.json"))
     up.add("daily", "retrieveUserQuotaSummary",
            json_body=fixture("retrieveUserQuotaSummary.json"))
-    data = provider(up).fetch(deadline())
+    data = fetch_once(provider(up), deadline())
     pools = {m.model: m.pools for m in data.models}
     assert pools["claude-sonnet-4-5"] == ("claude-gpt",)
     assert pools["gemini-3-flash"] == ("gemini",)
@@ -415,17 +432,17 @@ def test_provider_sources_run_side_by_side(up: Upstream) -> None:
     up.add("daily", "retrieveUserQuotaSummary",
            json_body=fixture("retrieveUserQuotaSummary.json"), delay=0.4)
     p = provider(up)
-    p.fetch(deadline())  # warms the loadCodeAssist cache and the connections
+    fetch_once(p, deadline())  # warms the loadCodeAssist cache and the connections
     started = time.monotonic()
-    p.fetch(deadline())
+    fetch_once(p, deadline())
     assert time.monotonic() - started < 0.7
 
 
 # --- call_many: an account's calls written together, answers read after ----------------
 
 
-def many(up: Upstream, tokens: FakeTokens | None = None) -> UpstreamClient:
-    return up.client(tokens).client
+def many(up: Upstream, tokens: FakeTokens | None = None) -> Sync:
+    return Sync(up.client(tokens).client, up.loop)
 
 
 def two_calls() -> list[Call]:
@@ -448,7 +465,7 @@ def test_call_many_writes_both_requests_before_reading_either(up: Upstream) -> N
     # On two connections either may be read first.
     assert {c.path: c.json() for c in up.calls} == {
         "/daily/v1internal:a": {"project": "p"}, "/daily/v1internal:b": {"x": 1}}
-    assert up.transport.open_connections(up.daily) == 2
+    assert up.connections() == 2
 
 
 def test_the_benchmarks_in_series_way_asks_one_after_the_other(up: Upstream) -> None:
@@ -457,7 +474,9 @@ def test_the_benchmarks_in_series_way_asks_one_after_the_other(up: Upstream) -> 
     # is the control: there the same wait sees b, sent early.
     up.add("daily", "a", json_body={"a": 1}, delay=0.3, wait_for_calls=2)
     up.add("daily", "b", json_body={"b": 2})
-    assert call_in_series(many(up), two_calls(), deadline()) == [{"a": 1}, {"b": 2}]
+    client = many(up)
+    got = up.loop.run(call_in_series(client.client, two_calls(), deadline()))
+    assert got == [{"a": 1}, {"b": 2}]
     assert answered_a_having_seen(up) == 1
 
 
@@ -515,16 +534,16 @@ def test_call_many_turns_a_bug_into_an_internal_error_for_that_call(
 ) -> None:
     up.add("daily", "a", json_body={"a": 1})
     up.add("daily", "b", json_body={"b": 2})
-    real = up.transport.receive
+    real = up.transport.request
     calls = iter([True, False])
 
-    def flaky(pending: Any, dl: float) -> Any:
+    async def flaky(*args: Any, **kw: Any) -> Any:
         if next(calls):
-            real(pending, dl)  # read the answer, so the connection stays clean
+            await real(*args, **kw)  # read the answer, so the connection stays clean
             raise KeyError("bug")
-        return real(pending, dl)
+        return await real(*args, **kw)
 
-    monkeypatch.setattr(up.transport, "receive", flaky)
+    monkeypatch.setattr(up.transport, "request", flaky)
     got = many(up).call_many(two_calls(), deadline())
     assert isinstance(got[0], FetchError) and got[0].reason is Reason.INTERNAL
     assert got[0].message == "a: unexpected error (KeyError)"
@@ -562,8 +581,9 @@ def test_a_connection_the_server_closed_while_idle_is_replaced() -> None:
 
     threading.Thread(target=serve, daemon=True).start()
     base = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    transport = Transport(4)
-    client = UpstreamClient(transport, (base,), FakeTokens(), headers={})
+    clients = HttpClients.create(4)
+    client = Sync(UpstreamClient(clients.transport, (base,), FakeTokens(), headers={}),
+                  clients.loop)
     try:
         for _ in range(3):
             assert client.call("m", "/m", deadline()) == {"ok": 1}
@@ -571,7 +591,7 @@ def test_a_connection_the_server_closed_while_idle_is_replaced() -> None:
             assert closed.acquire(timeout=5)
         assert len(accepted) == 3
     finally:
-        transport.close()
+        clients.close()
         listener.close()
 
 
@@ -584,9 +604,9 @@ def test_an_https_upstream_with_an_untrusted_certificate_gets_no_token(pki: Any)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(pki["server.crt"], pki["server.key"])
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    transport = Transport(4)
-    client = UpstreamClient(transport, (base.replace("http://", "https://"),), FakeTokens(),
-                            headers={})
+    clients = HttpClients.create(4)
+    client = Sync(UpstreamClient(clients.transport, (base.replace("http://", "https://"),),
+                                 FakeTokens(), headers={}), clients.loop)
     try:
         with pytest.raises(FetchError) as err:
             client.call("m", "/m", deadline())
@@ -595,7 +615,7 @@ def test_an_https_upstream_with_an_untrusted_certificate_gets_no_token(pki: Any)
                                             "not trusted: ")
         assert script.calls == []
     finally:
-        transport.close()
+        clients.close()
         server.shutdown()
         server.server_close()
 
@@ -603,9 +623,10 @@ def test_an_https_upstream_with_an_untrusted_certificate_gets_no_token(pki: Any)
 # --- the provider-neutral client: GET, other auth schemes, Retry-After, plain errors ----
 
 
-def neutral(up: Upstream, **kw: Any) -> UpstreamClient:
-    return UpstreamClient(up.transport, (up.daily, up.prod), FakeTokens(),
-                          headers={"User-Agent": "test/1", "X-Extra": "yes"}, **kw)
+def neutral(up: Upstream, **kw: Any) -> Sync:
+    return Sync(UpstreamClient(up.transport, (up.daily, up.prod), FakeTokens(),
+                               headers={"User-Agent": "test/1", "X-Extra": "yes"}, **kw),
+                up.loop)
 
 
 def test_get_without_a_body_and_another_auth_scheme(up: Upstream) -> None:
@@ -669,16 +690,17 @@ def test_a_trickling_body_cannot_hold_a_call_past_the_deadline() -> None:
 
     thread = threading.Thread(target=trickle, daemon=True)
     thread.start()
-    transport = Transport(2)
+    clients = HttpClients.create(2)
     started = time.monotonic()
     try:
         with pytest.raises(FetchError) as err:
-            transport.request("GET", f"http://127.0.0.1:{server.getsockname()[1]}", "/x", None,
-                              {}, started + 1.0, name="usage", host="slow")
+            clients.run(clients.transport.request(
+                "GET", f"http://127.0.0.1:{server.getsockname()[1]}", "/x", None, {},
+                started + 1.0, name="usage", host="slow"))
         assert time.monotonic() - started < 1.5
         assert err.value.reason is Reason.TIMEOUT
     finally:
         stop.set()
-        transport.close()
+        clients.close()
         server.close()
         thread.join(5)

@@ -16,6 +16,7 @@ from exporter.providers import make_provider
 from exporter.providers.zai.client import ZaiProvider
 from exporter.snapshot import FetchError, Reason
 from exporter.upstream.transport import HttpClients
+from tests.procs import fetch_once
 from tests.scripted_http import ScriptedServer
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "upstream"
@@ -45,7 +46,7 @@ def test_sends_the_raw_key_and_the_vendors_headers(
         script: tuple[ScriptedServer, str], clients: HttpClients) -> None:
     server, base = script
     server.add(LIMIT, json_body=fixture("zai.pro-tokens-limit.json"))
-    data = zai(base, clients).fetch(deadline())
+    data = fetch_once(zai(base, clients), deadline())
     call = server.calls[0]
     assert call.path == LIMIT and call.body == b""
     assert call.headers["Authorization"] == KEY  # no "Bearer", as z.ai's own plugin sends
@@ -67,7 +68,7 @@ def test_success_false_on_http_200_is_an_account_error_never_data(
     server, base = script
     server.add(LIMIT, json_body=fixture(name))
     with pytest.raises(FetchError) as err:
-        zai(base, clients).fetch(deadline())
+        fetch_once(zai(base, clients), deadline())
     assert err.value.reason is reason and says in err.value.message
     assert KEY not in err.value.message
 
@@ -79,7 +80,7 @@ def test_http_401_says_the_key_was_refused_and_which_region_takes_it(
                                              "success": False})
     environ = Credentials(kind="api_key_env", secret=Secret(KEY), env="ZAI_API_KEY")
     with pytest.raises(FetchError) as err:
-        zai(base, clients, environ).fetch(deadline())
+        fetch_once(zai(base, clients, environ), deadline())
     message = err.value.message
     assert err.value.reason is Reason.AUTH
     assert "api_key_env ZAI_API_KEY" in message and "was refused (401)" in message
@@ -93,7 +94,7 @@ def test_rate_limit_and_server_errors_keep_their_reasons(
     server.add(LIMIT, status=429, json_body={"code": 429, "msg": "Too many requests"},
                headers={"Retry-After": "30"})
     with pytest.raises(FetchError) as err:
-        zai(base, clients).fetch(deadline())
+        fetch_once(zai(base, clients), deadline())
     assert err.value.reason is Reason.RATE_LIMITED and err.value.retry_after == 30.0
 
 
@@ -105,10 +106,10 @@ def test_a_key_file_is_read_as_it_is_now(
     path.write_text(json.dumps({"env": {"ANTHROPIC_BASE_URL": "https://api.z.ai/api/anthropic",
                                         "ANTHROPIC_AUTH_TOKEN": "key-one"}}))
     provider = zai(base, clients, Credentials(kind="file", path=path))
-    provider.fetch(deadline())
+    fetch_once(provider, deadline())
     path.write_text(json.dumps({"env": {"ANTHROPIC_BASE_URL": "https://api.z.ai/api/anthropic",
                                         "ANTHROPIC_AUTH_TOKEN": "key-two"}}))
-    data = provider.fetch(deadline())
+    data = fetch_once(provider, deadline())
     assert [c.headers["Authorization"] for c in server.calls] == ["key-one", "key-two"]
     week = next(p for p in data.pools if p.window == "weekly")
     assert (week.remaining_credits, week.limit_credits) == (4792.0, 10000.0)

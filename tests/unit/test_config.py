@@ -141,7 +141,7 @@ accounts:
 def test_minimal_account_gets_documented_defaults(write_config: WriteConfig) -> None:
     config = load_config(write_config("accounts:" + MINIMAL_ACCOUNT), env={})
     (acc,) = config.accounts
-    assert config.concurrency == 100
+    assert config.concurrency == 1000
     assert config.refresh_interval == 30.0
     assert acc.credentials == Credentials(kind="access_token", secret=Secret("tok"))
     assert acc.oauth_client is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -31,18 +32,18 @@ class FakeProvider:
         self.calls = 0
         self.lock = threading.Lock()
 
-    def fetch(self, deadline: float) -> AccountData:
+    async def fetch(self, deadline: float) -> AccountData:
         with self.lock:
             self.calls += 1
         b = self.behaviour.get(self.account.name, {})
         sleep = b.get("sleep", 0.0)
         if sleep:
             # Like the real client: never past the deadline.
-            time.sleep(max(0.0, min(sleep, deadline - time.monotonic())))
+            await asyncio.sleep(max(0.0, min(sleep, deadline - time.monotonic())))
             if time.monotonic() >= deadline:
                 raise FetchError(Reason.TIMEOUT, "slow")
         if "hang" in b:  # a call that ignores the deadline, then gives up
-            time.sleep(b["hang"])
+            await asyncio.sleep(b["hang"])
             raise FetchError(Reason.TIMEOUT, "hung")
         if "error" in b:
             raise b["error"]

@@ -9,7 +9,7 @@ fails drops only its own series.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from exporter.auth.tokens import TokenSource
@@ -25,11 +25,12 @@ from exporter.providers.base import BaseProvider
 from exporter.providers.google.credentials import token_source_for
 from exporter.providers.google.errors import parse_error
 from exporter.providers.google.project import CodeAssistProject
-from exporter.providers.parsing import parsed
+from exporter.providers.parsing import parser
 from exporter.snapshot import (
     AccountData,
     AccountInfo,
     FetchError,
+    ModelQuota,
     PoolQuota,
     SourceResult,
 )
@@ -44,6 +45,7 @@ LOAD_CODE_ASSIST_BODY = {
 }
 # source -> upstream method
 METHODS = {"models": "fetchAvailableModels", "summary": "retrieveUserQuotaSummary"}
+PARSERS: dict[str, Callable[[Any], Any]] = {"models": parse_models, "summary": parse_summary}
 
 
 class AntigravityProvider(BaseProvider):
@@ -60,23 +62,27 @@ class AntigravityProvider(BaseProvider):
             "sign in to Antigravity once with this account, then wait a few minutes",
             self._monotonic,
         )
+        self._last_join: tuple[ModelsReply | None, SummaryReply, tuple[ModelQuota, ...]] | None
+        self._last_join = None
 
-    def fetch(self, deadline: float) -> AccountData:
+    async def fetch(self, deadline: float) -> AccountData:
         """One account's quota; `deadline` is time.monotonic(). Raises FetchError when
         no source can be asked (no token, no project)."""
-        info, project = self._project.resolve(deadline)
+        info, project = await self._project.resolve(deadline)
         wanted = [s for s in SPEC.sources if s in self.account.sources]
         calls = [
-            Call(METHODS[s], f"/v1internal:{METHODS[s]}", {"project": project}) for s in wanted
+            Call(METHODS[s], f"/v1internal:{METHODS[s]}", {"project": project},
+                 parse=parser(METHODS[s], PARSERS[s]))
+            for s in wanted
         ]
-        replies = dict(zip(wanted, self._client.call_many(calls, deadline), strict=True))
+        replies = dict(zip(wanted, await self._client.call_many(calls, deadline), strict=True))
         models_reply, models_result = self._models(replies.get("models"))
         summary_reply, summary_result, pools_available = self._summary(replies.get("summary"))
         models = models_reply.models if models_reply else ()
         pools: tuple[PoolQuota, ...] = ()
         if summary_reply is not None:
             pools = summary_reply.pools
-            models = with_pools(models, summary_reply.groups)
+            models = self._joined(models_reply, summary_reply)
         results = tuple(r for r in (models_result, summary_result) if r is not None)
         return AccountData(
             info=AccountInfo(
@@ -91,10 +97,22 @@ class AntigravityProvider(BaseProvider):
             sources=results,
         )
 
+    def _joined(
+        self, models: ModelsReply | None, summary: SummaryReply
+    ) -> tuple[ModelQuota, ...]:
+        """The models with their pools; the same tuple again for the same two replies
+        (the client hands back the very same parsed object for an unchanged body)."""
+        last = self._last_join
+        if last is not None and last[0] is models and last[1] is summary:
+            return last[2]
+        joined = with_pools(models.models if models else (), summary.groups)
+        self._last_join = (models, summary, joined)
+        return joined
+
     def _models(self, reply: Any) -> tuple[ModelsReply | None, SourceResult | None]:
         if "models" not in self.account.sources:
             return None, None
-        models = parsed(reply, "fetchAvailableModels", parse_models)
+        models = reply
         if isinstance(models, FetchError):
             return None, SourceResult("models", models)
         return models, SourceResult("models", skipped=models.skipped)
@@ -107,13 +125,13 @@ class AntigravityProvider(BaseProvider):
         if isinstance(reply, UpstreamError) and _is_no_license(reply):
             # Free accounts have no pool licence: "no pools", not "source down".
             return None, SourceResult("summary"), False
-        summary = parsed(reply, "retrieveUserQuotaSummary", parse_summary)
+        summary = reply
         if isinstance(summary, FetchError):
             return None, SourceResult("summary", summary), True
         return summary, SourceResult("summary", skipped=summary.skipped), True
 
-    def _call(self, method: str, body: Mapping[str, Any], deadline: float) -> Any:
-        return self._client.call(method, f"/v1internal:{method}", deadline, body=body)
+    async def _call(self, method: str, body: Mapping[str, Any], deadline: float) -> Any:
+        return await self._client.call(method, f"/v1internal:{method}", deadline, body=body)
 
 
 def _is_no_license(exc: UpstreamError) -> bool:

@@ -23,9 +23,9 @@ from exporter.auth.cli_owned import CliOwnedFile
 from exporter.auth.tokens import TokenSource
 from exporter.providers.base import BaseProvider, cli_token_source
 from exporter.providers.claude.credentials import parse_claude
-from exporter.providers.claude.parse import parse_usage
+from exporter.providers.claude.parse import UsageReply, parse_usage
 from exporter.providers.claude.spec import SPEC
-from exporter.providers.parsing import parse_reply
+from exporter.providers.parsing import parser
 from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
 from exporter.upstream.client import UpstreamError
 
@@ -60,10 +60,9 @@ class ClaudeProvider(BaseProvider):
     def _setup(self) -> None:
         self._client = SPEC.client(self.account, self._clients, self._tokens)
 
-    def fetch(self, deadline: float) -> AccountData:
+    async def fetch(self, deadline: float) -> AccountData:
         """The plan's limits; raises FetchError when the call or its reply fails."""
-        body = self._get(deadline)
-        reply = parse_reply(body, "usage", parse_usage)
+        reply: UsageReply = await self._get(deadline)
         return AccountData(
             info=self._info(),
             pools=reply.pools,
@@ -71,9 +70,10 @@ class ClaudeProvider(BaseProvider):
             sources=(SourceResult("usage", skipped=reply.skipped),),
         )
 
-    def _get(self, deadline: float) -> Any:
+    async def _get(self, deadline: float) -> Any:
         try:
-            return self._client.call("usage", USAGE_PATH, deadline, method="GET")
+            return await self._client.call("usage", USAGE_PATH, deadline, method="GET",
+                                           parse=parser("usage", parse_usage))
         except UpstreamError as exc:
             raise explained(exc, self._user_agent()) from None
 

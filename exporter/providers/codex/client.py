@@ -25,7 +25,7 @@ from exporter.providers.codex.parse import parse_usage
 from exporter.providers.codex.spec import SPEC
 from exporter.providers.parsing import parse_reply
 from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
-from exporter.upstream.client import ErrorInfo, UpstreamError, plain_error
+from exporter.upstream.client import ErrorInfo, UpstreamError, off_loop_if_needed, plain_error
 from exporter.upstream.transport import HostGate
 
 USAGE_PATH = "/wham/usage"
@@ -83,11 +83,11 @@ class CodexProvider(BaseProvider):
         return FetchError(exc.reason, f"usage: the last answer was 401: {self._last_401}; "
                                       f"{exc.message}", retry_after=exc.retry_after)
 
-    def fetch(self, deadline: float) -> AccountData:
+    async def fetch(self, deadline: float) -> AccountData:
         """The plan's limits and credits; raises FetchError when the call or its reply
         fails."""
         try:
-            token = self._tokens.token(deadline)
+            token = await off_loop_if_needed(self._tokens.token, deadline)
         except FetchError as exc:
             raise self._with_last_401(exc) from None
         self._last_401 = ""
@@ -99,7 +99,7 @@ class CodexProvider(BaseProvider):
         client = SPEC.client(self.account, self._clients, self._tokens,
                              decode_error=decode_error, account_headers=own, gate=self._gate)
         try:
-            body = client.call("usage", USAGE_PATH, deadline, method="GET")
+            body = await client.call("usage", USAGE_PATH, deadline, method="GET")
         except UpstreamError as exc:
             if exc.http_status == 401:
                 self._last_401 = _detail(exc.info)

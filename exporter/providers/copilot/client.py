@@ -16,9 +16,9 @@ from typing import Any
 from exporter.auth import TokenSource
 from exporter.providers.base import BaseProvider
 from exporter.providers.copilot.credentials import copilot_token_source
-from exporter.providers.copilot.parse import parse_user
+from exporter.providers.copilot.parse import UserReply, parse_user
 from exporter.providers.copilot.spec import SPEC
-from exporter.providers.parsing import parse_reply
+from exporter.providers.parsing import parser
 from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
 from exporter.upstream.client import UpstreamError
 
@@ -55,11 +55,10 @@ class CopilotProvider(BaseProvider):
         self._client = SPEC.client(self.account, self._clients, self._tokens,
                                    auth_scheme="token")
 
-    def fetch(self, deadline: float) -> AccountData:
+    async def fetch(self, deadline: float) -> AccountData:
         """The plan and its monthly pools; `deadline` is time.monotonic(). Raises
         FetchError: the account's one source failed."""
-        body = self._get(deadline)
-        reply = parse_reply(body, CALL, parse_user)
+        reply: UserReply = await self._get(deadline)
         if reply.ended:
             raise FetchError(Reason.FORBIDDEN, ENDED)
         if not reply.has_access:
@@ -71,9 +70,10 @@ class CopilotProvider(BaseProvider):
             sources=(SourceResult(SOURCE, skipped=reply.skipped),),
         )
 
-    def _get(self, deadline: float) -> Any:
+    async def _get(self, deadline: float) -> Any:
         try:
-            return self._client.call(CALL, PATH, deadline, method="GET")
+            return await self._client.call(CALL, PATH, deadline, method="GET",
+                                           parse=parser(CALL, parse_user))
         except UpstreamError as exc:
             if exc.http_status == 404:
                 raise FetchError(Reason.FORBIDDEN, NOT_FOUND) from None

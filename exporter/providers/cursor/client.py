@@ -18,7 +18,7 @@ from typing import Any
 from exporter.auth import TokenSource
 from exporter.providers.base import BaseProvider
 from exporter.providers.cursor.credentials import cursor_token_source
-from exporter.providers.cursor.parse import parse_period_usage
+from exporter.providers.cursor.parse import UsageReply, parse_period_usage
 from exporter.providers.cursor.spec import SPEC
 from exporter.providers.parsing import parse_reply
 from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
@@ -58,23 +58,17 @@ class CursorProvider(BaseProvider):
         self._client = SPEC.client(self.account, self._clients, self._tokens,
                                    decode_error=decode_error)
 
-    def fetch(self, deadline: float) -> AccountData:
+    async def fetch(self, deadline: float) -> AccountData:
         """The billing cycle's pools; raises FetchError: the account's one source failed."""
         try:
-            body = self._client.call(CALL, PATH, deadline, body={})
+            reply: UsageReply = await self._client.call(CALL, PATH, deadline, body={},
+                                                         parse=_parse)
         except UpstreamError as exc:
             if exc.http_status == 403:
                 detail = exc.message
                 raise FetchError(Reason.FORBIDDEN, FORBIDDEN.format(detail=detail),
                                  retry_after=exc.retry_after) from None
             raise
-        if isinstance(body, dict) and isinstance(body.get("code"), str) and (
-                "billingCycleEnd" not in body and "planUsage" not in body):
-            # A Connect error body, even under HTTP 200: the upstream's words, never data.
-            info = decode_error(body)
-            raise FetchError(Reason.UPSTREAM, f"{CALL}: Cursor answered {info.status}: "
-                                              f"{info.message or 'no message'}")
-        reply = parse_reply(body, CALL, parse_period_usage)
         plan = self._tokens.hints().plan or "unknown"
         return AccountData(
             info=AccountInfo(tier=plan, tier_name=TIER_NAMES.get(plan, "")),
@@ -84,3 +78,14 @@ class CursorProvider(BaseProvider):
             pools_available=True if reply.has_usage or reply.pools else None,
             sources=(SourceResult(SOURCE, skipped=reply.skipped),),
         )
+
+
+def _parse(body: Any) -> UsageReply:
+    """The reply's pools; a Connect error body, even under HTTP 200, is the upstream's
+    words, never data."""
+    if isinstance(body, dict) and isinstance(body.get("code"), str) and (
+            "billingCycleEnd" not in body and "planUsage" not in body):
+        info = decode_error(body)
+        raise FetchError(Reason.UPSTREAM, f"{CALL}: Cursor answered {info.status}: "
+                                          f"{info.message or 'no message'}")
+    return parse_reply(body, CALL, parse_period_usage)

@@ -15,7 +15,7 @@ move the account to the `antigravity` provider, where Google serves it now.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from exporter.auth.tokens import TokenSource
@@ -25,7 +25,7 @@ from exporter.providers.gemini_cli.spec import SPEC
 from exporter.providers.google.credentials import token_source_for
 from exporter.providers.google.errors import parse_error
 from exporter.providers.google.project import CodeAssistProject
-from exporter.providers.parsing import parsed
+from exporter.providers.parsing import parser
 from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
 from exporter.upstream.client import UpstreamError
 
@@ -87,19 +87,19 @@ class GeminiCliProvider(BaseProvider):
             self._tokens, SIGN_IN, self._monotonic, advice={UNSUPPORTED_CLIENT: MOVED},
         )
 
-    def fetch(self, deadline: float) -> AccountData:
+    async def fetch(self, deadline: float) -> AccountData:
         """One account's per-model quotas; `deadline` is time.monotonic(). Raises
         FetchError when there is no token or no project to ask about."""
-        info, project = self._project.resolve(deadline)
+        info, project = await self._project.resolve(deadline)
         account_info = AccountInfo(
             tier=info.tier, tier_name=info.tier_name, project=project,
             email=self._tokens.hints().email,
         )
         try:
-            reply = self._call(QUOTA_METHOD, {"project": project}, deadline)
+            quota = await self._call(QUOTA_METHOD, {"project": project}, deadline,
+                                     parser(QUOTA_METHOD, parse_quota))
         except FetchError as exc:
-            reply = exc
-        quota = parsed(reply, QUOTA_METHOD, parse_quota)
+            quota = exc
         if isinstance(quota, FetchError):
             result = SourceResult(SOURCE, quota)
             return AccountData(info=account_info, credits=info.credits, pools_available=None,
@@ -112,9 +112,11 @@ class GeminiCliProvider(BaseProvider):
             sources=(SourceResult(SOURCE, skipped=quota.skipped),),
         )
 
-    def _call(self, method: str, body: Mapping[str, Any], deadline: float) -> Any:
+    async def _call(self, method: str, body: Mapping[str, Any], deadline: float,
+                    parse: Callable[[Any], Any] | None = None) -> Any:
         try:
-            return self._client.call(method, f"/v1internal:{method}", deadline, body=body)
+            return await self._client.call(method, f"/v1internal:{method}", deadline,
+                                           body=body, parse=parse)
         except UpstreamError as exc:
             if refused_individual(exc):
                 quoted = f" Google says: {exc.info.message}" if exc.info.message else ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ NOT_ONBOARDED_TTL = 300.0
 _VPC_SC_REASON = "SECURITY_POLICY_VIOLATED"
 
 # (method, body, deadline) -> decoded JSON; raises FetchError.
-MethodCall = Callable[[str, Mapping[str, Any], float], Any]
+MethodCall = Callable[[str, Mapping[str, Any], float], Awaitable[Any]]
 
 
 @dataclass
@@ -68,13 +68,13 @@ class CodeAssistProject:
         self._cached: _Cached | None = None
         self._lock = threading.Lock()
 
-    def resolve(self, deadline: float) -> tuple[ProjectInfo, str]:
+    async def resolve(self, deadline: float) -> tuple[ProjectInfo, str]:
         """(tier facts, project id) or the FetchError that says why there is none.
 
         The project: `project:` from the config, else loadCodeAssist's, else the one
         the credentials file names (a CLIProxyAPI file listing several names none).
         """
-        info = self.info(deadline)
+        info = await self.info(deadline)
         refusal = info.refusal(self._advice)
         if refusal is not None:
             raise refusal
@@ -90,12 +90,12 @@ class CodeAssistProject:
             )
         return info, project
 
-    def info(self, deadline: float) -> ProjectInfo:
+    async def info(self, deadline: float) -> ProjectInfo:
         with self._lock:
             cached = self._cached
             if cached and cached.until > self._monotonic():
                 return cached.info
-        info = self._load(deadline)
+        info = await self._load(deadline)
         ttl = self._account.project_cache_ttl if info.project else NOT_ONBOARDED_TTL
         with self._lock:
             self._cached = _Cached(info, self._monotonic() + ttl)
@@ -103,9 +103,9 @@ class CodeAssistProject:
                                                   "tier": info.tier}})
         return info
 
-    def _load(self, deadline: float) -> ProjectInfo:
+    async def _load(self, deadline: float) -> ProjectInfo:
         try:
-            body = self._call("loadCodeAssist", self._body, deadline)
+            body = await self._call("loadCodeAssist", self._body, deadline)
         except UpstreamError as exc:
             if _VPC_SC_REASON in exc.info.reasons:
                 return ProjectInfo(project=None, tier="standard-tier", tier_name="")

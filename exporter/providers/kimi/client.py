@@ -18,7 +18,7 @@ from exporter.providers.base import BaseProvider, api_key_source
 from exporter.providers.kimi.credentials import KimiFile
 from exporter.providers.kimi.parse import UpstreamMessage, Usages, parse_usages
 from exporter.providers.kimi.spec import SPEC
-from exporter.providers.parsing import parse_reply
+from exporter.providers.parsing import parser
 from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
 from exporter.upstream.client import UpstreamError
 
@@ -50,28 +50,29 @@ class KimiProvider(BaseProvider):
     def _setup(self) -> None:
         self._client = SPEC.client(self.account, self._clients, self._tokens)
 
-    def fetch(self, deadline: float) -> AccountData:
+    async def fetch(self, deadline: float) -> AccountData:
         """The weekly quota and the rate windows; raises FetchError when the one call
         or its reply fails."""
-        reply = self._usages(deadline)
+        reply = await self._usages(deadline)
         return AccountData(
             info=AccountInfo(tier=reply.tier or "unknown", tier_name=reply.tier_name),
             pools=reply.pools,
             sources=(SourceResult(SOURCE, skipped=reply.skipped),),
         )
 
-    def _usages(self, deadline: float) -> Usages:
-        body = self._get(deadline)
+    async def _usages(self, deadline: float) -> Usages:
         try:
-            return parse_reply(body, CALL, parse_usages)
+            reply: Usages = await self._get(deadline)
         except UpstreamMessage as exc:
             reason = Reason.AUTH if "auth" in exc.kind else Reason.UPSTREAM
             raise FetchError(reason, f"{CALL}: Kimi Code answered with an error: "
                                      f"{exc.message}") from None
+        return reply
 
-    def _get(self, deadline: float) -> Any:
+    async def _get(self, deadline: float) -> Any:
         try:
-            return self._client.call(CALL, PATH, deadline, method="GET")
+            return await self._client.call(CALL, PATH, deadline, method="GET",
+                                           parse=parser(CALL, parse_usages))
         except UpstreamError as exc:
             if exc.http_status == 403:
                 detail = f" ({exc.info.message})" if exc.info.message else ""

@@ -31,7 +31,7 @@ from exporter.providers.kiro.parse import parse_usage
 from exporter.providers.kiro.spec import SPEC
 from exporter.providers.parsing import parse_reply
 from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
-from exporter.upstream.client import ErrorInfo, UpstreamError, plain_error
+from exporter.upstream.client import ErrorInfo, UpstreamError, off_loop_if_needed, plain_error
 
 USAGE_PATH = "/"
 RENEW = ("open Kiro (or run `kiro-cli`, e.g. `kiro-cli whoami`) so it renews its sign-in; "
@@ -114,10 +114,10 @@ class KiroProvider(BaseProvider):
     def _credentials(self) -> CredentialFile | None:
         return self._tokens.credentials() if isinstance(self._tokens, CliOwnedFile) else None
 
-    def fetch(self, deadline: float) -> AccountData:
+    async def fetch(self, deadline: float) -> AccountData:
         """The plan's credits, overage and plan name; raises FetchError."""
         # An expired or missing token fails here, before any call is made.
-        token = self._tokens.token(deadline)
+        token = await off_loop_if_needed(self._tokens.token, deadline)
         if self._rejected is not None and self._rejected[0] == token:
             raise FetchError(Reason.AUTH, self._rejected[1])
         creds = self._credentials()
@@ -130,8 +130,8 @@ class KiroProvider(BaseProvider):
             account = replace(account, endpoints=endpoints)
         client = SPEC.client(account, self._clients, self._tokens, decode_error=decode_error)
         try:
-            body = client.call("usage", USAGE_PATH, deadline,
-                               body={"profileArn": arn} if arn else {})
+            body = await client.call("usage", USAGE_PATH, deadline,
+                                     body={"profileArn": arn} if arn else {})
         except UpstreamError as exc:
             explained = explain_error(exc, arn is not None)
             if explained.reason is Reason.AUTH:

@@ -20,7 +20,7 @@ from exporter.providers.minimax.parse import AccountError, RemainsReply, parse_r
 from exporter.providers.minimax.spec import SPEC
 from exporter.providers.parsing import ParseError
 from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
-from exporter.upstream.client import ErrorInfo, UpstreamError
+from exporter.upstream.client import ErrorInfo, UpstreamError, off_loop_if_needed
 
 SOURCE = "usage"
 GLOBAL_PATH = "/v1/api/openplatform/coding_plan/remains"
@@ -76,11 +76,11 @@ class MiniMaxProvider(BaseProvider):
         self._client = SPEC.client(self.account, self._clients, self._tokens,
                                    decode_error=minimax_error)
 
-    def fetch(self, deadline: float) -> AccountData:
+    async def fetch(self, deadline: float) -> AccountData:
         """The plan's windows per model group; `deadline` is time.monotonic(). Raises
         FetchError: the account's one source failed."""
-        body = self._get(deadline)
-        reply = self._parse(body)
+        body = await self._get(deadline)
+        reply = self._parse(body)  # dated from now: parsed on every fetch
         return AccountData(
             info=AccountInfo(tier=reply.tier, tier_name=reply.tier_name),
             pools=reply.pools,
@@ -111,12 +111,12 @@ class MiniMaxProvider(BaseProvider):
             return FetchError(Reason.RATE_LIMITED, said)
         return FetchError(Reason.UPSTREAM, said)
 
-    def _get(self, deadline: float) -> Any:
+    async def _get(self, deadline: float) -> Any:
         # A key that cannot be read (an empty file, settings without a MiniMax key) fails
         # here with its own advice; the auth errors below are then MiniMax's answers.
-        self._tokens.token(deadline)
+        await off_loop_if_needed(self._tokens.token, deadline)
         try:
-            return self._client.call(self._call, self._path, deadline, method="GET")
+            return await self._client.call(self._call, self._path, deadline, method="GET")
         except FetchError as exc:
             if isinstance(exc, UpstreamError) and exc.http_status in (400, 403):
                 code = int(exc.info.status) if exc.info.status.isdigit() else None

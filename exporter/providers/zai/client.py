@@ -15,9 +15,9 @@ from typing import Any
 
 from exporter.auth import TokenSource
 from exporter.providers.base import BaseProvider
-from exporter.providers.parsing import parse_reply
+from exporter.providers.parsing import parser
 from exporter.providers.zai.credentials import CHINA, INTERNATIONAL, ZaiKeyFile, zai_token_source
-from exporter.providers.zai.parse import Refusal, parse_quota
+from exporter.providers.zai.parse import QuotaReply, Refusal, parse_quota
 from exporter.providers.zai.spec import SPEC
 from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
 from exporter.upstream.client import ErrorInfo, UpstreamClient, plain_error
@@ -77,18 +77,18 @@ class ZaiProvider(BaseProvider):
                                                    decode_error=decode_error, auth_scheme="")
         return self._by_base[endpoints]
 
-    def fetch(self, deadline: float) -> AccountData:
+    async def fetch(self, deadline: float) -> AccountData:
         """The plan level and its windows; `deadline` is time.monotonic(). Raises
         FetchError: the account's one source failed."""
         try:
-            body = self._client().call(CALL, PATH, deadline, method="GET")
+            reply: QuotaReply | Refusal = await self._client().call(
+                CALL, PATH, deadline, method="GET", parse=parser(CALL, parse_quota))
         except FetchError as exc:
             # A key refused by one region may be the other region's: say so.
             if exc.reason is Reason.AUTH and "401" in exc.message \
                     and "endpoints" not in exc.message:
                 raise FetchError(Reason.AUTH, f"{exc.message}; {REGION}") from None
             raise
-        reply = parse_reply(body, CALL, parse_quota)
         if isinstance(reply, Refusal):
             raise refused(reply)
         return AccountData(
