@@ -53,11 +53,17 @@ class _Family:
     """One family's samples as plain values, rendered straight to the text format
     (`text`) or handed to prometheus_client (`metric`), byte for byte the same."""
 
-    __slots__ = ("help", "kind", "labels", "name", "samples")
+    __slots__ = ("head", "help", "keys", "kind", "labels", "name", "samples", "series")
 
     def __init__(self, name: str, help: str, *, labels: list[str], kind: str = "gauge"):
         self.name, self.help, self.kind, self.labels = name, help, kind, tuple(labels)
         self.samples: list[tuple[tuple[str, ...], float]] = []
+        self.series = name + "_total" if kind == "counter" else name
+        help_text = help.replace("\\", "\\\\").replace("\n", "\\n")
+        self.head = f"# HELP {self.series} {help_text}\n# TYPE {self.series} {kind}\n"
+        # Labels in name order, as prometheus_client writes them.
+        order = sorted(range(len(self.labels)), key=self.labels.__getitem__)
+        self.keys = [(f'{self.labels[i]}="', i) for i in order]
 
     def add_metric(self, values: list[str], value: float) -> None:
         self.samples.append((tuple(values), value))
@@ -69,13 +75,10 @@ class _Family:
             family.add_metric(list(values), value)
         return family
 
-    def text(self, out: list[str], escaped: dict[str, str]) -> None:
-        name = self.name + "_total" if self.kind == "counter" else self.name
-        help_text = self.help.replace("\\", "\\\\").replace("\n", "\\n")
-        out.append(f"# HELP {name} {help_text}\n# TYPE {name} {self.kind}\n")
-        # Labels in name order, as prometheus_client writes them.
-        order = sorted(range(len(self.labels)), key=self.labels.__getitem__)
-        keys = [(f'{self.labels[i]}="', i) for i in order]
+    def take(self, escaped: dict[str, str]) -> str:
+        """The sample lines, without the header, in the text format; the samples are
+        cleared. `escaped` keeps each label value's escaped form for the next line."""
+        name, keys, out = self.series, self.keys, []
         for values, value in self.samples:
             parts = []
             for key, i in keys:
@@ -86,137 +89,96 @@ class _Family:
                 parts.append(key + shown + '"')
             labels = "{" + ",".join(parts) + "}" if parts else ""
             out.append(f"{name}{labels} {_number(value)}\n")
+        self.samples.clear()
+        return "".join(out)
 
 
-class _Families:
-    """Every family of one exposition, in the order they are exposed."""
+def _gauge(name: str, help: str, *, labels: list[str]) -> _Family:
+    return _Family(name, help, labels=labels)
+
+
+def _counter(name: str, help: str, *, labels: list[str]) -> _Family:
+    return _Family(name, help, labels=labels, kind="counter")
+
+
+class _DataFamilies:
+    """The families written from an account's `AccountData` alone, in the order they
+    are exposed (before the health families): the same data object, the same lines."""
 
     def __init__(self) -> None:
-        def gauge(name: str, help: str, *, labels: list[str]) -> _Family:
-            return _Family(name, help, labels=labels)
-
-        def counter(name: str, help: str, *, labels: list[str]) -> _Family:
-            return _Family(name, help, labels=labels, kind="counter")
-
-        self.fraction = gauge(
+        self.fraction = _gauge(
             "llm_quota_remaining_fraction",
             "Fraction (0..1) of a per-model quota left, as upstream sent it. Absent where "
             "upstream left the number out (see llm_quota_remaining_fraction_omitted)." + _REUSE,
             labels=MODEL_LABELS)
-        self.omitted = gauge(
+        self.omitted = _gauge(
             "llm_quota_remaining_fraction_omitted",
             "1 where upstream's quota entry for the model came without a fraction: unknown, "
             "not zero. Its effective number is resolved from its pools or a sibling model "
             "when they tell it; absent otherwise.",
             labels=MODEL_LABELS)
-        self.effective = gauge(
+        self.effective = _gauge(
             "llm_quota_effective_remaining_fraction",
             "What a request for this model can really use now: the minimum of the model's "
             "own fraction and every pool window covering it. Absent where it cannot be known: "
             "no number from upstream and no pool or sibling evidence, or the pool source "
             "fails (unless the model's own quota is already 0)." + _REUSE,
             labels=MODEL_LABELS)
-        self.reset = gauge(
+        self.reset = _gauge(
             "llm_quota_reset_timestamp_seconds",
             "Unix time of the per-model quota's next reset.", labels=MODEL_LABELS)
-        self.pool_fraction = gauge(
+        self.pool_fraction = _gauge(
             "llm_quota_pool_remaining_fraction",
             "Fraction (0..1) left of a quota shared by a group of models over a window, as "
             "upstream sent it; absent where it sent none (a bucket without a number but with "
             "a reset ahead still puts its models' effective number at 0)." + _REUSE,
             labels=POOL_LABELS)
-        self.pool_reset = gauge(
+        self.pool_reset = _gauge(
             "llm_quota_pool_reset_timestamp_seconds",
             "Unix time of the pool window's next reset.", labels=POOL_LABELS)
-        self.pool_remaining = gauge(
+        self.pool_remaining = _gauge(
             "llm_quota_pool_remaining_requests",
             "Requests left in a pool window, where upstream counts them.", labels=POOL_LABELS)
-        self.pool_limit = gauge(
+        self.pool_limit = _gauge(
             "llm_quota_pool_limit_requests",
             "Requests allowed in a pool window, where upstream counts them.", labels=POOL_LABELS)
-        self.pool_credits = gauge(
+        self.pool_credits = _gauge(
             "llm_quota_pool_remaining_credits",
             "Credits or money left in a pool window, in the upstream's main unit (a spend "
             "cap's currency).", labels=POOL_LABELS)
-        self.pool_credits_limit = gauge(
+        self.pool_credits_limit = _gauge(
             "llm_quota_pool_limit_credits",
             "Credits or money allowed in a pool window, in the upstream's main unit.",
             labels=POOL_LABELS)
-        self.pool_overage = gauge(
+        self.pool_overage = _gauge(
             "llm_quota_pool_overage",
             "1 where the pool's included quota is used up but the plan keeps serving, billed "
             "per request (Copilot overage): requests do not fail, so no exhausted page.",
             labels=POOL_LABELS)
-        self.pool_unlimited = gauge(
+        self.pool_unlimited = _gauge(
             "llm_quota_pool_unlimited",
             "1 where the plan sets no limit for this pool window (it then has no fraction).",
             labels=POOL_LABELS)
-        self.pools_available = gauge(
+        self.pools_available = _gauge(
             "llm_quota_pools_available",
             "1 when the account has pool quotas (5-hour / weekly), 0 when upstream says it "
             "has no licence for them.", labels=ACCOUNT_LABELS)
-        self.credits = gauge(
+        self.credits = _gauge(
             "llm_quota_credits_remaining",
             "Prepaid or bonus credits left.", labels=["provider", "account", "credit_type"])
-        self.account_info = gauge(
+        self.account_info = _gauge(
             "llm_quota_account_info", "Account metadata; always 1.",
             labels=["provider", "account", "tier", "tier_name", "project", "email"])
-        self.model_info = gauge(
+        self.model_info = _gauge(
             "llm_quota_model_info", "Model metadata; always 1.",
             labels=["provider", "account", "model", "display_name", "model_provider"])
-        self.model_pool = gauge(
+        self.model_pool = _gauge(
             "llm_quota_model_pool_info",
             "Always 1: the model draws on that pool (for PromQL joins).",
             labels=["provider", "account", "model", "pool"])
-        self.source_up = gauge(
-            "llm_quota_source_up",
-            "1 if that upstream call answered in this scrape, else 0." + _REUSE,
-            labels=["provider", "account", "source"])
-        self.up = gauge(
-            "llm_quota_up",
-            "1 if every configured source of the account answered in this scrape, else 0."
-            + _REUSE, labels=ACCOUNT_LABELS)
-        self.last_success = gauge(
-            "llm_quota_last_success_timestamp_seconds",
-            "Unix time every source of the account last answered.", labels=ACCOUNT_LABELS)
-        self.min_interval = gauge(
-            "llm_quota_min_interval_seconds",
-            "Seconds the exporter may reuse this account's result (its min_interval); "
-            "LLMQuotaDataStale allows this much extra age.", labels=ACCOUNT_LABELS)
-        self.duration = gauge(
-            "llm_quota_fetch_duration_seconds",
-            "How long the account's latest fetch took.", labels=ACCOUNT_LABELS)
-        self.errors = counter(
-            "llm_quota_fetch_errors",
-            "Failed upstream calls since the exporter started, by reason.",
-            labels=["provider", "account", "reason"])
-        self.skipped = counter(
-            "llm_quota_parse_skipped",
-            "Upstream entries skipped as malformed since the exporter started (the rest of "
-            "the reply is kept).", labels=["provider", "account", "source"])
-        self.build = gauge(
-            "llm_quota_exporter_build_info", "Exporter build information; always 1.",
-            labels=["version", "python_version"])
 
     def all(self) -> list[_Family]:
         return list(vars(self).values())
-
-    def account(self, acc: AccountSnapshot) -> None:
-        ids = [acc.provider, acc.account]
-        self.up.add_metric(ids, 1.0 if acc.up else 0.0)
-        self.duration.add_metric(ids, acc.duration_seconds)
-        self.min_interval.add_metric(ids, acc.min_interval)
-        if acc.last_success is not None:
-            self.last_success.add_metric(ids, acc.last_success)
-        for reason in Reason:
-            self.errors.add_metric(
-                [*ids, reason.value], float(acc.errors_total.get(reason.value, 0)))
-        for result in acc.sources:
-            self.source_up.add_metric([*ids, result.source], 1.0 if result.up else 0.0)
-            self.skipped.add_metric(
-                [*ids, result.source], float(acc.skipped_total.get(result.source, 0)))
-        if acc.data is not None:
-            self.quotas(ids, acc.data)
 
     def quotas(self, ids: list[str], data: AccountData) -> None:
         tier = data.info.tier
@@ -261,12 +223,68 @@ class _Families:
                 self.pool_credits_limit.add_metric(labels, p.limit_credits)
 
 
+class _HealthFamilies:
+    """The families of the accounts' fetch health, new in every scrape, and the build
+    information; exposed after the data families, in this order."""
+
+    def __init__(self) -> None:
+        self.source_up = _gauge(
+            "llm_quota_source_up",
+            "1 if that upstream call answered in this scrape, else 0." + _REUSE,
+            labels=["provider", "account", "source"])
+        self.up = _gauge(
+            "llm_quota_up",
+            "1 if every configured source of the account answered in this scrape, else 0."
+            + _REUSE, labels=ACCOUNT_LABELS)
+        self.last_success = _gauge(
+            "llm_quota_last_success_timestamp_seconds",
+            "Unix time every source of the account last answered.", labels=ACCOUNT_LABELS)
+        self.min_interval = _gauge(
+            "llm_quota_min_interval_seconds",
+            "Seconds the exporter may reuse this account's result (its min_interval); "
+            "LLMQuotaDataStale allows this much extra age.", labels=ACCOUNT_LABELS)
+        self.duration = _gauge(
+            "llm_quota_fetch_duration_seconds",
+            "How long the account's latest fetch took.", labels=ACCOUNT_LABELS)
+        self.errors = _counter(
+            "llm_quota_fetch_errors",
+            "Failed upstream calls since the exporter started, by reason.",
+            labels=["provider", "account", "reason"])
+        self.skipped = _counter(
+            "llm_quota_parse_skipped",
+            "Upstream entries skipped as malformed since the exporter started (the rest of "
+            "the reply is kept).", labels=["provider", "account", "source"])
+        self.build = _gauge(
+            "llm_quota_exporter_build_info", "Exporter build information; always 1.",
+            labels=["version", "python_version"])
+
+    def all(self) -> list[_Family]:
+        return list(vars(self).values())
+
+    def account(self, acc: AccountSnapshot) -> None:
+        ids = [acc.provider, acc.account]
+        self.up.add_metric(ids, 1.0 if acc.up else 0.0)
+        self.duration.add_metric(ids, acc.duration_seconds)
+        self.min_interval.add_metric(ids, acc.min_interval)
+        if acc.last_success is not None:
+            self.last_success.add_metric(ids, acc.last_success)
+        for reason in Reason:
+            self.errors.add_metric(
+                [*ids, reason.value], float(acc.errors_total.get(reason.value, 0)))
+        for result in acc.sources:
+            self.source_up.add_metric([*ids, result.source], 1.0 if result.up else 0.0)
+            self.skipped.add_metric(
+                [*ids, result.source], float(acc.skipped_total.get(result.source, 0)))
+
+
 def _collect(snapshot: Snapshot) -> list[_Family]:
-    out = _Families()
+    data_families, health = _DataFamilies(), _HealthFamilies()
     for acc in snapshot.accounts:
-        out.account(acc)
-    out.build.add_metric([__version__, platform.python_version()], 1.0)
-    return out.all()
+        health.account(acc)
+        if acc.data is not None:
+            data_families.quotas([acc.provider, acc.account], acc.data)
+    health.build.add_metric([__version__, platform.python_version()], 1.0)
+    return data_families.all() + health.all()
 
 
 def families(snapshot: Snapshot) -> list[Metric]:
@@ -285,7 +303,7 @@ def text(snapshot: Snapshot) -> bytes:
     out: list[str] = []
     escaped: dict[str, str] = {}
     for family in _collect(snapshot):
-        family.text(out, escaped)
+        out += (family.head, family.take(escaped))
     return "".join(out).encode("utf-8")
 
 
