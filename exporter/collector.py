@@ -1,4 +1,6 @@
-"""Snapshot -> Prometheus metric families. Pure: fresh families on every call.
+"""Snapshot -> Prometheus metric families (`families`, fresh on every call) and the
+text exposition (`text`), which writes an account's data lines only when its data
+changed.
 
 Sample exposition (one Antigravity account, abridged)::
 
@@ -18,12 +20,20 @@ Sample exposition (one Antigravity account, abridged)::
 
 A source that failed drops only its own series; an account whose every source
 failed gets `llm_quota_up 0` and none of the quota series.
+
+The series come in two kinds. The data families (quotas, pools, credits, model and
+account info) follow from an account's `AccountData` alone; the fetch engine hands
+back the same object while the replies are unchanged and no reset time in them has
+passed, so `Renderer` keeps their lines per account and reuses them while the object
+is the same (`is`). The health families (up, source_up, durations, counters) change
+in every scrape and are written fresh. Either way the bytes are prometheus_client's.
 """
 
 from __future__ import annotations
 
 import platform
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -292,19 +302,78 @@ def families(snapshot: Snapshot) -> list[Metric]:
     return [family.metric() for family in _collect(snapshot)]
 
 
+class _Kept(NamedTuple):
+    """One account's data lines, with the data object they were written from."""
+
+    data: AccountData  # held, so `is` can never match a new object at a reused address
+    lines: tuple[str, ...]  # one string per data family, in _DataFamilies order
+
+
+class Renderer:
+    """Writes the exposition in the text format, keeping each account's data lines.
+
+    The lines written from an account's `AccountData` (every data family) are kept
+    with that object, per (provider, account), and written again only when the
+    account's data is another object: the fetch engine hands back the same object
+    while the replies are unchanged and no reset time in them has passed. Data
+    without `as_of` (read as "now", see `exporter.quota.as_of`) is written every time.
+    The health series and build info are written fresh in every call.
+
+    What is kept is only the accounts of the last snapshot written; a call never
+    changes what another call reads (it replaces the whole mapping, whose entries
+    never change), so concurrent scrapes at worst write an account's lines twice.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, str], _Kept] = {}
+
+    def text(self, snapshot: Snapshot) -> bytes:
+        """The exposition of `snapshot`: the same bytes as prometheus_client's
+        `generate_latest(registry_for(snapshot))` (a test holds them equal)."""
+        kept = self._kept  # read once: another scrape may replace it meanwhile
+        now_kept: dict[tuple[str, str], _Kept] = {}
+        data_families, health = _DataFamilies(), _HealthFamilies()
+        escaped: dict[str, str] = {}  # each label value escaped once per call
+        rows: list[tuple[str, ...]] = []  # the data lines of each account with data
+        for acc in snapshot.accounts:
+            health.account(acc)
+            data = acc.data
+            if data is None:
+                continue
+            key = (acc.provider, acc.account)
+            entry = kept.get(key)
+            if entry is None or entry.data is not data:
+                data_families.quotas([acc.provider, acc.account], data)
+                lines = tuple(family.take(escaped) for family in data_families.all())
+                entry = _Kept(data, lines)
+            if data.as_of is not None:
+                now_kept[key] = entry
+            rows.append(entry.lines)
+        health.build.add_metric([__version__, platform.python_version()], 1.0)
+        self._kept = now_kept
+        out: list[str] = []
+        for i, family in enumerate(data_families.all()):
+            out.append(family.head)
+            out.extend(row[i] for row in rows)
+        for family in health.all():
+            out += (family.head, family.take(escaped))
+        return "".join(out).encode("utf-8")
+
+
+_RENDERER = Renderer()
+
+
 def text(snapshot: Snapshot) -> bytes:
     """The exposition in the text format, written straight from the snapshot.
 
     The same bytes as prometheus_client's `generate_latest(registry_for(snapshot))`
-    (a test holds them equal) for a fraction of the work: no sample objects, and each
-    label value escaped once per scrape however many series carry it. It follows the
-    last fetch of a scrape, so its time adds straight to the scrape's wall time.
+    (a test holds them equal) for a fraction of the work: no sample objects, each
+    label value escaped once per scrape however many series carry it, and an
+    account's data lines written again only when its data changed (`Renderer`,
+    one shared by every caller). It follows the last fetch of a scrape, so its time
+    adds straight to the scrape's wall time.
     """
-    out: list[str] = []
-    escaped: dict[str, str] = {}
-    for family in _collect(snapshot):
-        out += (family.head, family.take(escaped))
-    return "".join(out).encode("utf-8")
+    return _RENDERER.text(snapshot)
 
 
 class SnapshotCollector(Collector):
