@@ -1,4 +1,6 @@
-"""Snapshot -> Prometheus metric families. Pure: fresh families on every call.
+"""Snapshot -> Prometheus metric families (`families`, fresh on every call) and the
+text exposition (`text`), which writes an account's data lines only when its data
+changed.
 
 Sample exposition (one Antigravity account, abridged)::
 
@@ -18,12 +20,20 @@ Sample exposition (one Antigravity account, abridged)::
 
 A source that failed drops only its own series; an account whose every source
 failed gets `llm_quota_up 0` and none of the quota series.
+
+The series come in two kinds. The data families (quotas, pools, credits, model and
+account info) follow from an account's `AccountData` alone; the fetch engine hands
+back the same object while the replies are unchanged and no reset time in them has
+passed, so `Renderer` keeps their lines per account and reuses them while the object
+is the same (`is`). The health families (up, source_up, durations, counters) change
+in every scrape and are written fresh. Either way the bytes are prometheus_client's.
 """
 
 from __future__ import annotations
 
 import platform
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -53,11 +63,17 @@ class _Family:
     """One family's samples as plain values, rendered straight to the text format
     (`text`) or handed to prometheus_client (`metric`), byte for byte the same."""
 
-    __slots__ = ("help", "kind", "labels", "name", "samples")
+    __slots__ = ("head", "help", "keys", "kind", "labels", "name", "samples", "series")
 
     def __init__(self, name: str, help: str, *, labels: list[str], kind: str = "gauge"):
         self.name, self.help, self.kind, self.labels = name, help, kind, tuple(labels)
         self.samples: list[tuple[tuple[str, ...], float]] = []
+        self.series = name + "_total" if kind == "counter" else name
+        help_text = help.replace("\\", "\\\\").replace("\n", "\\n")
+        self.head = f"# HELP {self.series} {help_text}\n# TYPE {self.series} {kind}\n"
+        # Labels in name order, as prometheus_client writes them.
+        order = sorted(range(len(self.labels)), key=self.labels.__getitem__)
+        self.keys = [(f'{self.labels[i]}="', i) for i in order]
 
     def add_metric(self, values: list[str], value: float) -> None:
         self.samples.append((tuple(values), value))
@@ -69,13 +85,10 @@ class _Family:
             family.add_metric(list(values), value)
         return family
 
-    def text(self, out: list[str], escaped: dict[str, str]) -> None:
-        name = self.name + "_total" if self.kind == "counter" else self.name
-        help_text = self.help.replace("\\", "\\\\").replace("\n", "\\n")
-        out.append(f"# HELP {name} {help_text}\n# TYPE {name} {self.kind}\n")
-        # Labels in name order, as prometheus_client writes them.
-        order = sorted(range(len(self.labels)), key=self.labels.__getitem__)
-        keys = [(f'{self.labels[i]}="', i) for i in order]
+    def take(self, escaped: dict[str, str]) -> str:
+        """The sample lines, without the header, in the text format; the samples are
+        cleared. `escaped` keeps each label value's escaped form for the next line."""
+        name, keys, out = self.series, self.keys, []
         for values, value in self.samples:
             parts = []
             for key, i in keys:
@@ -86,137 +99,96 @@ class _Family:
                 parts.append(key + shown + '"')
             labels = "{" + ",".join(parts) + "}" if parts else ""
             out.append(f"{name}{labels} {_number(value)}\n")
+        self.samples.clear()
+        return "".join(out)
 
 
-class _Families:
-    """Every family of one exposition, in the order they are exposed."""
+def _gauge(name: str, help: str, *, labels: list[str]) -> _Family:
+    return _Family(name, help, labels=labels)
+
+
+def _counter(name: str, help: str, *, labels: list[str]) -> _Family:
+    return _Family(name, help, labels=labels, kind="counter")
+
+
+class _DataFamilies:
+    """The families written from an account's `AccountData` alone, in the order they
+    are exposed (before the health families): the same data object, the same lines."""
 
     def __init__(self) -> None:
-        def gauge(name: str, help: str, *, labels: list[str]) -> _Family:
-            return _Family(name, help, labels=labels)
-
-        def counter(name: str, help: str, *, labels: list[str]) -> _Family:
-            return _Family(name, help, labels=labels, kind="counter")
-
-        self.fraction = gauge(
+        self.fraction = _gauge(
             "llm_quota_remaining_fraction",
             "Fraction (0..1) of a per-model quota left, as upstream sent it. Absent where "
             "upstream left the number out (see llm_quota_remaining_fraction_omitted)." + _REUSE,
             labels=MODEL_LABELS)
-        self.omitted = gauge(
+        self.omitted = _gauge(
             "llm_quota_remaining_fraction_omitted",
             "1 where upstream's quota entry for the model came without a fraction: unknown, "
             "not zero. Its effective number is resolved from its pools or a sibling model "
             "when they tell it; absent otherwise.",
             labels=MODEL_LABELS)
-        self.effective = gauge(
+        self.effective = _gauge(
             "llm_quota_effective_remaining_fraction",
             "What a request for this model can really use now: the minimum of the model's "
             "own fraction and every pool window covering it. Absent where it cannot be known: "
             "no number from upstream and no pool or sibling evidence, or the pool source "
             "fails (unless the model's own quota is already 0)." + _REUSE,
             labels=MODEL_LABELS)
-        self.reset = gauge(
+        self.reset = _gauge(
             "llm_quota_reset_timestamp_seconds",
             "Unix time of the per-model quota's next reset.", labels=MODEL_LABELS)
-        self.pool_fraction = gauge(
+        self.pool_fraction = _gauge(
             "llm_quota_pool_remaining_fraction",
             "Fraction (0..1) left of a quota shared by a group of models over a window, as "
             "upstream sent it; absent where it sent none (a bucket without a number but with "
             "a reset ahead still puts its models' effective number at 0)." + _REUSE,
             labels=POOL_LABELS)
-        self.pool_reset = gauge(
+        self.pool_reset = _gauge(
             "llm_quota_pool_reset_timestamp_seconds",
             "Unix time of the pool window's next reset.", labels=POOL_LABELS)
-        self.pool_remaining = gauge(
+        self.pool_remaining = _gauge(
             "llm_quota_pool_remaining_requests",
             "Requests left in a pool window, where upstream counts them.", labels=POOL_LABELS)
-        self.pool_limit = gauge(
+        self.pool_limit = _gauge(
             "llm_quota_pool_limit_requests",
             "Requests allowed in a pool window, where upstream counts them.", labels=POOL_LABELS)
-        self.pool_credits = gauge(
+        self.pool_credits = _gauge(
             "llm_quota_pool_remaining_credits",
             "Credits or money left in a pool window, in the upstream's main unit (a spend "
             "cap's currency).", labels=POOL_LABELS)
-        self.pool_credits_limit = gauge(
+        self.pool_credits_limit = _gauge(
             "llm_quota_pool_limit_credits",
             "Credits or money allowed in a pool window, in the upstream's main unit.",
             labels=POOL_LABELS)
-        self.pool_overage = gauge(
+        self.pool_overage = _gauge(
             "llm_quota_pool_overage",
             "1 where the pool's included quota is used up but the plan keeps serving, billed "
             "per request (Copilot overage): requests do not fail, so no exhausted page.",
             labels=POOL_LABELS)
-        self.pool_unlimited = gauge(
+        self.pool_unlimited = _gauge(
             "llm_quota_pool_unlimited",
             "1 where the plan sets no limit for this pool window (it then has no fraction).",
             labels=POOL_LABELS)
-        self.pools_available = gauge(
+        self.pools_available = _gauge(
             "llm_quota_pools_available",
             "1 when the account has pool quotas (5-hour / weekly), 0 when upstream says it "
             "has no licence for them.", labels=ACCOUNT_LABELS)
-        self.credits = gauge(
+        self.credits = _gauge(
             "llm_quota_credits_remaining",
             "Prepaid or bonus credits left.", labels=["provider", "account", "credit_type"])
-        self.account_info = gauge(
+        self.account_info = _gauge(
             "llm_quota_account_info", "Account metadata; always 1.",
             labels=["provider", "account", "tier", "tier_name", "project", "email"])
-        self.model_info = gauge(
+        self.model_info = _gauge(
             "llm_quota_model_info", "Model metadata; always 1.",
             labels=["provider", "account", "model", "display_name", "model_provider"])
-        self.model_pool = gauge(
+        self.model_pool = _gauge(
             "llm_quota_model_pool_info",
             "Always 1: the model draws on that pool (for PromQL joins).",
             labels=["provider", "account", "model", "pool"])
-        self.source_up = gauge(
-            "llm_quota_source_up",
-            "1 if that upstream call answered in this scrape, else 0." + _REUSE,
-            labels=["provider", "account", "source"])
-        self.up = gauge(
-            "llm_quota_up",
-            "1 if every configured source of the account answered in this scrape, else 0."
-            + _REUSE, labels=ACCOUNT_LABELS)
-        self.last_success = gauge(
-            "llm_quota_last_success_timestamp_seconds",
-            "Unix time every source of the account last answered.", labels=ACCOUNT_LABELS)
-        self.min_interval = gauge(
-            "llm_quota_min_interval_seconds",
-            "Seconds the exporter may reuse this account's result (its min_interval); "
-            "LLMQuotaDataStale allows this much extra age.", labels=ACCOUNT_LABELS)
-        self.duration = gauge(
-            "llm_quota_fetch_duration_seconds",
-            "How long the account's latest fetch took.", labels=ACCOUNT_LABELS)
-        self.errors = counter(
-            "llm_quota_fetch_errors",
-            "Failed upstream calls since the exporter started, by reason.",
-            labels=["provider", "account", "reason"])
-        self.skipped = counter(
-            "llm_quota_parse_skipped",
-            "Upstream entries skipped as malformed since the exporter started (the rest of "
-            "the reply is kept).", labels=["provider", "account", "source"])
-        self.build = gauge(
-            "llm_quota_exporter_build_info", "Exporter build information; always 1.",
-            labels=["version", "python_version"])
 
     def all(self) -> list[_Family]:
         return list(vars(self).values())
-
-    def account(self, acc: AccountSnapshot) -> None:
-        ids = [acc.provider, acc.account]
-        self.up.add_metric(ids, 1.0 if acc.up else 0.0)
-        self.duration.add_metric(ids, acc.duration_seconds)
-        self.min_interval.add_metric(ids, acc.min_interval)
-        if acc.last_success is not None:
-            self.last_success.add_metric(ids, acc.last_success)
-        for reason in Reason:
-            self.errors.add_metric(
-                [*ids, reason.value], float(acc.errors_total.get(reason.value, 0)))
-        for result in acc.sources:
-            self.source_up.add_metric([*ids, result.source], 1.0 if result.up else 0.0)
-            self.skipped.add_metric(
-                [*ids, result.source], float(acc.skipped_total.get(result.source, 0)))
-        if acc.data is not None:
-            self.quotas(ids, acc.data)
 
     def quotas(self, ids: list[str], data: AccountData) -> None:
         tier = data.info.tier
@@ -261,12 +233,68 @@ class _Families:
                 self.pool_credits_limit.add_metric(labels, p.limit_credits)
 
 
+class _HealthFamilies:
+    """The families of the accounts' fetch health, new in every scrape, and the build
+    information; exposed after the data families, in this order."""
+
+    def __init__(self) -> None:
+        self.source_up = _gauge(
+            "llm_quota_source_up",
+            "1 if that upstream call answered in this scrape, else 0." + _REUSE,
+            labels=["provider", "account", "source"])
+        self.up = _gauge(
+            "llm_quota_up",
+            "1 if every configured source of the account answered in this scrape, else 0."
+            + _REUSE, labels=ACCOUNT_LABELS)
+        self.last_success = _gauge(
+            "llm_quota_last_success_timestamp_seconds",
+            "Unix time every source of the account last answered.", labels=ACCOUNT_LABELS)
+        self.min_interval = _gauge(
+            "llm_quota_min_interval_seconds",
+            "Seconds the exporter may reuse this account's result (its min_interval); "
+            "LLMQuotaDataStale allows this much extra age.", labels=ACCOUNT_LABELS)
+        self.duration = _gauge(
+            "llm_quota_fetch_duration_seconds",
+            "How long the account's latest fetch took.", labels=ACCOUNT_LABELS)
+        self.errors = _counter(
+            "llm_quota_fetch_errors",
+            "Failed upstream calls since the exporter started, by reason.",
+            labels=["provider", "account", "reason"])
+        self.skipped = _counter(
+            "llm_quota_parse_skipped",
+            "Upstream entries skipped as malformed since the exporter started (the rest of "
+            "the reply is kept).", labels=["provider", "account", "source"])
+        self.build = _gauge(
+            "llm_quota_exporter_build_info", "Exporter build information; always 1.",
+            labels=["version", "python_version"])
+
+    def all(self) -> list[_Family]:
+        return list(vars(self).values())
+
+    def account(self, acc: AccountSnapshot) -> None:
+        ids = [acc.provider, acc.account]
+        self.up.add_metric(ids, 1.0 if acc.up else 0.0)
+        self.duration.add_metric(ids, acc.duration_seconds)
+        self.min_interval.add_metric(ids, acc.min_interval)
+        if acc.last_success is not None:
+            self.last_success.add_metric(ids, acc.last_success)
+        for reason in Reason:
+            self.errors.add_metric(
+                [*ids, reason.value], float(acc.errors_total.get(reason.value, 0)))
+        for result in acc.sources:
+            self.source_up.add_metric([*ids, result.source], 1.0 if result.up else 0.0)
+            self.skipped.add_metric(
+                [*ids, result.source], float(acc.skipped_total.get(result.source, 0)))
+
+
 def _collect(snapshot: Snapshot) -> list[_Family]:
-    out = _Families()
+    data_families, health = _DataFamilies(), _HealthFamilies()
     for acc in snapshot.accounts:
-        out.account(acc)
-    out.build.add_metric([__version__, platform.python_version()], 1.0)
-    return out.all()
+        health.account(acc)
+        if acc.data is not None:
+            data_families.quotas([acc.provider, acc.account], acc.data)
+    health.build.add_metric([__version__, platform.python_version()], 1.0)
+    return data_families.all() + health.all()
 
 
 def families(snapshot: Snapshot) -> list[Metric]:
@@ -274,19 +302,78 @@ def families(snapshot: Snapshot) -> list[Metric]:
     return [family.metric() for family in _collect(snapshot)]
 
 
+class _Kept(NamedTuple):
+    """One account's data lines, with the data object they were written from."""
+
+    data: AccountData  # held, so `is` can never match a new object at a reused address
+    lines: tuple[str, ...]  # one string per data family, in _DataFamilies order
+
+
+class Renderer:
+    """Writes the exposition in the text format, keeping each account's data lines.
+
+    The lines written from an account's `AccountData` (every data family) are kept
+    with that object, per (provider, account), and written again only when the
+    account's data is another object: the fetch engine hands back the same object
+    while the replies are unchanged and no reset time in them has passed. Data
+    without `as_of` (read as "now", see `exporter.quota.as_of`) is written every time.
+    The health series and build info are written fresh in every call.
+
+    What is kept is only the accounts of the last snapshot written; a call never
+    changes what another call reads (it replaces the whole mapping, whose entries
+    never change), so concurrent scrapes at worst write an account's lines twice.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, str], _Kept] = {}
+
+    def text(self, snapshot: Snapshot) -> bytes:
+        """The exposition of `snapshot`: the same bytes as prometheus_client's
+        `generate_latest(registry_for(snapshot))` (a test holds them equal)."""
+        kept = self._kept  # read once: another scrape may replace it meanwhile
+        now_kept: dict[tuple[str, str], _Kept] = {}
+        data_families, health = _DataFamilies(), _HealthFamilies()
+        escaped: dict[str, str] = {}  # each label value escaped once per call
+        rows: list[tuple[str, ...]] = []  # the data lines of each account with data
+        for acc in snapshot.accounts:
+            health.account(acc)
+            data = acc.data
+            if data is None:
+                continue
+            key = (acc.provider, acc.account)
+            entry = kept.get(key)
+            if entry is None or entry.data is not data:
+                data_families.quotas([acc.provider, acc.account], data)
+                lines = tuple(family.take(escaped) for family in data_families.all())
+                entry = _Kept(data, lines)
+            if data.as_of is not None:
+                now_kept[key] = entry
+            rows.append(entry.lines)
+        health.build.add_metric([__version__, platform.python_version()], 1.0)
+        self._kept = now_kept
+        out: list[str] = []
+        for i, family in enumerate(data_families.all()):
+            out.append(family.head)
+            out.extend(row[i] for row in rows)
+        for family in health.all():
+            out += (family.head, family.take(escaped))
+        return "".join(out).encode("utf-8")
+
+
+_RENDERER = Renderer()
+
+
 def text(snapshot: Snapshot) -> bytes:
     """The exposition in the text format, written straight from the snapshot.
 
     The same bytes as prometheus_client's `generate_latest(registry_for(snapshot))`
-    (a test holds them equal) for a fraction of the work: no sample objects, and each
-    label value escaped once per scrape however many series carry it. It follows the
-    last fetch of a scrape, so its time adds straight to the scrape's wall time.
+    (a test holds them equal) for a fraction of the work: no sample objects, each
+    label value escaped once per scrape however many series carry it, and an
+    account's data lines written again only when its data changed (`Renderer`,
+    one shared by every caller). It follows the last fetch of a scrape, so its time
+    adds straight to the scrape's wall time.
     """
-    out: list[str] = []
-    escaped: dict[str, str] = {}
-    for family in _collect(snapshot):
-        family.text(out, escaped)
-    return "".join(out).encode("utf-8")
+    return _RENDERER.text(snapshot)
 
 
 class SnapshotCollector(Collector):

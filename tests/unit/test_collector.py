@@ -1,15 +1,21 @@
-"""Snapshot -> exposition: names, labels, zeros never hidden, effective numbers, sources.
+"""Snapshot -> exposition: names, labels, zeros never hidden, effective numbers, sources;
+the direct text byte for byte prometheus_client's, with each account's data lines kept
+while its data object is the same.
 (promtool's lint of the same exposition: tests/integration/test_collector_promtool.py.)"""
 
 from __future__ import annotations
 
+import sys
+import threading
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.collector import registry_for, text
+from exporter import collector
+from exporter.collector import Renderer, registry_for, text
 from exporter.snapshot import (
     AccountData,
     AccountInfo,
@@ -233,3 +239,220 @@ def test_the_direct_text_is_byte_for_byte_what_prometheus_client_writes() -> Non
     for snap in (snapshot(), Snapshot(accounts=(awkward,), taken_at=1.7e9),
                  Snapshot(accounts=(), taken_at=1.7e9)):
         assert text(snap) == generate_latest(registry_for(snap))
+
+
+# The kept data lines: each account's lines written once per data object.
+
+AS_OF = 1.7e9
+Written = list[tuple[str, AccountData]]
+
+
+@pytest.fixture
+def written(monkeypatch: pytest.MonkeyPatch) -> Written:
+    """Every (account, data) whose data lines are written, as they are written."""
+    calls: Written = []
+    write = collector._DataFamilies.quotas
+
+    def spy(self: Any, ids: list[str], data: AccountData) -> None:
+        calls.append((ids[1], data))
+        write(self, ids, data)
+
+    monkeypatch.setattr(collector._DataFamilies, "quotas", spy)
+    return calls
+
+
+def account(name: str, **given: Any) -> AccountSnapshot:
+    """A healthy account with its own data object (fetched at AS_OF) unless given one."""
+    fields: dict[str, Any] = dict(
+        provider="antigravity", account=name, up=True, data=good_data(as_of=AS_OF),
+        error=None, duration_seconds=0.25, fetched_at=AS_OF, last_success=AS_OF,
+        errors_total={"timeout": 2}, skipped_total={"models": 5}, sources=SOURCES)
+    return AccountSnapshot(**(fields | given))
+
+
+def snap_of(*accounts: AccountSnapshot) -> Snapshot:
+    return Snapshot(accounts=accounts, taken_at=AS_OF)
+
+
+def rescrape(snap: Snapshot, **health: Any) -> Snapshot:
+    """The next scrape: new account snapshots, every data object the same."""
+    return snap_of(*(replace(a, **health) for a in snap.accounts))
+
+
+def render(renderer: Renderer, snap: Snapshot, written: Written) -> list[str]:
+    """Renders `snap`, checks it byte for byte against prometheus_client's, and
+    returns the accounts whose data lines were written (not reused)."""
+    written.clear()
+    body = renderer.text(snap)
+    wrote = [name for name, _ in written]
+    assert body == generate_latest(registry_for(snap))
+    return wrote
+
+
+def test_a_first_render_writes_every_account_with_data(written: Written) -> None:
+    snap = snap_of(account("a"), account("down", data=None, up=False), account("b"))
+    assert render(Renderer(), snap, written) == ["a", "b"]
+
+
+def test_a_second_render_reuses_every_unchanged_data_object(written: Written) -> None:
+    renderer = Renderer()
+    first = snap_of(account("a"), account("down", data=None, up=False), account("b"))
+    render(renderer, first, written)
+    again = rescrape(first)
+    assert render(renderer, again, written) == []
+    assert render(renderer, again, written) == []
+    assert renderer.text(again) == Renderer().text(again) == renderer.text(first)
+
+
+def test_only_accounts_with_new_data_objects_are_written_again(written: Written) -> None:
+    renderer = Renderer()
+    a, b, c = account("a"), account("b"), account("c")
+    render(renderer, snap_of(a, b, c), written)
+    assert b.data is not None
+    models = (replace(b.data.models[0], remaining_fraction=0.5), *b.data.models[1:])
+    newer = replace(b, data=replace(b.data, models=models, credits=(), as_of=AS_OF + 60))
+    snap = snap_of(a, newer, c)
+    assert render(renderer, snap, written) == ["b"]
+    body = renderer.text(snap).decode()
+    own = '{account="b",model="claude-sonnet-4-5",provider="antigravity",tier="g1-pro-tier"}'
+    assert f"llm_quota_remaining_fraction{own} 0.5\n" in body
+    assert 'llm_quota_credits_remaining{account="b"' not in body
+    assert 'llm_quota_credits_remaining{account="a"' in body
+    # A later change of the order of accounts alone writes nothing again.
+    assert render(renderer, snap_of(c, newer, a), written) == []
+
+
+def test_an_equal_but_new_data_object_is_written_again(written: Written) -> None:
+    renderer = Renderer()
+    a = account("a")
+    render(renderer, snap_of(a), written)
+    assert a.data is not None
+    equal = replace(a, data=replace(a.data))
+    assert equal.data == a.data and equal.data is not a.data
+    assert render(renderer, snap_of(equal), written) == ["a"]
+    assert render(renderer, snap_of(equal), written) == []
+
+
+def test_the_kept_lines_belong_to_a_provider_and_account_not_to_the_data(
+        written: Written) -> None:
+    renderer = Renderer()
+    shared = good_data(as_of=AS_OF)
+    a = account("a", data=shared)
+    render(renderer, snap_of(a), written)
+    # The same object under another account, and under another provider: their own lines.
+    twins = snap_of(a, account("b", data=shared), replace(a, provider="gemini-cli"))
+    assert render(renderer, twins, written) == ["b", "a"]
+    assert render(renderer, twins, written) == []
+
+
+def test_an_account_that_left_the_snapshot_is_dropped(written: Written) -> None:
+    renderer = Renderer()
+    a, b = account("a"), account("b")
+    render(renderer, snap_of(a, b), written)
+    assert render(renderer, snap_of(a), written) == []
+    # Back with the very same data object: nothing was kept for it.
+    assert render(renderer, snap_of(a, b), written) == ["b"]
+    # An account that is down (no data) keeps nothing either.
+    render(renderer, snap_of(a, replace(b, up=False, data=None)), written)
+    assert render(renderer, snap_of(a, b), written) == ["b"]
+
+
+def test_data_without_a_fetch_time_is_written_every_time(written: Written) -> None:
+    # as_of None reads as "now", so its effective numbers may change with the clock.
+    renderer = Renderer()
+    snap = snap_of(account("a", data=good_data()), account("b"))
+    assert render(renderer, snap, written) == ["a", "b"]
+    assert render(renderer, rescrape(snap), written) == ["a"]
+
+
+def test_awkward_labels_and_values_stay_identical_when_reused(written: Written) -> None:
+    nan, inf = float("nan"), float("inf")
+    data = good_data(
+        as_of=AS_OF,
+        info=AccountInfo(tier='t"1', tier_name="line\nbreak \\ back", project="p\\n",
+                         email='"q"@example.com'),
+        models=(ModelQuota('m\\"1', 'Odd "name"\n', "", nan, inf, pools=("p\n",)),
+                ModelQuota("m2", "M2", "x", 1e-9, -inf, pools=("p\n",), omitted=True),
+                ModelQuota("m3", "M3", "x", -0.0, 1.8e9 + 0.5)),
+        pools=(PoolQuota("p\n", "P", "5h", nan, inf, remaining_requests=-inf,
+                         limit_requests=1e21, remaining_credits=12345678901.0,
+                         limit_credits=0.1 + 0.2),
+               PoolQuota("p\n", "P", 'w"k', None, None, omitted=True, overage=True)),
+        credits=(Credit('c"\\', -inf), Credit("", nan)))
+    weird = account("we\\ird", data=data, provider='pro"v', duration_seconds=nan,
+                    min_interval=inf, errors_total={"auth": 12345678901})
+    renderer = Renderer()
+    snap = snap_of(weird, account("plain"))
+    assert render(renderer, snap, written) == ["we\\ird", "plain"]
+    again = rescrape(snap, duration_seconds=0.0001234, last_success=None)
+    assert render(renderer, again, written) == []
+    assert render(renderer, rescrape(again, min_interval=-inf), written) == []
+
+
+def test_health_series_change_while_the_data_lines_are_reused(written: Written) -> None:
+    renderer = Renderer()
+    a = account("a")
+    render(renderer, snap_of(a, account("b")), written)
+    down = FetchError(Reason.TIMEOUT, "summary: timed out")
+    later = replace(a, up=False, error=down, duration_seconds=9.5, last_success=AS_OF + 30,
+                    errors_total={"timeout": 3, "auth": 1}, skipped_total={"models": 6},
+                    sources=(SourceResult("models", skipped=1), SourceResult("summary", down)),
+                    min_interval=60.0, cached=True)
+    snap = snap_of(later, account("b", data=None, up=False))
+    assert render(renderer, snap, written) == []
+    s: Samples = {}
+    for family in text_string_to_metric_families(renderer.text(snap).decode()):
+        for sample in family.samples:
+            s.setdefault(sample.name, []).append((sample.labels, sample.value))
+
+    def of_a(name: str) -> dict[str, float]:
+        return {lbl.get("reason", lbl.get("source", "")): v for lbl, v in s[name]
+                if lbl["account"] == "a"}
+
+    assert of_a("llm_quota_up") == {"": 0.0}
+    assert of_a("llm_quota_fetch_duration_seconds") == {"": 9.5}
+    assert of_a("llm_quota_min_interval_seconds") == {"": 60.0}
+    assert of_a("llm_quota_last_success_timestamp_seconds") == {"": AS_OF + 30}
+    assert of_a("llm_quota_fetch_errors_total")["timeout"] == 3.0
+    assert of_a("llm_quota_fetch_errors_total")["auth"] == 1.0
+    assert of_a("llm_quota_source_up") == {"models": 1.0, "summary": 0.0}
+    assert of_a("llm_quota_parse_skipped_total") == {"models": 6.0, "summary": 0.0}
+    assert len(s["llm_quota_remaining_fraction"]) == 3  # a's kept data lines, b has none
+
+
+def test_the_module_text_keeps_lines_between_calls(written: Written) -> None:
+    snap = snap_of(account("only-in-test-the-module-text"))
+    text(snap)
+    again = rescrape(snap, duration_seconds=1.0)
+    want = generate_latest(registry_for(again))
+    written.clear()
+    assert text(again) == want
+    assert written == []
+
+
+def test_concurrent_renders_never_write_a_wrong_line() -> None:
+    renderer = Renderer()
+    names = [f"acc{i}" for i in range(12)]
+    one = snap_of(*(account(n) for n in names))
+    other = good_data(as_of=AS_OF + 1, credits=(Credit("X", 5.0),), pools=())
+    two = snap_of(*(account(n, data=other, duration_seconds=1.5) for n in names))
+    some = snap_of(*one.accounts[::3])
+    wanted = [(snap, generate_latest(registry_for(snap))) for snap in (one, two, some)]
+    wrong: list[str] = []
+
+    def scrape(snap: Snapshot, want: bytes) -> None:
+        for _ in range(40):
+            if renderer.text(snap) != want:
+                wrong.append(f"{len(snap.accounts)} accounts")
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        threads = [threading.Thread(target=scrape, args=pair) for pair in wanted * 2]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong == []
