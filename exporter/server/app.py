@@ -26,7 +26,7 @@ from urllib.parse import parse_qs
 
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from exporter.collector import text as exposition_text
+from exporter.collector import Renderer
 from exporter.discovery import Report
 from exporter.fetch import FetchEngine
 from exporter.server.api import (
@@ -92,6 +92,11 @@ class ExporterApp:
         links: Sequence[tuple[str, str]] = (),
     ) -> None:
         self.engine = engine
+        # Each keeps the lines it wrote per account while the account's data is the
+        # same object: one for /metrics, one per probed account (a probe renders one
+        # account, and a renderer forgets the accounts its last snapshot left out).
+        self._renderer = Renderer()
+        self._probe_renderers: dict[str, Renderer] = {}
         self.telemetry_path = telemetry_path
         self.demo = demo
         self.reloader = reloader
@@ -154,7 +159,8 @@ class ExporterApp:
         return _text(405, "Method not allowed.\n", ("Allow", "GET, HEAD"))
 
     def metrics(self, environ: Environ) -> Response:
-        return self._exposition(self.engine.collect(timeout=scrape_budget(environ)))
+        snapshot = self.engine.collect(timeout=scrape_budget(environ))
+        return self._exposition(self._renderer, snapshot)
 
     def probe(self, environ: Environ, query: dict[str, list[str]]) -> Response:
         """One account, blackbox style: the same deadline, shared fetch and min_interval
@@ -163,16 +169,21 @@ class ExporterApp:
             name = probe_account(query, self.engine)
         except RequestError as exc:
             return _text(exc.status, f"{exc.message}\n")
-        return self._exposition(
-            self.engine.collect(timeout=scrape_budget(environ), accounts=[name])
-        )
+        renderer = self._probe_renderers.get(name)
+        if renderer is None:
+            known = set(self.engine.account_names())
+            for gone in [n for n in self._probe_renderers if n not in known]:
+                self._probe_renderers.pop(gone, None)  # removed by a reload
+            renderer = self._probe_renderers.setdefault(name, Renderer())
+        snapshot = self.engine.collect(timeout=scrape_budget(environ), accounts=[name])
+        return self._exposition(renderer, snapshot)
 
     @staticmethod
-    def _exposition(snapshot: Snapshot) -> Response:
+    def _exposition(renderer: Renderer, snapshot: Snapshot) -> Response:
         # Always the text format: it carries everything we expose, and encodes in
         # 60% of OpenMetrics' time (the encoding follows the last fetch, so it adds
         # straight to the scrape's wall time; docs/benchmarks.md).
-        body = exposition_text(snapshot)
+        body = renderer.text(snapshot)
         return Response(200, [("Content-Type", CONTENT_TYPE_LATEST)], body)
 
     def landing(self, query: dict[str, list[str]]) -> Response:
