@@ -7,6 +7,7 @@ tests/integration/test_exporter_process.py and test_fault_matrix.py.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import ssl
@@ -704,3 +705,93 @@ def test_a_trickling_body_cannot_hold_a_call_past_the_deadline() -> None:
         clients.close()
         server.close()
         thread.join(5)
+
+
+# --- unchanged bodies: parsed once ------------------------------------------------------
+
+
+def test_an_unchanged_body_gets_the_same_parsed_object_without_parsing_again(
+    up: Upstream,
+) -> None:
+    seen: list[Any] = []
+
+    def parse(body: Any) -> tuple[int, ...]:
+        seen.append(body)
+        return tuple(body["n"])
+
+    up.add("daily", "m", json_body={"n": [1, 2]})
+    up.add("daily", "m", json_body={"n": [1, 2]})
+    up.add("daily", "m", status=500, json_body={"error": {"code": 500}})
+    up.add("prod", "m", json_body={"n": [1, 2]})
+    up.add("daily", "m", json_body={"n": [3]})
+    c = neutral(up)
+    first = c.call("m", "/v1internal:m", deadline(), parse=parse)
+    second = c.call("m", "/v1internal:m", deadline(), parse=parse)
+    third = c.call("m", "/v1internal:m", deadline(), parse=parse)  # from the other host
+    assert first == (1, 2) and second is first and third is first
+    assert len(seen) == 1
+    changed = c.call("m", "/v1internal:m", deadline(), parse=parse)
+    assert changed == (3,) and len(seen) == 2
+
+
+def test_a_body_parse_refuses_is_a_parse_error_and_is_not_kept(up: Upstream) -> None:
+    def parse(body: Any) -> Any:
+        if "n" not in body:
+            raise FetchError(Reason.PARSE, "m: unexpected reply: no n")
+        return body["n"]
+
+    up.add("daily", "m", json_body={"x": 1})
+    up.add("daily", "m", json_body={"n": 1})
+    c = neutral(up)
+    with pytest.raises(FetchError) as err:
+        c.call("m", "/v1internal:m", deadline(), parse=parse)
+    assert err.value.reason is Reason.PARSE
+    assert c.call("m", "/v1internal:m", deadline(), parse=parse) == 1
+
+
+# --- token refreshes never block the loop ------------------------------------------------
+
+
+def test_a_token_refresh_runs_on_a_blocking_thread_not_the_loop(up: Upstream) -> None:
+    """The OAuth exchange (requests) is refused on the loop's thread and runs again on
+    a blocking one; the loop keeps serving other calls meanwhile."""
+    from exporter.auth.tokens import OAuthRefresher, RefreshingToken
+    from exporter.secret import OAuthClient
+
+    threads: list[str] = []
+    release = threading.Event()  # the token endpoint answers once the test says so
+
+    class Reply:
+        status_code = 200
+
+        def json(self) -> Any:
+            return {"access_token": "fresh", "expires_in": 3600}
+
+    class Session:
+        def post(self, *args: Any, **kw: Any) -> Reply:
+            threads.append(threading.current_thread().name)
+            release.wait(5)
+            return Reply()
+
+    refresher = OAuthRefresher(Session(), OAuthClient("id"), "https://oauth.invalid/token")  # type: ignore[arg-type]
+    tokens = RefreshingToken(refresher, secret=Secret("rt"))
+    up.add("daily", "m", json_body={"ok": 1})
+    up.add("daily", "other", json_body={"ok": 2})
+    slow = UpstreamClient(up.transport, (up.daily,), tokens, headers={})
+    other = UpstreamClient(up.transport, (up.daily,), FakeTokens(), headers={})
+
+    async def both() -> tuple[Any, Any, bool]:
+        task = asyncio.ensure_future(slow.call("m", "/v1internal:m", deadline()))
+        await asyncio.sleep(0)  # the refresh has started
+        quick = await other.call("other", "/v1internal:other", deadline())
+        refresh_still_waiting = not task.done()
+        release.set()
+        return await task, quick, refresh_still_waiting
+
+    got, quick, refresh_still_waiting = up.loop.run(both())
+    assert (got, quick) == ({"ok": 1}, {"ok": 2})
+    assert threads and all(name.startswith("blocking") for name in threads)
+    # The other call was answered while the token endpoint still held the refresh.
+    assert refresh_still_waiting
+    assert [c.path.rsplit(":", 1)[1] for c in up.calls] == ["other", "m"]
+    assert [c.headers["Authorization"] for c in up.calls] == ["Bearer tok-0", "Bearer fresh"]

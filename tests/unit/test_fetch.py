@@ -6,6 +6,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -52,12 +53,14 @@ class FakeProvider:
         return AccountData(
             info=AccountInfo(tier="g1-pro-tier", tier_name="Google AI Pro",
                              project="proj-1", email="someone@example.com"),
-            models=(ModelQuota("m1", "M1", "google", b.get("fraction", 0.5), 2e9),),
+            models=(ModelQuota("m1", "M1", "google", b.get("fraction", 0.5),
+                               b.get("reset", 2e9)),),
         )
 
 
 def make_engine(
-    names: list[str], behaviour: dict[str, Any] | None = None, **account_kw: Any
+    names: list[str], behaviour: dict[str, Any] | None = None,
+    clock: Callable[[], float] = time.time, **account_kw: Any
 ) -> tuple[FetchEngine, dict[str, FakeProvider]]:
     behaviour = {} if behaviour is None else behaviour
     providers: dict[str, FakeProvider] = {}
@@ -72,7 +75,8 @@ def make_engine(
                       **account_kw)
         for n in names
     )
-    engine = FetchEngine(Config(accounts=accounts, concurrency=16), provider_factory=factory)
+    engine = FetchEngine(Config(accounts=accounts, concurrency=16), provider_factory=factory,
+                         clock=clock)
     return engine, providers
 
 
@@ -314,3 +318,48 @@ def test_a_timeout_is_counted_once_per_fetch_however_many_scrapes_joined_it() ->
     assert later.error is not None and later.error.message == "hung"
     assert later.errors_total == {"timeout": 1} and providers["a"].calls == 1
     engine.close()
+
+
+# --- unchanged replies keep their AccountData object (the exposition reuses its lines) --
+
+
+def test_data_that_says_the_same_again_is_the_same_object() -> None:
+    engine, providers = make_engine(["a", "b"])
+    first = {a.account: a.data for a in engine.collect().accounts}
+    providers["b"].behaviour["b"] = {"fraction": 0.25}  # b's reply changes, a's does not
+    second = {a.account: a.data for a in engine.collect().accounts}
+    assert providers["a"].calls == 2 and providers["b"].calls == 2
+    assert second["a"] is first["a"]
+    assert second["b"] is not first["b"]
+    assert second["b"] is not None and second["b"].models[0].remaining_fraction == 0.25
+    engine.close()
+
+
+def test_a_reset_that_passed_between_two_fetches_gives_new_data_judged_at_the_new_time() -> None:
+    """A reset time in the past is no evidence, so data whose reset passed since it was
+    judged is judged again, even when upstream said the same bytes."""
+    now = [1000.0]
+    engine, _ = make_engine(["a"], {"a": {"reset": 1100.0}}, clock=lambda: now[0])
+    first = engine.collect().accounts[0].data
+    now[0] = 1050.0  # the reset is still ahead: the same object, judged at 1000
+    second = engine.collect().accounts[0].data
+    now[0] = 1200.0  # the reset passed
+    third = engine.collect().accounts[0].data
+    assert first is not None and third is not None
+    assert second is first and first.as_of == 1000.0
+    assert third is not first and third.as_of == 1200.0
+    engine.close()
+
+
+def test_unchanged_compares_everything_but_the_time() -> None:
+    from dataclasses import replace
+
+    from exporter.fetch import unchanged
+
+    old = AccountData(info=AccountInfo("t", ""), as_of=10.0,
+                      models=(ModelQuota("m1", "M1", "google", 0.5, 2e9),))
+    assert unchanged(old, replace(old, as_of=20.0)) is old
+    other = replace(old, as_of=20.0, info=AccountInfo("t2", ""))
+    assert unchanged(old, other) is other
+    fresh = replace(old, as_of=None)  # never judged: nothing to keep
+    assert unchanged(old, fresh) is fresh
