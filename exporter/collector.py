@@ -43,6 +43,7 @@ from exporter import __version__
 from exporter.quota import effective, model_pools
 from exporter.snapshot import AccountData, AccountSnapshot, Reason, Snapshot
 
+_REASONS = tuple(reason.value for reason in Reason)  # every one is exposed, 0 or not
 # prometheus_client's own number format (1.0, 1.8e+09, NaN), so both renderings agree.
 _number: Callable[[float], str] = floatToGoString
 MODEL_LABELS = ["provider", "account", "model", "tier"]
@@ -84,6 +85,12 @@ class _Family:
         for values, value in self.samples:
             family.add_metric(list(values), value)
         return family
+
+    def prefix(self, values: list[str], escaped: dict[str, str]) -> str:
+        """A sample line up to its value: `name{labels} `."""
+        self.add_metric(values, 0.0)
+        line = self.take(escaped)
+        return line[: line.rindex(" ") + 1]
 
     def take(self, escaped: dict[str, str]) -> str:
         """The sample lines, without the header, in the text format; the samples are
@@ -278,9 +285,9 @@ class _HealthFamilies:
         self.min_interval.add_metric(ids, acc.min_interval)
         if acc.last_success is not None:
             self.last_success.add_metric(ids, acc.last_success)
-        for reason in Reason:
-            self.errors.add_metric(
-                [*ids, reason.value], float(acc.errors_total.get(reason.value, 0)))
+        errors = acc.errors_total
+        for reason in _REASONS:
+            self.errors.add_metric([*ids, reason], float(errors.get(reason, 0)))
         for result in acc.sources:
             self.source_up.add_metric([*ids, result.source], 1.0 if result.up else 0.0)
             self.skipped.add_metric(
@@ -309,6 +316,33 @@ class _Kept(NamedTuple):
     lines: tuple[str, ...]  # one string per data family, in _DataFamilies order
 
 
+class _KeptHealth(NamedTuple):
+    """One account's health lines that change only with what they show, and the
+    start of the two lines that change in every fetch (duration, last success)."""
+
+    key: tuple[object, ...]
+    lines: tuple[str, ...]  # source_up, up, min_interval, errors, skipped
+    last_success: str  # `llm_quota_last_success_timestamp_seconds{...} `
+    duration: str  # `llm_quota_fetch_duration_seconds{...} `
+
+
+def _health_key(acc: AccountSnapshot) -> tuple[object, ...]:
+    return (acc.up, acc.min_interval, tuple(acc.errors_total.items()),
+            tuple((r.source, r.up) for r in acc.sources), tuple(acc.skipped_total.items()))
+
+
+def _health_lines(acc: AccountSnapshot, key: tuple[object, ...], health: _HealthFamilies,
+                  escaped: dict[str, str]) -> _KeptHealth:
+    ids = [acc.provider, acc.account]
+    health.account(acc)
+    health.last_success.take(escaped)
+    health.duration.take(escaped)
+    stable = (health.source_up, health.up, health.min_interval, health.errors, health.skipped)
+    return _KeptHealth(key, tuple(f.take(escaped) for f in stable),
+                       health.last_success.prefix(ids, escaped),
+                       health.duration.prefix(ids, escaped))
+
+
 class Renderer:
     """Writes the exposition in the text format, keeping each account's data lines.
 
@@ -326,21 +360,43 @@ class Renderer:
 
     def __init__(self) -> None:
         self._kept: dict[tuple[str, str], _Kept] = {}
+        self._health: dict[tuple[str, str], _KeptHealth] = {}
 
     def text(self, snapshot: Snapshot) -> bytes:
         """The exposition of `snapshot`: the same bytes as prometheus_client's
         `generate_latest(registry_for(snapshot))` (a test holds them equal)."""
-        kept = self._kept  # read once: another scrape may replace it meanwhile
-        now_kept: dict[tuple[str, str], _Kept] = {}
+        kept, kept_health = self._kept, self._health  # read once: another scrape may
+        now_kept: dict[tuple[str, str], _Kept] = {}  # replace them meanwhile
+        now_health: dict[tuple[str, str], _KeptHealth] = {}
         data_families, health = _DataFamilies(), _HealthFamilies()
         escaped: dict[str, str] = {}  # each label value escaped once per call
         rows: list[tuple[str, ...]] = []  # the data lines of each account with data
+        # Each health family's lines, in account order.
+        source_up: list[str] = []
+        up: list[str] = []
+        last_success: list[str] = []
+        min_interval: list[str] = []
+        duration: list[str] = []
+        errors: list[str] = []
+        skipped: list[str] = []
         for acc in snapshot.accounts:
-            health.account(acc)
+            key = (acc.provider, acc.account)
+            hkey = _health_key(acc)
+            h = kept_health.get(key)
+            if h is None or h.key != hkey:
+                h = _health_lines(acc, hkey, health, escaped)
+            now_health[key] = h
+            source_up.append(h.lines[0])
+            up.append(h.lines[1])
+            if acc.last_success is not None:
+                last_success.append(f"{h.last_success}{_number(acc.last_success)}\n")
+            min_interval.append(h.lines[2])
+            duration.append(f"{h.duration}{_number(acc.duration_seconds)}\n")
+            errors.append(h.lines[3])
+            skipped.append(h.lines[4])
             data = acc.data
             if data is None:
                 continue
-            key = (acc.provider, acc.account)
             entry = kept.get(key)
             if entry is None or entry.data is not data:
                 data_families.quotas([acc.provider, acc.account], data)
@@ -350,13 +406,20 @@ class Renderer:
                 now_kept[key] = entry
             rows.append(entry.lines)
         health.build.add_metric([__version__, platform.python_version()], 1.0)
-        self._kept = now_kept
+        self._kept, self._health = now_kept, now_health
         out: list[str] = []
         for i, family in enumerate(data_families.all()):
             out.append(family.head)
             out.extend(row[i] for row in rows)
-        for family in health.all():
-            out += (family.head, family.take(escaped))
+        for family, column in ((health.source_up, source_up), (health.up, up),
+                               (health.last_success, last_success),
+                               (health.min_interval, min_interval),
+                               (health.duration, duration), (health.errors, errors),
+                               (health.skipped, skipped)):
+            out.append(family.head)
+            out += column
+        out.append(health.build.head)
+        out.append(health.build.take(escaped))
         return "".join(out).encode("utf-8")
 
 

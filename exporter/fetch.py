@@ -27,7 +27,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import fields, replace
 
 from exporter.config import AccountConfig, Config
 from exporter.providers import Provider, make_provider, with_defaults
@@ -41,7 +41,7 @@ from exporter.snapshot import (
     Snapshot,
     SourceResult,
 )
-from exporter.upstream.transport import HttpClients
+from exporter.upstream.transport import HttpClients, within
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class AccountWorker:
         """Call the provider: its data and per-source results, errors redacted."""
         data: AccountData | None = None
         try:
-            async with asyncio.timeout_at(deadline + _CANCEL_GRACE):
+            async with within(deadline + _CANCEL_GRACE):
                 data = await self.provider.fetch(deadline)
         except FetchError as exc:
             results = tuple(SourceResult(s, exc) for s in sorted(self.config.sources))
@@ -255,6 +255,9 @@ class AccountWorker:
         return replace(data, info=keep)
 
 
+_SAME_FIELDS = tuple(f.name for f in fields(AccountData) if f.name != "as_of")
+
+
 def unchanged(previous: AccountData, new: AccountData) -> AccountData:
     """`previous` itself when `new` says the same and no reset time in it has passed
     since `previous` was judged (its `as_of`); else `new`.
@@ -265,8 +268,9 @@ def unchanged(previous: AccountData, new: AccountData) -> AccountData:
     """
     if previous is new or previous.as_of is None or new.as_of is None:
         return new
-    if replace(previous, as_of=new.as_of) != new:
-        return new
+    for name in _SAME_FIELDS:  # tuples of the very same parsed objects compare at once
+        if getattr(previous, name) != getattr(new, name):
+            return new
     since, now = previous.as_of, new.as_of
     resets = [m.reset_time for m in previous.models] + [p.reset_time for p in previous.pools]
     if any(r is not None and since < r <= now for r in resets):

@@ -116,7 +116,7 @@ class ExporterApp:
         headers = list(reply.headers)
         body = reply.body
         if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "") and len(body) > 1024:
-            body = gzip.compress(body, compresslevel=5)
+            body = gzip.compress(body, compresslevel=1)
             headers.append(("Content-Encoding", "gzip"))
         headers.append(("Content-Length", str(len(body))))
         start_response(f"{reply.status} {_STATUS_TEXT.get(reply.status, '')}", headers)

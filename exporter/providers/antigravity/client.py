@@ -64,17 +64,13 @@ class AntigravityProvider(BaseProvider):
         )
         self._last_join: tuple[ModelsReply | None, SummaryReply, tuple[ModelQuota, ...]] | None
         self._last_join = None
+        self._kept_calls: tuple[str, list[str], list[Call]] | None = None
 
     async def fetch(self, deadline: float) -> AccountData:
         """One account's quota; `deadline` is time.monotonic(). Raises FetchError when
         no source can be asked (no token, no project)."""
         info, project = await self._project.resolve(deadline)
-        wanted = [s for s in SPEC.sources if s in self.account.sources]
-        calls = [
-            Call(METHODS[s], f"/v1internal:{METHODS[s]}", {"project": project},
-                 parse=parser(METHODS[s], PARSERS[s]))
-            for s in wanted
-        ]
+        wanted, calls = self._calls(project)
         replies = dict(zip(wanted, await self._client.call_many(calls, deadline), strict=True))
         models_reply, models_result = self._models(replies.get("models"))
         summary_reply, summary_result, pools_available = self._summary(replies.get("summary"))
@@ -96,6 +92,18 @@ class AntigravityProvider(BaseProvider):
             pools_known=summary_result is None or summary_result.up,
             sources=results,
         )
+
+    def _calls(self, project: str) -> tuple[list[str], list[Call]]:
+        """The sources asked for and their calls, made once per project."""
+        if self._kept_calls is None or self._kept_calls[0] != project:
+            wanted = [s for s in SPEC.sources if s in self.account.sources]
+            calls = [
+                Call(METHODS[s], f"/v1internal:{METHODS[s]}", {"project": project},
+                     parse=parser(METHODS[s], PARSERS[s]))
+                for s in wanted
+            ]
+            self._kept_calls = (project, wanted, calls)
+        return self._kept_calls[1], self._kept_calls[2]
 
     def _joined(
         self, models: ModelsReply | None, summary: SummaryReply
