@@ -44,6 +44,8 @@ class HostGate:
         self._monotonic = monotonic
 
     def wait_left(self, host: str) -> float:
+        if not self._until:  # no host ever asked this account to wait: the common case
+            return 0.0
         with self._lock:
             return max(0.0, self._until.get(host, 0.0) - self._monotonic())
 

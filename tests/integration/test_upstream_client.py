@@ -798,3 +798,40 @@ def test_a_token_refresh_runs_on_a_blocking_thread_not_the_loop(up: Upstream) ->
     assert refresh_still_waiting
     assert [c.path.rsplit(":", 1)[1] for c in up.calls] == ["other", "m"]
     assert [c.headers["Authorization"] for c in up.calls] == ["Bearer tok-0", "Bearer fresh"]
+
+
+def test_a_call_past_the_deadline_times_out_alone_and_says_where(up: Upstream) -> None:
+    """One timer holds an account's deadline for all its calls: the slow call says
+    which host did not answer; the other keeps its answer."""
+    up.add("daily", "a", json_body={"a": 1}, delay=3.0)
+    up.add("daily", "b", json_body={"b": 2})
+    started = time.monotonic()
+    got = many(up).call_many(two_calls(), deadline(0.5))
+    assert time.monotonic() - started < 1.5
+    assert isinstance(got[0], FetchError) and got[0].reason is Reason.TIMEOUT
+    assert got[0].message == f"a: {host_of(up.daily)} did not answer in time"
+    assert got[1] == {"b": 2}
+
+
+def test_the_fetch_loop_refuses_to_wait_on_itself_and_closes_once() -> None:
+    from exporter.upstream.loop import FetchLoop
+
+    loop = FetchLoop()
+    # uvloop is a dependency wherever it has wheels (this machine included).
+    assert type(loop.loop).__module__.startswith("uvloop")
+
+    async def inner() -> str:
+        async def noop() -> None:
+            return None
+
+        try:
+            loop.run(noop())
+        except RuntimeError as exc:
+            return str(exc)
+        return "waited"
+
+    assert "await instead" in loop.run(inner())
+    assert loop.run(asyncio.sleep(0, result=7)) == 7
+    loop.close()
+    loop.close()  # idempotent
+    assert loop.loop.is_closed()

@@ -91,10 +91,9 @@ class CodeAssistProject:
         return info, project
 
     async def info(self, deadline: float) -> ProjectInfo:
-        with self._lock:
-            cached = self._cached
-            if cached and cached.until > self._monotonic():
-                return cached.info
+        cached = self._cached  # one reference read: no lock needed to look
+        if cached and cached.until > self._monotonic():
+            return cached.info
         info = await self._load(deadline)
         ttl = self._account.project_cache_ttl if info.project else NOT_ONBOARDED_TTL
         with self._lock:
