@@ -41,7 +41,7 @@ from exporter.snapshot import (
     Snapshot,
     SourceResult,
 )
-from exporter.upstream.transport import HttpClients, within
+from exporter.upstream.transport import HttpClients
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,10 @@ class AccountWorker:
         self.provider = provider
         self._clock = clock
         self._inflight: asyncio.Task[AccountSnapshot] | None = None
+        self._inflight_deadline = 0.0  # time.monotonic()
         self._timed_out: asyncio.Task[AccountSnapshot] | None = None  # already counted
+        self._cancel_at: asyncio.Task[AccountSnapshot] | None = None  # cancel scheduled
+        self._overdue = False  # the in-flight fetch was cancelled past its deadline
         self._last: AccountSnapshot | None = None
         self._last_success: float | None = None
         self._errors: Counter[str] = Counter()
@@ -118,8 +121,26 @@ class AccountWorker:
             return replace(last, cached=True, errors_total=dict(self._errors),
                            skipped_total=dict(self._skipped))
         task = asyncio.get_running_loop().create_task(self._run(deadline))
-        self._inflight = task
+        self._inflight, self._inflight_deadline, self._overdue = task, deadline, False
         return task
+
+    def cancel_overdue(self, task: asyncio.Task[AccountSnapshot]) -> None:
+        """Cancel `task` once it runs _CANCEL_GRACE past its own deadline (asked by a
+        scrape that stopped waiting for it; once per fetch). The transport keeps every
+        call within the deadline; this bounds what it cannot: a token refresh on a
+        blocking thread, a bug."""
+        if self._inflight is not task or self._cancel_at is task:
+            return
+        self._cancel_at = task
+        loop = asyncio.get_running_loop()
+        when = loop.time() + (self._inflight_deadline + _CANCEL_GRACE - time.monotonic())
+
+        def cancel() -> None:
+            if not task.done():
+                self._overdue = True
+                task.cancel()
+
+        loop.call_at(when, cancel)
 
     def timed_out(self, budget: float, task: asyncio.Task[AccountSnapshot]) -> AccountSnapshot:
         """What a scrape reports for an account whose fetch outlived the deadline.
@@ -161,11 +182,14 @@ class AccountWorker:
         """Call the provider: its data and per-source results, errors redacted."""
         data: AccountData | None = None
         try:
-            async with within(deadline + _CANCEL_GRACE):
-                data = await self.provider.fetch(deadline)
+            data = await self.provider.fetch(deadline)
         except FetchError as exc:
             results = tuple(SourceResult(s, exc) for s in sorted(self.config.sources))
-        except TimeoutError:
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is None or not self._overdue:
+                raise
+            task.uncancel()  # cancelled by `cancel_overdue`: an answer, not an end
             error = FetchError(Reason.TIMEOUT, "fetch did not finish by its deadline")
             results = tuple(SourceResult(s, error) for s in sorted(self.config.sources))
         except Exception as exc:  # a bug of ours must not kill the account loop
@@ -286,6 +310,9 @@ def _redacted(error: FetchError, redact: Redactor) -> FetchError:
 
 
 def _log_outcome(snap: AccountSnapshot, previous: AccountSnapshot | None) -> None:
+    recovered = snap.error is None and previous is not None and not previous.up
+    if snap.error is None and not recovered and not log.isEnabledFor(logging.DEBUG):
+        return  # the steady state, once per account per scrape: nothing to say
     fields = {
         "provider": snap.provider,
         "account": snap.account,
@@ -304,7 +331,7 @@ def _log_outcome(snap: AccountSnapshot, previous: AccountSnapshot | None) -> Non
         return
     assert snap.data is not None
     fields.update(models=str(len(snap.data.models)), pools=str(len(snap.data.pools)))
-    if previous is not None and not previous.up:
+    if recovered:
         log.info("account recovered", extra={"kv": fields})
     else:
         log.debug("account fetched", extra={"kv": fields})
@@ -403,6 +430,7 @@ class FetchEngine:
                 results[name] = task.result()
             else:
                 results[name] = worker.timed_out(budgets[name], task)
+                worker.cancel_overdue(task)
         ordered = tuple(results[w.config.name] for w in selected)
         return Snapshot(accounts=ordered, taken_at=self._clock())
 

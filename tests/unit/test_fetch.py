@@ -363,3 +363,26 @@ def test_unchanged_compares_everything_but_the_time() -> None:
     assert unchanged(old, other) is other
     fresh = replace(old, as_of=None)  # never judged: nothing to keep
     assert unchanged(old, fresh) is fresh
+
+
+def test_a_fetch_that_ignores_its_deadline_is_cancelled_a_grace_after_it() -> None:
+    """A provider stuck past its deadline (a refresh on a blocking thread, a bug) is
+    cancelled _CANCEL_GRACE after it; the account then says so, and the next scrape
+    fetches again instead of joining the stuck fetch for ever."""
+    from exporter import fetch
+
+    engine, providers = make_engine(["a"], {"a": {"hang": 30}})
+    started = time.monotonic()
+    first = engine.collect(timeout=0.2).accounts[0]
+    assert first.error is not None and first.error.reason is Reason.TIMEOUT
+    # Until the grace has passed, a scrape joins the stuck fetch.
+    assert engine.collect(timeout=0.1).accounts[0].error is not None
+    assert providers["a"].calls == 1
+    deadline = time.monotonic() + 5
+    while providers["a"].calls < 2 and time.monotonic() < deadline:
+        snap = engine.collect(timeout=0.1).accounts[0]
+    assert providers["a"].calls == 2  # the stuck fetch ended, a new one began
+    assert time.monotonic() - started >= 0.2 + fetch._CANCEL_GRACE
+    # One timeout per fetch: the cancelled one was already counted by its scrape.
+    assert snap.errors_total == {"timeout": 2}
+    engine.close()
