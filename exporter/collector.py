@@ -313,7 +313,7 @@ class _Kept(NamedTuple):
     """One account's data lines, with the data object they were written from."""
 
     data: AccountData  # held, so `is` can never match a new object at a reused address
-    lines: tuple[str, ...]  # one string per data family, in _DataFamilies order
+    lines: tuple[bytes, ...]  # one run of lines per data family, in _DataFamilies order
 
 
 class _KeptHealth(NamedTuple):
@@ -321,7 +321,7 @@ class _KeptHealth(NamedTuple):
     start of the two lines that change in every fetch (duration, last success)."""
 
     key: tuple[object, ...]
-    lines: tuple[str, ...]  # source_up, up, min_interval, errors, skipped
+    lines: tuple[bytes, ...]  # source_up, up, min_interval, errors, skipped
     last_success: str  # `llm_quota_last_success_timestamp_seconds{...} `
     duration: str  # `llm_quota_fetch_duration_seconds{...} `
 
@@ -338,7 +338,7 @@ def _health_lines(acc: AccountSnapshot, key: tuple[object, ...], health: _Health
     health.last_success.take(escaped)
     health.duration.take(escaped)
     stable = (health.source_up, health.up, health.min_interval, health.errors, health.skipped)
-    return _KeptHealth(key, tuple(f.take(escaped) for f in stable),
+    return _KeptHealth(key, tuple(f.take(escaped).encode() for f in stable),
                        health.last_success.prefix(ids, escaped),
                        health.duration.prefix(ids, escaped))
 
@@ -370,15 +370,16 @@ class Renderer:
         now_health: dict[tuple[str, str], _KeptHealth] = {}
         data_families, health = _DataFamilies(), _HealthFamilies()
         escaped: dict[str, str] = {}  # each label value escaped once per call
-        rows: list[tuple[str, ...]] = []  # the data lines of each account with data
-        # Each health family's lines, in account order.
-        source_up: list[str] = []
-        up: list[str] = []
-        last_success: list[str] = []
-        min_interval: list[str] = []
-        duration: list[str] = []
-        errors: list[str] = []
-        skipped: list[str] = []
+        rows: list[tuple[bytes, ...]] = []  # the data lines of each account with data
+        # Each health family's lines, in account order. Kept lines are UTF-8 already,
+        # so the exposition is joined as bytes and never encoded whole.
+        source_up: list[bytes] = []
+        up: list[bytes] = []
+        last_success: list[bytes] = []
+        min_interval: list[bytes] = []
+        duration: list[bytes] = []
+        errors: list[bytes] = []
+        skipped: list[bytes] = []
         for acc in snapshot.accounts:
             key = (acc.provider, acc.account)
             hkey = _health_key(acc)
@@ -389,9 +390,10 @@ class Renderer:
             source_up.append(h.lines[0])
             up.append(h.lines[1])
             if acc.last_success is not None:
-                last_success.append(f"{h.last_success}{_number(acc.last_success)}\n")
+                last_success.append(
+                    f"{h.last_success}{_number(acc.last_success)}\n".encode())
             min_interval.append(h.lines[2])
-            duration.append(f"{h.duration}{_number(acc.duration_seconds)}\n")
+            duration.append(f"{h.duration}{_number(acc.duration_seconds)}\n".encode())
             errors.append(h.lines[3])
             skipped.append(h.lines[4])
             data = acc.data
@@ -400,27 +402,28 @@ class Renderer:
             entry = kept.get(key)
             if entry is None or entry.data is not data:
                 data_families.quotas([acc.provider, acc.account], data)
-                lines = tuple(family.take(escaped) for family in data_families.all())
+                lines = tuple(family.take(escaped).encode()
+                              for family in data_families.all())
                 entry = _Kept(data, lines)
             if data.as_of is not None:
                 now_kept[key] = entry
             rows.append(entry.lines)
         health.build.add_metric([__version__, platform.python_version()], 1.0)
         self._kept, self._health = now_kept, now_health
-        out: list[str] = []
+        out: list[bytes] = []
         for i, family in enumerate(data_families.all()):
-            out.append(family.head)
+            out.append(family.head.encode())
             out.extend(row[i] for row in rows)
         for family, column in ((health.source_up, source_up), (health.up, up),
                                (health.last_success, last_success),
                                (health.min_interval, min_interval),
                                (health.duration, duration), (health.errors, errors),
                                (health.skipped, skipped)):
-            out.append(family.head)
+            out.append(family.head.encode())
             out += column
-        out.append(health.build.head)
-        out.append(health.build.take(escaped))
-        return "".join(out).encode("utf-8")
+        out.append(health.build.head.encode())
+        out.append(health.build.take(escaped).encode())
+        return b"".join(out)
 
 
 _RENDERER = Renderer()
