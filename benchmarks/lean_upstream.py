@@ -253,9 +253,9 @@ class Upstream:
             self.unknown = 0
             return 200, b'{"ok": true}', 0.0
         if (verb, path) == ("GET", b"/_lean/accounts"):
-            doc = [{"name": a.name, "token": a.token, "project": a.project,
-                    "changes": a.changes} for a in self.accounts]
-            return 200, json.dumps({"accounts": doc}).encode(), 0.0
+            listed = [{"name": a.name, "token": a.token, "project": a.project,
+                       "changes": a.changes} for a in self.accounts]
+            return 200, json.dumps({"accounts": listed}).encode(), 0.0
         return 404, google_error(404, f"no control route {verb} {path[:100]!r}"), 0.0
 
 
