@@ -355,7 +355,8 @@ SCALE_NUMBERS = (
     "accounts", "change_fraction", "concurrency", "scrapes", "scrape_p50_s", "scrape_p95_s",
     "scrape_min_s", "scrape_max_s", "floor_rounds", "floor_p50_s", "floor_p95_s",
     "floor_min_s", "vs_floor", "cpu_ms_per_scrape", "cpu_ms_per_account",
-    "bare_cpu_ms_per_round", "bare_cpu_ms_per_account", "cpu_vs_bare",
+    "bare_cpu_ms_per_round", "bare_cpu_ms_per_account", "bare_cpu_ms_per_account_with_setup",
+    "cpu_vs_bare", "over_timeout",
     "upstream_cpu_ms_per_scrape", "peak_rss_mib", "threads_max", "thread_samples",
     "other_calls", "two_scrapers_rounds", "two_scrapers_p50_s", "other_calls_two_scrapers",
     "up_min", "up_min_two_scrapers", "warm_up_s", "warm_up_scrapes", "warm_up_up",
@@ -389,7 +390,8 @@ def test_scale_quick_run_reports_a_number_for_every_column(
         assert row["vs_floor"] == pytest.approx(row["scrape_p50_s"] / row["floor_p50_s"])
         assert row["bare_cpu_ms_per_account"] > 0 and row["cpu_ms_per_scrape"] >= 0
         assert row["peak_rss_mib"] > 0 and row["threads_max"] >= 1
-        assert row["thread_samples"] >= 1
+        assert row["thread_samples"] >= 1 and row["over_timeout"] == 0
+        assert row["bare_cpu_ms_per_account_with_setup"] >= row["bare_cpu_ms_per_account"]
     assert "| accounts | replies changing | concurrency | p50 s |" in stdout
     assert "| 2 | 0% | 100 (default) |" in stdout and "| 2 | 100% | 100 (default) |" in stdout
     assert "| target (issue 19) | verdict | measured |" in stdout
@@ -432,11 +434,19 @@ def test_scale_targets_judge_the_thousand_row_and_say_not_run_without_it() -> No
         "calls_exact_two_scrapers": True,
         "calls_per_account_per_scrape": {"models": 1.0, "summary": 1.0},
         "calls_per_account_per_scrape_two_scrapers": {"models": 1.0, "summary": 1.0},
-        "up_min": 1000, "up_min_two_scrapers": 1000,
+        "up_min": 1000, "up_min_two_scrapers": 1000, "over_timeout": 0, "scrapes": 15,
+        "two_scrapers_rounds": 5, "scrape_max_s": 1.0,
     }
+    five = "5,000 accounts: every account up within a 10 s scrape timeout"
     slow = {**base, "accounts": 5000, "up_min": 4100}
     statuses = {t.name: t.status for t in scale_bench.evaluate_targets([base, slow], 0.2, 10.0)}
-    assert statuses["5,000 accounts: every account up within a 10 s scrape timeout"] == "FAIL"
+    assert statuses[five] == "FAIL"
+    late = {**base, "accounts": 5000, "up_min": 5000, "up_min_two_scrapers": 5000,
+            "over_timeout": 1, "scrape_max_s": 10.2}
+    (verdict,) = [t for t in scale_bench.evaluate_targets([late], 0.2, 10.0) if t.name == five]
+    assert verdict.status == "FAIL" and "1 of 20 scrapes over the timeout" in verdict.detail
+    assert next(t for t in scale_bench.evaluate_targets([{**late, "over_timeout": 0}], 0.2,
+                                                        10.0) if t.name == five).status == "PASS"
     assert [s for n, s in statuses.items() if n.startswith("1,000")] == ["PASS"] * 7
     assert next(s for n, s in statuses.items() if n.startswith("100 accounts")) == "NOT RUN"
     over = {**base, "threads_max": 65, "cpu_vs_bare": None}
