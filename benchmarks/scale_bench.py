@@ -53,7 +53,13 @@ from benchmarks.harness import (
     start_exporter,
 )
 from benchmarks.lean_upstream import raise_fd_limit
-from benchmarks.procstat import ConnectionCounter, load_1m, memory
+from benchmarks.procstat import (
+    ConnectionCounter,
+    cpu_seconds,
+    load_1m,
+    machine_busy_seconds,
+    memory,
+)
 from benchmarks.scrape_bench import _loadavg, machine
 from tests.procs import REPO, write_config
 
@@ -137,6 +143,7 @@ class Floor:
     walls: list[float]
     cpus: list[float]
     cpu_total: float  # the whole floor: connecting, the warm-up round and every round
+    others_share: float  # the rest of the machine's CPU meanwhile (0 to 1)
     calls_per_account: dict[str, float]  # per round, warm-up included
 
 
@@ -174,12 +181,14 @@ def measure_floor(upstream: LeanUpstreamProcess, accounts: list[dict[str, Any]],
     ]
     upstream.reset_calls()
     cpu0 = time.process_time()
+    others = OthersMeter((upstream.pid,))
     walls, cpus = asyncio.run(_floor_rounds(upstream.port, calls, rounds))
     cpu_total = time.process_time() - cpu0
+    others_share = others.share()
     counts = upstream.calls()
     per = {source: sum(c[method] for c in counts.values()) / (len(accounts) * (rounds + 1))
            for source, method in SOURCES.items()}
-    return Floor(walls, cpus, cpu_total, per)
+    return Floor(walls, cpus, cpu_total, others_share, per)
 
 
 class ThreadSampler:
@@ -212,6 +221,26 @@ class ThreadSampler:
             self._stop.wait(self._interval)
 
 
+class OthersMeter:
+    """How busy the rest of the machine kept the cores while we measured: CPU time used
+    by every process but these, as a share of all cores over the wall time."""
+
+    def __init__(self, pids: Sequence[int]) -> None:
+        self._pids = (os.getpid(), *pids)
+        self._start = self._read()
+
+    def _read(self) -> tuple[float, float, float]:
+        ours = sum(cpu_seconds(pid) for pid in self._pids)
+        return time.monotonic(), machine_busy_seconds(), ours
+
+    def share(self) -> float:
+        """Others' CPU since this meter started, as a fraction of all cores (0 to 1)."""
+        wall0, busy0, ours0 = self._start
+        wall1, busy1, ours1 = self._read()
+        others = max(0.0, (busy1 - busy0) - (ours1 - ours0))
+        return others / max(1e-9, (wall1 - wall0) * (os.cpu_count() or 1))
+
+
 @dataclass
 class ExporterRun:
     warm_up_s: float
@@ -223,6 +252,7 @@ class ExporterRun:
     max_threads: int
     thread_samples: int
     new_connections: int
+    others_share: float  # the rest of the machine's CPU while the scrapes were measured
 
 
 def measure_exporter(upstream: LeanUpstreamProcess, names: set[str], args: argparse.Namespace,
@@ -252,13 +282,15 @@ def measure_exporter(upstream: LeanUpstreamProcess, names: set[str], args: argpa
                 log(f"  warm-up: {up}/{n} up after {tries} scrapes")
             conns = ConnectionCounter(upstream.port, exclude=(os.getpid(),))
             before = conns.look()
+            others = OthersMeter((pid, upstream.pid))
             single = phase(upstream, pid, names, args.scrapes, scrapers[:1], conns)
             log(f"  exporter: p50 {median(single.walls):.3f}s over {args.scrapes} scrapes")
             double = phase(upstream, pid, names, args.rounds, scrapers, conns)
+            others_share = others.share()
             mem = memory(pid)
         return ExporterRun(warm_up_s, tries, up, single, double, mem.peak_rss_kib,
                            max(sampler.max_threads, mem.threads), sampler.samples,
-                           len(conns.seen - before))
+                           len(conns.seen - before), others_share)
     finally:
         for s in (*scrapers, warm):
             s.close()
@@ -332,6 +364,10 @@ def row(n: int, change_fraction: float, args: argparse.Namespace, floor: Floor,
         "warm_up_up": run.warm_up_up,
         "new_connections": run.new_connections,
         "load_1m": load_1m(),
+        # Other processes' CPU while measured, as a share of both cores: not ours,
+        # so it slowed us (a 1-minute load average counts our own processes too).
+        "others_cpu_pct": 100 * run.others_share,
+        "floor_others_cpu_pct": 100 * floor.others_share,
     }
 
 
@@ -457,6 +493,8 @@ COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("up (fewest)", lambda r: f"{min(r['up_min'], r['up_min_two_scrapers'])}/{r['accounts']}"),
     ("warm-up s", lambda r: f"{r['warm_up_s']:.1f}"),
     ("load", lambda r: f"{r['load_1m']:.1f}"),
+    ("others' CPU % (floor / exporter)",
+     lambda r: f"{r['floor_others_cpu_pct']:.0f} / {r['others_cpu_pct']:.0f}"),
 ]
 
 

@@ -21,7 +21,13 @@ import pytest
 
 from benchmarks import bare_client, scale_bench, scrape_bench
 from benchmarks.harness import IN_SERIES, SIDE_BY_SIDE, percentile
-from benchmarks.procstat import ConnectionCounter, cpu_seconds, load_1m, memory
+from benchmarks.procstat import (
+    ConnectionCounter,
+    cpu_seconds,
+    load_1m,
+    machine_busy_seconds,
+    memory,
+)
 from benchmarks.profile_scrape import categorize, parse_raw
 from benchmarks.report import (
     COLUMNS,
@@ -337,6 +343,7 @@ def test_proc_readers_describe_this_process() -> None:
     assert mem.peak_rss_kib >= mem.rss_kib > 0
     assert mem.threads >= 1
     assert load_1m() >= 0
+    assert machine_busy_seconds() >= cpu_seconds(os.getpid()) > 0
 
 
 def test_bad_arguments_are_refused_with_the_flag_named(
@@ -360,7 +367,7 @@ SCALE_NUMBERS = (
     "upstream_cpu_ms_per_scrape", "peak_rss_mib", "threads_max", "thread_samples",
     "other_calls", "two_scrapers_rounds", "two_scrapers_p50_s", "other_calls_two_scrapers",
     "up_min", "up_min_two_scrapers", "warm_up_s", "warm_up_scrapes", "warm_up_up",
-    "new_connections", "load_1m",
+    "new_connections", "load_1m", "others_cpu_pct", "floor_others_cpu_pct",
 )
 
 
