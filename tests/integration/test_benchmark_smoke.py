@@ -460,3 +460,10 @@ def test_scale_targets_judge_the_thousand_row_and_say_not_run_without_it() -> No
     statuses = {t.name: t.status for t in scale_bench.evaluate_targets([over], 0.2, 10.0)}
     assert statuses["1,000 accounts: at most 64 threads"] == "FAIL"
     assert statuses["1,000 accounts: exporter CPU <= 2.5x the bare client's"] == "FAIL"
+    hundred = {**base, "accounts": 100, "scrape_p50_s": 0.33, "cpu_ms_per_account": 2.0}
+    (recorded,) = [t for t in scale_bench.evaluate_targets([hundred], 0.2, 10.0)
+                   if t.name.startswith("100 accounts")]
+    assert recorded.status == "FAIL" and "the recorded 0.284 s and 1.09 ms" in recorded.name
+    (same_day,) = [t for t in scale_bench.evaluate_targets([hundred], 0.2, 10.0, (0.32, 2.1))
+                   if t.name.startswith("100 accounts")]
+    assert same_day.status == "PASS" and "given by --recorded-100" in same_day.name
