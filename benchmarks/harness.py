@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 import yaml
@@ -38,6 +38,17 @@ WARM_UP_ONLY = ("loadCodeAssist", "token")
 DEFAULT_CONCURRENCY = Config.concurrency
 SIDE_BY_SIDE, IN_SERIES = "side by side", "in series"  # how an account's sources are fetched
 _UP_SAMPLE = re.compile(rb"^llm_quota_up\{[^\n]*\} 1(?:\.0)?$", re.MULTILINE)
+
+
+class UpstreamControl(Protocol):
+    """A fake upstream in its own process that counts the calls it answers."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def calls(self) -> dict[str, dict[str, int]]: ...
+
+    def reset_calls(self) -> None: ...
 
 
 class SimulatorProcess:
@@ -233,11 +244,11 @@ def _measure(
         conns = ConnectionCounter(sim.port, exclude=(os.getpid(),))
         before = conns.look()
         warm_connections = conns.open_by(pid)
-        single = _phase(sim, pid, names, case.scrapes, [first], conns)
+        single = phase(sim, pid, names, case.scrapes, [first], conns)
         log(f"  {case.label}: median {median(single.walls):.3f}s over {case.scrapes} scrapes")
         double = None
         if case.rounds > 0:
-            double = _phase(sim, pid, names, case.rounds, [first, second], conns)
+            double = phase(sim, pid, names, case.rounds, [first, second], conns)
         mem = memory(pid)
         open_now = conns.open_by(pid)
     finally:
@@ -260,8 +271,8 @@ def _measure(
     )
 
 
-def _phase(
-    sim: SimulatorProcess,
+def phase(
+    sim: UpstreamControl,
     pid: int,
     names: set[str],
     rounds: int,
@@ -274,7 +285,7 @@ def _phase(
     walls: list[float] = []
     up_min: int | None = None
     for _ in range(rounds):
-        results = _together(scrapers)
+        results = together(scrapers)
         walls.append(max(wall for wall, _ in results))
         up = min(count for _, count in results)
         up_min = up if up_min is None else min(up_min, up)
@@ -284,7 +295,7 @@ def _phase(
     return Phase(walls, cpu, sim_cpu, calls, up_min or 0)
 
 
-def _together(scrapers: list[Scraper]) -> list[tuple[float, int]]:
+def together(scrapers: list[Scraper]) -> list[tuple[float, int]]:
     if len(scrapers) == 1:
         return [scrapers[0].scrape()]
     barrier = threading.Barrier(len(scrapers))

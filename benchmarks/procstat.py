@@ -31,6 +31,14 @@ def load_1m() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
+def machine_busy_seconds() -> float:
+    """CPU time every core of the machine spent busy since boot (not idle, not iowait),
+    from /proc/stat: with the benchmark's own processes taken off, what others used."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _TICKS
+
+
 @dataclass(frozen=True)
 class Memory:
     peak_rss_kib: int  # VmHWM: the most resident memory the process ever had

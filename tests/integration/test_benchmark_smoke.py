@@ -1,4 +1,4 @@
-"""The scrape benchmark keeps working: a tiny run produces every figure, and its parts add up.
+"""The scrape and scale benchmarks keep working: a tiny run gives every figure, and they add up.
 
 Asserts that it ran and what it counted, never how fast the machine is.
 """
@@ -19,9 +19,15 @@ from typing import Any
 
 import pytest
 
-from benchmarks import bare_client, scrape_bench
+from benchmarks import bare_client, scale_bench, scrape_bench
 from benchmarks.harness import IN_SERIES, SIDE_BY_SIDE, percentile
-from benchmarks.procstat import ConnectionCounter, cpu_seconds, load_1m, memory
+from benchmarks.procstat import (
+    ConnectionCounter,
+    cpu_seconds,
+    load_1m,
+    machine_busy_seconds,
+    memory,
+)
 from benchmarks.profile_scrape import categorize, parse_raw
 from benchmarks.report import (
     COLUMNS,
@@ -339,6 +345,7 @@ def test_proc_readers_describe_this_process() -> None:
     assert mem.peak_rss_kib >= mem.rss_kib > 0
     assert mem.threads >= 1
     assert load_1m() >= 0
+    assert machine_busy_seconds() >= cpu_seconds(os.getpid()) > 0
 
 
 def test_bad_arguments_are_refused_with_the_flag_named(
@@ -350,3 +357,115 @@ def test_bad_arguments_are_refused_with_the_flag_named(
     with pytest.raises(SystemExit):
         scrape_bench.main(["--scrapes", "0"])
     assert "--scrapes must be at least 1" in capsys.readouterr().err
+
+
+SCALE_LATENCY = 0.05
+SCALE_NUMBERS = (
+    "accounts", "change_fraction", "concurrency", "scrapes", "scrape_p50_s", "scrape_p95_s",
+    "scrape_min_s", "scrape_max_s", "floor_rounds", "floor_p50_s", "floor_p95_s",
+    "floor_min_s", "vs_floor", "cpu_ms_per_scrape", "cpu_ms_per_account",
+    "bare_cpu_ms_per_round", "bare_cpu_ms_per_account", "bare_cpu_ms_per_account_with_setup",
+    "cpu_vs_bare", "over_timeout",
+    "upstream_cpu_ms_per_scrape", "peak_rss_mib", "threads_max", "thread_samples",
+    "other_calls", "two_scrapers_rounds", "two_scrapers_p50_s", "other_calls_two_scrapers",
+    "up_min", "up_min_two_scrapers", "warm_up_s", "warm_up_scrapes", "warm_up_up",
+    "new_connections", "load_1m", "others_cpu_pct", "floor_others_cpu_pct",
+)
+
+
+@pytest.fixture(scope="module")
+def scale_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    out = tmp_path_factory.mktemp("scale") / "scale.json"
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        # Two accounts, then the same two with every reply changing on every call.
+        code = scale_bench.main(["--quick", "--accounts", "2", "--changing-row", "2",
+                                 "--latency", str(SCALE_LATENCY), "--json", str(out)])
+    assert code == 0
+    return json.loads(out.read_text()), stdout.getvalue()
+
+
+def test_scale_quick_run_reports_a_number_for_every_column(
+    scale_run: tuple[dict[str, Any], str],
+) -> None:
+    results, stdout = scale_run
+    rows = results["rows"]
+    assert [(r["accounts"], r["change_fraction"]) for r in rows] == [(2, 0.0), (2, 1.0)]
+    for row in rows:
+        for key in SCALE_NUMBERS:
+            assert isinstance(row[key], int | float) and not isinstance(row[key], bool), key
+        assert (row["scrapes"], row["two_scrapers_rounds"], row["floor_rounds"]) == (3, 2, 3)
+        assert row["concurrency_is_default"] is True
+        assert row["vs_floor"] == pytest.approx(row["scrape_p50_s"] / row["floor_p50_s"])
+        assert row["bare_cpu_ms_per_account"] > 0 and row["cpu_ms_per_scrape"] >= 0
+        assert row["peak_rss_mib"] > 0 and row["threads_max"] >= 1
+        assert row["thread_samples"] >= 1 and row["over_timeout"] == 0
+        assert row["bare_cpu_ms_per_account_with_setup"] >= row["bare_cpu_ms_per_account"]
+    assert "| accounts | replies changing | concurrency | p50 s |" in stdout
+    assert "| 2 | 0% | 100 (default) |" in stdout and "| 2 | 100% | 100 (default) |" in stdout
+    assert "| target (issue 19) | verdict | measured |" in stdout
+    statuses = {t["name"]: t["status"] for t in results["targets"]}
+    assert set(statuses.values()) == {"NOT RUN"}  # no 100, 1,000 or 5,000 rows here
+    assert results["meta"]["command"].startswith("python -m benchmarks.scale_bench")
+
+
+def test_scale_quick_run_calls_each_source_once_per_account_per_scrape(
+    scale_run: tuple[dict[str, Any], str],
+) -> None:
+    for row in scale_run[0]["rows"]:
+        assert row["calls_per_account_per_scrape"] == {"models": 1.0, "summary": 1.0}
+        assert row["calls_per_account_per_scrape_two_scrapers"] == {
+            "models": 1.0, "summary": 1.0}
+        assert row["calls_exact"] is True and row["calls_exact_two_scrapers"] is True
+        assert row["other_calls"] == 0 and row["other_calls_two_scrapers"] == 0
+        # The floor made the same calls: every source of every account once a round.
+        assert row["floor_calls_per_account_per_round"] == {"models": 1.0, "summary": 1.0}
+        assert row["up_min"] == row["up_min_two_scrapers"] == row["warm_up_up"] == 2
+
+
+def test_scale_quick_run_waits_for_the_upstream_latency_at_least(
+    scale_run: tuple[dict[str, Any], str],
+) -> None:
+    # The lean upstream answers every call SCALE_LATENCY after it came: nothing that
+    # waits for a reply can be faster, neither the exporter nor the bare floor.
+    for row in scale_run[0]["rows"]:
+        assert row["scrape_min_s"] >= SCALE_LATENCY
+        assert row["floor_min_s"] >= SCALE_LATENCY
+        assert row["two_scrapers_p50_s"] >= SCALE_LATENCY
+
+
+def test_scale_targets_judge_the_thousand_row_and_say_not_run_without_it() -> None:
+    base = {
+        "accounts": 1000, "change_fraction": 0.0, "scrape_p50_s": 0.8, "scrape_p95_s": 0.9,
+        "floor_p50_s": 0.6, "vs_floor": 0.8 / 0.6, "cpu_vs_bare": 2.0,
+        "cpu_ms_per_account": 0.8, "bare_cpu_ms_per_account": 0.4, "peak_rss_mib": 140.0,
+        "threads_max": 20, "thread_samples": 100, "calls_exact": True,
+        "calls_exact_two_scrapers": True,
+        "calls_per_account_per_scrape": {"models": 1.0, "summary": 1.0},
+        "calls_per_account_per_scrape_two_scrapers": {"models": 1.0, "summary": 1.0},
+        "up_min": 1000, "up_min_two_scrapers": 1000, "over_timeout": 0, "scrapes": 15,
+        "two_scrapers_rounds": 5, "scrape_max_s": 1.0,
+    }
+    five = "5,000 accounts: every account up within a 10 s scrape timeout"
+    slow = {**base, "accounts": 5000, "up_min": 4100}
+    statuses = {t.name: t.status for t in scale_bench.evaluate_targets([base, slow], 0.2, 10.0)}
+    assert statuses[five] == "FAIL"
+    late = {**base, "accounts": 5000, "up_min": 5000, "up_min_two_scrapers": 5000,
+            "over_timeout": 1, "scrape_max_s": 10.2}
+    (verdict,) = [t for t in scale_bench.evaluate_targets([late], 0.2, 10.0) if t.name == five]
+    assert verdict.status == "FAIL" and "1 of 20 scrapes over the timeout" in verdict.detail
+    assert next(t for t in scale_bench.evaluate_targets([{**late, "over_timeout": 0}], 0.2,
+                                                        10.0) if t.name == five).status == "PASS"
+    assert [s for n, s in statuses.items() if n.startswith("1,000")] == ["PASS"] * 7
+    assert next(s for n, s in statuses.items() if n.startswith("100 accounts")) == "NOT RUN"
+    over = {**base, "threads_max": 65, "cpu_vs_bare": None}
+    statuses = {t.name: t.status for t in scale_bench.evaluate_targets([over], 0.2, 10.0)}
+    assert statuses["1,000 accounts: at most 64 threads"] == "FAIL"
+    assert statuses["1,000 accounts: exporter CPU <= 2.5x the bare client's"] == "FAIL"
+    hundred = {**base, "accounts": 100, "scrape_p50_s": 0.33, "cpu_ms_per_account": 2.0}
+    (recorded,) = [t for t in scale_bench.evaluate_targets([hundred], 0.2, 10.0)
+                   if t.name.startswith("100 accounts")]
+    assert recorded.status == "FAIL" and "the recorded 0.284 s and 1.09 ms" in recorded.name
+    (same_day,) = [t for t in scale_bench.evaluate_targets([hundred], 0.2, 10.0, (0.32, 2.1))
+                   if t.name.startswith("100 accounts")]
+    assert same_day.status == "PASS" and "given by --recorded-100" in same_day.name
