@@ -370,6 +370,7 @@ SCALE_NUMBERS = (
     "other_calls", "two_scrapers_rounds", "two_scrapers_p50_s", "other_calls_two_scrapers",
     "up_min", "up_min_two_scrapers", "warm_up_s", "warm_up_scrapes", "warm_up_up",
     "new_connections", "load_1m", "others_cpu_pct", "floor_others_cpu_pct",
+    "wire_floor_p50_s", "vs_wire_floor", "wire_cpu_ms_per_account",
 )
 
 
@@ -397,12 +398,14 @@ def test_scale_quick_run_reports_a_number_for_every_column(
         assert (row["scrapes"], row["two_scrapers_rounds"], row["floor_rounds"]) == (3, 2, 3)
         assert row["concurrency_is_default"] is True
         assert row["vs_floor"] == pytest.approx(row["scrape_p50_s"] / row["floor_p50_s"])
+        assert row["vs_wire_floor"] == pytest.approx(
+            row["scrape_p50_s"] / row["wire_floor_p50_s"])
         assert row["bare_cpu_ms_per_account"] > 0 and row["cpu_ms_per_scrape"] >= 0
         assert row["peak_rss_mib"] > 0 and row["threads_max"] >= 1
         assert row["thread_samples"] >= 1 and row["over_timeout"] == 0
         assert row["bare_cpu_ms_per_account_with_setup"] >= row["bare_cpu_ms_per_account"]
     assert "| accounts | replies changing | concurrency | p50 s |" in stdout
-    assert "| 2 | 0% | 100 (default) |" in stdout and "| 2 | 100% | 100 (default) |" in stdout
+    assert "| 2 | 0% | 1000 (default) |" in stdout and "| 2 | 100% | 1000 (default) |" in stdout
     assert "| target (issue 19) | verdict | measured |" in stdout
     statuses = {t["name"]: t["status"] for t in results["targets"]}
     assert set(statuses.values()) == {"NOT RUN"}  # no 100, 1,000 or 5,000 rows here
@@ -431,6 +434,7 @@ def test_scale_quick_run_waits_for_the_upstream_latency_at_least(
     for row in scale_run[0]["rows"]:
         assert row["scrape_min_s"] >= SCALE_LATENCY
         assert row["floor_min_s"] >= SCALE_LATENCY
+        assert row["wire_floor_p50_s"] >= SCALE_LATENCY
         assert row["two_scrapers_p50_s"] >= SCALE_LATENCY
 
 
