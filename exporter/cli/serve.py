@@ -4,9 +4,12 @@ JSON API and the landing page until SIGTERM or SIGINT; SIGHUP reloads."""
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
+import os
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from exporter import __version__
 from exporter.cli.common import EXIT_CONFIG, config_source, load_or_report
@@ -27,6 +30,34 @@ def run(args: argparse.Namespace) -> int:
     if config is None:
         return EXIT_CONFIG
     return serve(args, config, source=source)
+
+
+# glibc's mallopt parameter for the most malloc arenas (malloc.h: M_ARENA_MAX).
+M_ARENA_MAX = -8
+MALLOC_ARENAS = 2
+
+
+def fewer_malloc_arenas(libc: Callable[[], Any] | None = None) -> bool:
+    """At most MALLOC_ARENAS malloc arenas, as `MALLOC_ARENA_MAX=2` would set; True if set.
+
+    glibc gives a thread that allocates its own arena (up to 8 per core), and memory
+    freed in one arena is never reused by another: the scrape threads' exposition
+    buffers (megabytes each at a thousand accounts) then stay as resident memory
+    beside the fetch loop's. At 1,000 accounts that is a peak RSS of 172 MiB against
+    123 MiB with two arenas (docs/benchmarks.md). A MALLOC_ARENA_MAX the user set
+    wins; where the C library is not glibc, nothing changes.
+    """
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    try:
+        mallopt = (libc or _glibc)().mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_ARENA_MAX, MALLOC_ARENAS))
+
+
+def _glibc() -> Any:
+    return ctypes.CDLL("libc.so.6")
 
 
 def listen_address_ok(address: str) -> bool:
@@ -53,6 +84,7 @@ def serve(
         web = _web_config(args.web_config_file)
         if web is None:
             return EXIT_CONFIG
+    fewer_malloc_arenas()  # before the fetch loop and the server start their threads
     engine = FetchEngine(config)
     reloader = Reloader(source, engine) if source is not None and not demo else None
     app = ExporterApp(

@@ -157,3 +157,52 @@ def test_the_periodic_tick_runs_on_time_and_a_failing_one_does_not_stop_the_loop
     assert ticks[0] - started >= 0.3  # not at start: the first load just looked
     assert all(b - a >= 0.3 for a, b in itertools.pairwise(ticks))
     assert "periodic re-scan failed" in caplog.text
+
+
+# --- serve: two malloc arenas ------------------------------------------------------------
+
+
+class _Libc:
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int]] = []
+
+    def mallopt(self, param: int, value: int) -> int:
+        self.calls.append((param, value))
+        return 1
+
+
+def test_serve_asks_glibc_for_two_malloc_arenas(monkeypatch: pytest.MonkeyPatch) -> None:
+    from exporter.cli.serve import M_ARENA_MAX, fewer_malloc_arenas
+
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    libc = _Libc()
+    assert fewer_malloc_arenas(lambda: libc) is True
+    assert libc.calls == [(M_ARENA_MAX, 2)] and M_ARENA_MAX == -8
+
+
+def test_a_malloc_arena_max_the_user_set_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    from exporter.cli.serve import fewer_malloc_arenas
+
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    libc = _Libc()
+    assert fewer_malloc_arenas(lambda: libc) is False
+    assert libc.calls == []
+
+
+def test_without_glibc_nothing_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from exporter.cli.serve import fewer_malloc_arenas
+
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+
+    def missing() -> object:
+        raise OSError("libc.so.6: cannot open shared object file")
+
+    assert fewer_malloc_arenas(missing) is False
+
+
+def test_the_real_glibc_takes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Debian's C library is glibc: the call goes through ctypes and is accepted."""
+    from exporter.cli.serve import fewer_malloc_arenas
+
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert fewer_malloc_arenas() is True
