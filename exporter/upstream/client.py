@@ -223,10 +223,7 @@ class UpstreamClient:
     async def token(self, deadline: float) -> str:
         """The account's access token, refreshed on a blocking thread when that needs
         the network (the loop itself never waits for the OAuth server)."""
-        try:
-            return self._tokens.token(deadline)  # cached, or read from a local file
-        except NeedsThread:
-            return await asyncio.to_thread(self._tokens.token, deadline)
+        return await off_loop_if_needed(self._tokens.token, deadline)
 
     async def _call(
         self, call: Call, deadline: float, token: str | None, progress: Progress
