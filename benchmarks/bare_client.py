@@ -8,7 +8,8 @@ connections), with nothing else: no token logic, no parsing into a snapshot, no
 exposition. The bodies are JSON-decoded. Two clients, each in this process:
 
 - one asyncio thread writing HTTP/1.1 by hand;
-- one thread per call with `http.client`, as the exporter does with its pools.
+- one thread per call with `http.client`, as the thread-based engine of issue 9
+  did with its pools.
 
 Their wall time is what a scrape could cost on this machine if the exporter's own
 work were free, so it tells whether a target in `report.py` is within reach here.

@@ -35,9 +35,10 @@ CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
     ("gzip", re.compile(r"gzip\.py")),
     ("JSON decode", re.compile(r"json/")),
     ("parse to snapshot", re.compile(r"providers/.*parse\.py|providers/parsing\.py|timefmt\.py")),
-    ("HTTP client (requests, urllib3, http.client)",
-     re.compile(r"requests/|urllib3/|http/client\.py")),
+    ("HTTP client (aiohttp, requests, urllib3, http.client)",
+     re.compile(r"aiohttp/|yarl/|multidict/|requests/|urllib3/|http/client\.py")),
     ("HTTP server (cheroot)", re.compile(r"cheroot/|exporter/web/httpd\.py")),
+    ("event loop (asyncio, uvloop)", re.compile(r"asyncio/|uvloop/|exporter/upstream/loop\.py")),
     ("thread pool, locks, futures", re.compile(r"concurrent/futures|threading\.py")),
 ]
 OTHER = "other"

@@ -287,12 +287,16 @@ def test_profile_samples_go_to_the_first_matching_category() -> None:
         "250) 3\n"
         "_worker (/usr/lib/python3.11/concurrent/futures/thread.py:83) 2\n"
         "main (/repo/x.py:1) 1\n"
+        "_main (/repo/exporter/upstream/loop.py:40);"
+        "_request (/usr/lib/python3.11/site-packages/aiohttp/client.py:600) 4\n"
+        "_run_once (/usr/lib/python3.11/asyncio/base_events.py:1900) 5\n"
     )
     stacks = parse_raw(raw)
     assert stacks[0][0][-1] == "post (requests/sessions.py)"
     shares = categorize(stacks)
     assert shares == {
-        "HTTP client (requests, urllib3, http.client)": 7,
+        "HTTP client (aiohttp, requests, urllib3, http.client)": 7 + 4,
+        "event loop (asyncio, uvloop)": 5,
         "exposition (collector + prometheus_client)": 3,
         "thread pool, locks, futures": 2,
         "other": 1,
