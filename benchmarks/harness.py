@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import requests
 import yaml
@@ -51,19 +51,21 @@ class UpstreamControl(Protocol):
     def reset_calls(self) -> None: ...
 
 
-class SimulatorProcess:
-    """`python -m exporter.simulator` with N bench accounts, driven over its /_sim/ API."""
+class UpstreamProcess:
+    """A fake upstream in its own process (`python -m MODULE --listen 127.0.0.1:0 ...`)
+    that prints one JSON line with its `base_url` once listening and counts the calls
+    it answers over HTTP (`CALLS_PATH`, `RESET_PATH`)."""
 
-    def __init__(self, accounts: int, latency: float, workdir: Path) -> None:
-        config_path = workdir / "simulator.yml"
-        self._stderr = workdir / "simulator.log"
+    CALLS_PATH: ClassVar[str]
+    RESET_PATH: ClassVar[str]
+
+    def __init__(self, module: str, args: list[str], log: Path) -> None:
+        self._stderr = log
         path = str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")
         env = {**os.environ, "PYTHONPATH": path}
         with self._stderr.open("wb") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "exporter.simulator", "--listen", "127.0.0.1:0",
-                 "--accounts", str(accounts), "--latency", str(latency),
-                 "--write-config", str(config_path)],
+                [sys.executable, "-m", module, "--listen", "127.0.0.1:0", *args],
                 stdout=subprocess.PIPE, stderr=err, cwd=REPO, env=env, text=True,
             )
         assert self.proc.stdout is not None
@@ -71,11 +73,10 @@ class SimulatorProcess:
         if not line:
             self.proc.wait(5)
             raise RuntimeError(
-                f"simulator exited with {self.proc.returncode}:\n{self._stderr.read_text()}"
+                f"{module} exited with {self.proc.returncode}:\n{self._stderr.read_text()}"
             )
         self.base_url: str = json.loads(line)["base_url"]
         self.port = int(self.base_url.rsplit(":", 1)[1])
-        self.accounts: list[dict[str, Any]] = yaml.safe_load(config_path.read_text())["accounts"]
         self._session = requests.Session()
 
     @property
@@ -84,13 +85,13 @@ class SimulatorProcess:
 
     def calls(self) -> dict[str, dict[str, int]]:
         """Upstream calls so far, per account and method."""
-        resp = self._session.get(f"{self.base_url}/_sim/calls", timeout=30)
+        resp = self._session.get(self.base_url + self.CALLS_PATH, timeout=30)
         resp.raise_for_status()
         result: dict[str, dict[str, int]] = resp.json()["accounts"]
         return result
 
     def reset_calls(self) -> None:
-        self._session.post(f"{self.base_url}/_sim/reset-calls", timeout=30).raise_for_status()
+        self._session.post(self.base_url + self.RESET_PATH, timeout=30).raise_for_status()
 
     def stop(self) -> None:
         self._session.close()
@@ -101,6 +102,21 @@ class SimulatorProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+class SimulatorProcess(UpstreamProcess):
+    """`python -m exporter.simulator` with N bench accounts, driven over its /_sim/ API."""
+
+    CALLS_PATH = "/_sim/calls"
+    RESET_PATH = "/_sim/reset-calls"
+
+    def __init__(self, accounts: int, latency: float, workdir: Path) -> None:
+        config_path = workdir / "simulator.yml"
+        super().__init__("exporter.simulator",
+                         ["--accounts", str(accounts), "--latency", str(latency),
+                          "--write-config", str(config_path)],
+                         workdir / "simulator.log")
+        self.accounts: list[dict[str, Any]] = yaml.safe_load(config_path.read_text())["accounts"]
 
 
 @dataclass(frozen=True)

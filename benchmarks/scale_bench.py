@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import requests
 import uvloop
 import yaml
 
@@ -55,6 +54,7 @@ from benchmarks.harness import (
     SOURCES,
     Phase,
     Scraper,
+    UpstreamProcess,
     median,
     percentile,
     phase,
@@ -88,61 +88,26 @@ RECORDED_100 = (0.284, 1.09)  # p50 seconds, exporter CPU ms per account
 REGRESSION_TOLERANCE = 0.10
 
 
-class LeanUpstreamProcess:
+class LeanUpstreamProcess(UpstreamProcess):
     """`python -m benchmarks.lean_upstream` for N accounts, driven over its /_lean/ API."""
+
+    CALLS_PATH = "/_lean/calls"
+    RESET_PATH = "/_lean/reset"
 
     def __init__(self, accounts: int, latency: float, change_fraction: float,
                  workdir: Path) -> None:
         self.config_path = workdir / f"exporter-n{accounts}-c{change_fraction:g}.yml"
-        self._stderr = workdir / f"lean-n{accounts}.log"
-        env = {**os.environ,
-               "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        with self._stderr.open("wb") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.lean_upstream", "--listen", "127.0.0.1:0",
-                 "--accounts", str(accounts), "--latency", str(latency),
-                 "--change-fraction", str(change_fraction),
-                 "--write-config", str(self.config_path)],
-                stdout=subprocess.PIPE, stderr=err, cwd=REPO, env=env, text=True,
-            )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()  # one JSON line once listening; EOF if it died
-        if not line:
-            self.proc.wait(5)
-            raise RuntimeError(f"lean upstream exited with {self.proc.returncode}:\n"
-                               f"{self._stderr.read_text()}")
-        self.base_url: str = json.loads(line)["base_url"]
-        self.port = int(self.base_url.rsplit(":", 1)[1])
-        self._session = requests.Session()
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
+        super().__init__("benchmarks.lean_upstream",
+                         ["--accounts", str(accounts), "--latency", str(latency),
+                          "--change-fraction", str(change_fraction),
+                          "--write-config", str(self.config_path)],
+                         workdir / f"lean-n{accounts}.log")
 
     def accounts(self) -> list[dict[str, Any]]:
         resp = self._session.get(f"{self.base_url}/_lean/accounts", timeout=30)
         resp.raise_for_status()
         result: list[dict[str, Any]] = resp.json()["accounts"]
         return result
-
-    def calls(self) -> dict[str, dict[str, int]]:
-        resp = self._session.get(f"{self.base_url}/_lean/calls", timeout=30)
-        resp.raise_for_status()
-        result: dict[str, dict[str, int]] = resp.json()["accounts"]
-        return result
-
-    def reset_calls(self) -> None:
-        self._session.post(f"{self.base_url}/_lean/reset", timeout=30).raise_for_status()
-
-    def stop(self) -> None:
-        self._session.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 @dataclass(frozen=True)
