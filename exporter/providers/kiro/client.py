@@ -27,11 +27,17 @@ from exporter.auth.tokens import TokenSource
 from exporter.config import AccountConfig
 from exporter.providers.base import BaseProvider
 from exporter.providers.kiro.credentials import is_sqlite, parse_kiro, read_kiro_cli, region_of
-from exporter.providers.kiro.parse import parse_usage
+from exporter.providers.kiro.parse import UsageReply, parse_usage
 from exporter.providers.kiro.spec import SPEC
-from exporter.providers.parsing import parse_reply
+from exporter.providers.parsing import parser
 from exporter.snapshot import AccountData, AccountInfo, FetchError, Reason, SourceResult
-from exporter.upstream.client import ErrorInfo, UpstreamError, off_loop_if_needed, plain_error
+from exporter.upstream.client import (
+    ErrorInfo,
+    UpstreamClient,
+    UpstreamError,
+    off_loop_if_needed,
+    plain_error,
+)
 
 USAGE_PATH = "/"
 RENEW = ("open Kiro (or run `kiro-cli`, e.g. `kiro-cli whoami`) so it renews its sign-in; "
@@ -110,6 +116,9 @@ class KiroProvider(BaseProvider):
         # The token Kiro last answered 403 "bearer token ... invalid" to, and what was
         # said: it is not sent again until its file brings another one.
         self._rejected: tuple[str, str] | None = None
+        # One client per set of endpoints (the profile's region picks them), kept so an
+        # unchanged reply is not parsed again.
+        self._by_endpoints: dict[tuple[str, ...], UpstreamClient] = {}
 
     def _credentials(self) -> CredentialFile | None:
         return self._tokens.credentials() if isinstance(self._tokens, CliOwnedFile) else None
@@ -128,17 +137,21 @@ class KiroProvider(BaseProvider):
         endpoints = host_for(account.endpoints, arn)
         if endpoints != account.endpoints:
             account = replace(account, endpoints=endpoints)
-        client = SPEC.client(account, self._clients, self._tokens, decode_error=decode_error)
+        client = self._by_endpoints.get(endpoints)
+        if client is None:
+            client = SPEC.client(account, self._clients, self._tokens,
+                                 decode_error=decode_error)
+            self._by_endpoints[endpoints] = client
         try:
-            body = await client.call("usage", USAGE_PATH, deadline,
-                                     body={"profileArn": arn} if arn else {})
+            reply: UsageReply = await client.call(
+                "usage", USAGE_PATH, deadline, body={"profileArn": arn} if arn else {},
+                parse=parser("usage", parse_usage))
         except UpstreamError as exc:
             explained = explain_error(exc, arn is not None)
             if explained.reason is Reason.AUTH:
                 self._rejected = (token, explained.message.replace(
                     "; open Kiro", " (not sent again until it is renewed); open Kiro", 1))
             raise explained from None
-        reply = parse_reply(body, "usage", parse_usage)
         return AccountData(
             info=AccountInfo(tier=reply.tier or "unknown", tier_name=reply.tier_name,
                              email=creds.email if creds else None),
