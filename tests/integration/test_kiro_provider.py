@@ -15,6 +15,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +23,21 @@ import pytest
 
 from exporter.providers.kiro.simulated import CREDITS, OVERAGE_CAP
 from exporter.simulator import SimAccount, Simulator
+from exporter.snapshot import FetchError, Reason
+from exporter.upstream.transport import HttpClients
 from tests.procs import (
     REPO,
     ExporterProcess,
     by_label,
+    fetch_once,
     scrape,
     scrape_until_up,
     write_config,
 )
+from tests.scripted_http import ScriptedServer
 from tests.sim_accounts import fetch, provider_for
 
+KIRO_FIXTURE = "kiro.power-overage.json"
 POWER, PRO, FREE = ("Q_DEVELOPER_STANDALONE_POWER", "Q_DEVELOPER_STANDALONE_PRO",
                     "Q_DEVELOPER_STANDALONE_FREE")
 ACCOUNTS = [
@@ -238,3 +244,37 @@ def test_a_bare_token_sends_the_profile_arn_named_in_project(
         fetch(provider)
     assert data.pools[0].remaining_fraction == 1.0
     assert [json.loads(r.body) for r in sim.requests_seen()] == [{"profileArn": arn}, {}]
+
+
+# --- in process, against a scripted host: the client outlives a fetch -------------------
+
+
+def _kiro(base: str, clients: HttpClients) -> Any:
+    from exporter.config import AccountConfig, Credentials, Secret
+    from exporter.providers import make_provider
+
+    account = AccountConfig(name="kr", provider="kiro",
+                            credentials=Credentials(kind="access_token", secret=Secret("kt")),
+                            endpoints=(f"{base}/kiro",))
+    return make_provider(account, clients)
+
+
+def test_a_429_wait_holds_across_fetches_and_an_unchanged_reply_is_parsed_once(
+        script: tuple[ScriptedServer, str], clients: HttpClients) -> None:
+    server, base = script
+    body = json.loads((Path(__file__).parents[1] / "fixtures" / "upstream"
+                       / KIRO_FIXTURE).read_text())
+    server.add("/kiro/", json_body=body)
+    provider = _kiro(base, clients)
+    first = fetch_once(provider, time.monotonic() + 5)
+    second = fetch_once(provider, time.monotonic() + 5)
+    assert first.pools and second.pools is first.pools  # the same parsed reply again
+    server.replace("/kiro/", status=429, json_body={"message": "Too many requests"},
+                   headers={"Retry-After": "60"})
+    with pytest.raises(FetchError) as err:
+        fetch_once(provider, time.monotonic() + 5)
+    assert err.value.reason is Reason.RATE_LIMITED
+    calls = len(server.calls)
+    with pytest.raises(FetchError, match="asked us to wait"):
+        fetch_once(provider, time.monotonic() + 5)
+    assert len(server.calls) == calls  # the host stays closed for the next fetch too
