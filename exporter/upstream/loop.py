@@ -57,6 +57,14 @@ class FetchLoop:
             self.loop.run_forever()
         finally:
             try:
+                # As asyncio.run ends: fetches still in flight are cancelled and
+                # allowed to finish, so none is destroyed while pending.
+                pending = asyncio.all_tasks(self.loop)
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    self.loop.run_until_complete(
+                        asyncio.gather(*pending, return_exceptions=True))
                 self.loop.run_until_complete(self.loop.shutdown_default_executor())
             finally:
                 self.loop.close()

@@ -835,3 +835,24 @@ def test_the_fetch_loop_refuses_to_wait_on_itself_and_closes_once() -> None:
     loop.close()
     loop.close()  # idempotent
     assert loop.loop.is_closed()
+
+
+def test_closing_the_loop_cancels_what_is_still_in_flight() -> None:
+    from exporter.upstream.loop import FetchLoop
+
+    loop = FetchLoop()
+    ended: list[str] = []
+    started = threading.Event()
+
+    async def stuck() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            ended.append("cancelled")
+            raise
+
+    loop.submit(stuck())
+    assert started.wait(5)
+    loop.close()
+    assert ended == ["cancelled"] and loop.loop.is_closed()
