@@ -157,43 +157,10 @@ class DeadRefreshToken(FetchError):
         super().__init__(Reason.AUTH, message)
 
 
-class ApiKey:
-    """A static API key (`api_key`, `api_key_env`, or `api_key_file` re-read when it
-    changes): sent as is, never refreshed; a 401 says the key was refused."""
-
-    def __init__(self, secret: Secret | None = None, path: Path | None = None,
-                 where: str = "api_key") -> None:
-        self._secret = secret
-        self._path = path
-        self._where = where  # how the config gave it, for messages: api_key_env FOO
-        self._file = WatchedFile(path) if path else None
-
-    @property
-    def can_refresh(self) -> bool:
-        return False
-
-    def token(self, deadline: float) -> str:
-        if self._file is not None:
-            text = self._file.read_text().strip()
-            if not text:
-                raise FetchError(Reason.AUTH, f"api_key_file {self._path} is empty")
-            return text
-        assert self._secret is not None
-        return self._secret.reveal()
-
-    def refresh(self, deadline: float, rejected: str) -> str:
-        raise FetchError(
-            Reason.AUTH,
-            f"the API key ({self._where}) was refused (401): check that it is current "
-            "and belongs to a plan this provider serves; API keys are never refreshed",
-        )
-
-    def hints(self) -> CredentialHints:
-        return CredentialHints()
-
-
 class StaticToken:
     """`access_token` in the config, or `access_token_file` re-read when it changes."""
+
+    FILE_KIND = "access_token_file"  # how the config names the file, for messages
 
     def __init__(self, secret: Secret | None = None, path: Path | None = None) -> None:
         self._secret = secret
@@ -208,7 +175,7 @@ class StaticToken:
         if self._file is not None:
             text = self._file.read_text().strip()
             if not text:
-                raise FetchError(Reason.AUTH, f"access_token_file {self._path} is empty")
+                raise FetchError(Reason.AUTH, f"{self.FILE_KIND} {self._path} is empty")
             return text
         assert self._secret is not None
         return self._secret.reveal()
@@ -223,6 +190,25 @@ class StaticToken:
 
     def hints(self) -> CredentialHints:
         return CredentialHints()
+
+
+class ApiKey(StaticToken):
+    """A static API key (`api_key`, `api_key_env`, or `api_key_file` re-read when it
+    changes): sent as is, never refreshed; a 401 says the key was refused."""
+
+    FILE_KIND = "api_key_file"
+
+    def __init__(self, secret: Secret | None = None, path: Path | None = None,
+                 where: str = "api_key") -> None:
+        super().__init__(secret=secret, path=path)
+        self._where = where  # how the config gave it, for messages: api_key_env FOO
+
+    def refresh(self, deadline: float, rejected: str) -> str:
+        raise FetchError(
+            Reason.AUTH,
+            f"the API key ({self._where}) was refused (401): check that it is current "
+            "and belongs to a plan this provider serves; API keys are never refreshed",
+        )
 
 
 class RefreshingToken:
