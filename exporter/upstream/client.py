@@ -69,12 +69,9 @@ class Call:
     parse: Callable[[Any], Any] | None = field(default=None, compare=False)
 
     @cached_property
-    def _payload(self) -> bytes | None:
-        return None if self.body is None else json.dumps(self.body).encode()
-
     def payload(self) -> bytes | None:
-        """The body as sent (encoded once per Call: a provider may keep its Calls)."""
-        return self._payload
+        """The body as sent, encoded once per Call (a provider may keep its Calls)."""
+        return None if self.body is None else json.dumps(self.body).encode()
 
 
 def plain_error(body: Any) -> ErrorInfo:
@@ -229,7 +226,7 @@ class UpstreamClient:
         self, call: Call, deadline: float, token: str | None, progress: Progress
     ) -> Any:
         """`call` on each base URL in turn, within a deadline its caller holds."""
-        payload = call.payload()
+        payload = call.payload
         if token is None:
             token = await self.token(deadline)
         try:
