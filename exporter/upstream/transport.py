@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -36,24 +35,22 @@ CONNECT_TIMEOUT = 5.0  # seconds a new connection may take, within the deadline
 
 
 class HostGate:
-    """Per-host "do not call before" times for one account (from 429 retryDelay)."""
+    """Per-host "do not call before" times for one account (from 429 retryDelay).
+    Used on the fetch loop only, like every call that reads or closes it."""
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._until: dict[str, float] = {}
-        self._lock = threading.Lock()
         self._monotonic = monotonic
 
     def wait_left(self, host: str) -> float:
         if not self._until:  # no host ever asked this account to wait: the common case
             return 0.0
-        with self._lock:
-            return max(0.0, self._until.get(host, 0.0) - self._monotonic())
+        return max(0.0, self._until.get(host, 0.0) - self._monotonic())
 
     def close(self, host: str, seconds: float) -> None:
         seconds = min(max(seconds, 0.0), MAX_BACKOFF)
-        with self._lock:
-            until = self._monotonic() + seconds
-            self._until[host] = max(self._until.get(host, 0.0), until)
+        until = self._monotonic() + seconds
+        self._until[host] = max(self._until.get(host, 0.0), until)
 
 
 def host_of(base_url: str) -> str:

@@ -9,7 +9,6 @@ default); a "no project" answer only briefly, so signing in shows up soon.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -65,8 +64,7 @@ class CodeAssistProject:
         self._sign_in = sign_in
         self._monotonic = monotonic
         self._advice = dict(advice or {})
-        self._cached: _Cached | None = None
-        self._lock = threading.Lock()
+        self._cached: _Cached | None = None  # read and written on the fetch loop only
 
     async def resolve(self, deadline: float) -> tuple[ProjectInfo, str]:
         """(tier facts, project id) or the FetchError that says why there is none.
@@ -91,13 +89,12 @@ class CodeAssistProject:
         return info, project
 
     async def info(self, deadline: float) -> ProjectInfo:
-        cached = self._cached  # one reference read: no lock needed to look
+        cached = self._cached
         if cached and cached.until > self._monotonic():
             return cached.info
         info = await self._load(deadline)
         ttl = self._account.project_cache_ttl if info.project else NOT_ONBOARDED_TTL
-        with self._lock:
-            self._cached = _Cached(info, self._monotonic() + ttl)
+        self._cached = _Cached(info, self._monotonic() + ttl)
         log.debug("loadCodeAssist", extra={"kv": {"account": self._account.name,
                                                   "tier": info.tier}})
         return info
